@@ -1,0 +1,113 @@
+//! Backends behind the `hw` seams, one module each: probe-rs (debug target), rusb (USB control),
+//! serialport (console). `open_fixture` wires a configured fixture to its backends, or to a
+//! fresh simulated unit of the virtual bench.
+
+pub mod probe_rs;
+pub mod serial;
+pub mod usb;
+
+use std::sync::Arc;
+
+use crate::config::{Fixture, FixtureBackend, PowerSpec, Station};
+use crate::hw::{
+    Clock, DebugTarget, FixtureLines, HwError, PowerSwitch, SystemClock, UsbBus, UsbControl,
+    UsbDeviceInfo, UsbError, UsbSelector, VirtualClock,
+};
+use crate::sim::{DeviceSpec, SimDevice, UsbIdentities};
+
+/// The hardware one unit run talks to.
+pub struct FixtureHw {
+    pub debug: Box<dyn DebugTarget>,
+    pub usb: Arc<dyn UsbBus>,
+    pub power: Option<Box<dyn PowerSwitch>>,
+    pub lines: Option<Box<dyn FixtureLines>>,
+    pub clock: Arc<dyn Clock>,
+    /// The simulated unit, kept alive for the run (virtual bench only).
+    pub sim: Option<SimDevice>,
+}
+
+/// A bus that is not there: every call says why, nothing panics.
+struct UnavailableBus(UsbError);
+
+impl UsbBus for UnavailableBus {
+    fn list(&self) -> Result<Vec<UsbDeviceInfo>, UsbError> {
+        Err(self.0.clone())
+    }
+    fn open(&self, _: &UsbSelector) -> Result<Box<dyn UsbControl>, UsbError> {
+        Err(self.0.clone())
+    }
+}
+
+/// The probe serial in a `VID:PID:serial` selector.
+pub fn probe_serial(selector: &str) -> Option<&str> {
+    selector.splitn(3, ':').nth(2).filter(|s| !s.is_empty())
+}
+
+/// Wire `fixture` for unit number `unit`. On the virtual bench this builds a fresh simulated
+/// device whose UID follows from (seed, fixture, unit).
+pub fn open_fixture(station: &Station, fixture: &Fixture, unit: u64) -> Result<FixtureHw, HwError> {
+    let profile = station.profile_of(fixture);
+    let debug = Box::new(probe_rs::ProbeRsTarget::new(
+        &fixture.probe,
+        &profile.chip,
+        fixture.probe_speed_khz,
+    ));
+    match fixture.backend {
+        FixtureBackend::Hw => {
+            let usb: Arc<dyn UsbBus> = match usb::RusbBus::new() {
+                Ok(bus) => Arc::new(bus),
+                Err(e) => Arc::new(UnavailableBus(e)),
+            };
+            let power = match fixture.power {
+                PowerSpec::None | PowerSpec::Sim => None,
+            };
+            Ok(FixtureHw {
+                debug,
+                usb,
+                power,
+                lines: None,
+                clock: Arc::new(SystemClock::new()),
+                sim: None,
+            })
+        }
+        FixtureBackend::Sim => {
+            let sim = fixture.sim.as_ref().ok_or_else(|| {
+                HwError::Backend("simulated fixture without [fixtures.sim]".into())
+            })?;
+            let serial = probe_serial(&fixture.probe).ok_or_else(|| {
+                HwError::Backend(format!(
+                    "simulated fixture {} needs a probe serial (1209:5151:SERIAL)",
+                    fixture.id
+                ))
+            })?;
+            let spec = DeviceSpec {
+                family: sim.family,
+                part: sim.part.clone(),
+                seed: sim.seed,
+                fixture: fixture.id.clone(),
+                unit,
+                timing: sim.timing,
+                usb: UsbIdentities {
+                    application: fixture.usb_application,
+                    bootloader: fixture.usb_bootloader,
+                    rom: fixture.usb_rom,
+                    port_path: fixture
+                        .usb_port
+                        .clone()
+                        .unwrap_or_else(|| format!("sim-{}", fixture.id)),
+                },
+                probe_serial: serial.to_string(),
+            };
+            let clock = Arc::new(VirtualClock::new());
+            let device = SimDevice::new(&spec, clock.clone()).map_err(HwError::Backend)?;
+            Ok(FixtureHw {
+                debug,
+                usb: device.usb_bus(),
+                power: Some(device.power()),
+                lines: Some(device.lines()),
+                clock,
+                sim: Some(device),
+            })
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The debug-target seam over probe-rs 0.32: the same code drives a real probe on the line and
+//! the virtual bench's simulated probe in tests.
+
+use std::time::Duration;
+
+use probe_rs::flashing::{
+    DownloadOptions, FlashError, FlashProgress as PrProgress, ProgressEvent, ProgressOperation,
+};
+use probe_rs::probe::list::Lister;
+use probe_rs::probe::{DebugProbeError, DebugProbeSelector, ProbeCreationError, WireProtocol};
+use probe_rs::{MemoryInterface, Permissions, Session};
+
+use crate::hw::{
+    AttachMode, DebugTarget, FlashOptions, FlashPhase, FlashProgress, FlashReport, HwError,
+    ResetKind, Segment,
+};
+
+pub struct ProbeRsTarget {
+    selector: String,
+    chip: String,
+    speed_khz: u32,
+    session: Option<Session>,
+}
+
+impl ProbeRsTarget {
+    pub fn new(selector: &str, chip: &str, speed_khz: u32) -> Self {
+        Self {
+            selector: selector.to_string(),
+            chip: chip.to_string(),
+            speed_khz,
+            session: None,
+        }
+    }
+
+    fn session(&mut self) -> Result<&mut Session, HwError> {
+        self.session
+            .as_mut()
+            .ok_or_else(|| HwError::Backend("not attached to the target".into()))
+    }
+
+    fn open_probe(&self) -> Result<probe_rs::probe::Probe, HwError> {
+        let selector: DebugProbeSelector = self.selector.parse().map_err(|e| {
+            HwError::Backend(format!("bad probe selector {:?}: {e}", self.selector))
+        })?;
+        let lister = Lister::new();
+        lister.open(selector.clone()).map_err(|e| match e {
+            DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::NotFound)
+            | DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::Usb(_)) => {
+                let attached: Vec<String> = lister
+                    .list_all()
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{:04x}:{:04x}:{}",
+                            p.vendor_id,
+                            p.product_id,
+                            p.serial_number.as_deref().unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                let what = match &selector.serial_number {
+                    Some(s) => format!("serial {s}"),
+                    None => format!("{:04x}:{:04x}", selector.vendor_id, selector.product_id),
+                };
+                HwError::NotFound(format!(
+                    "no debug probe with {what}; attached probes: {}",
+                    if attached.is_empty() {
+                        "none".to_string()
+                    } else {
+                        attached.join(", ")
+                    }
+                ))
+            }
+            other => probe_error(other),
+        })
+    }
+}
+
+fn probe_error(e: DebugProbeError) -> HwError {
+    let text = e.to_string();
+    match e {
+        DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::Usb(io))
+            if io.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            HwError::Busy(format!(
+                "no permission to open the probe ({io}); install the probe-rs udev rules"
+            ))
+        }
+        _ => HwError::Backend(format!("debug probe: {text}")),
+    }
+}
+
+/// Classify probe-rs errors into what a person can act on.
+pub fn session_error(e: probe_rs::Error) -> HwError {
+    use probe_rs::architecture::arm::{ArmError, DapError};
+    let debug = format!("{e:?}");
+    match &e {
+        probe_rs::Error::Arm(ArmError::NoTargetResponse { .. }) => {
+            HwError::NoResponse("the target does not answer on SWD: check power and wiring".into())
+        }
+        probe_rs::Error::Probe(p) => probe_error_ref(p, &e),
+        probe_rs::Error::Timeout => HwError::Timeout(e.to_string()),
+        _ if debug.contains("FaultResponse") => HwError::Protected(format!(
+            "the target refused the access (read protection?): {e}"
+        )),
+        _ if debug.contains(&format!("{:?}", DapError::NoAcknowledge)) => {
+            HwError::NoResponse("the target does not answer on SWD: check power and wiring".into())
+        }
+        _ => HwError::Backend(e.to_string()),
+    }
+}
+
+fn probe_error_ref(_p: &DebugProbeError, e: &probe_rs::Error) -> HwError {
+    HwError::Backend(format!("debug probe: {e}"))
+}
+
+fn flash_error(e: FlashError) -> HwError {
+    match e {
+        FlashError::Verify => {
+            HwError::VerifyMismatch("flash contents differ from the image after programming".into())
+        }
+        FlashError::Core(inner) => session_error(inner),
+        other => {
+            let text = format!("{other}: {other:?}");
+            if text.contains("RoutineCallFailed") {
+                HwError::Protected(format!(
+                    "the flash algorithm failed (write or read protection?): {other}"
+                ))
+            } else {
+                HwError::Backend(format!("flashing failed: {other} ({other:?})"))
+            }
+        }
+    }
+}
+
+fn phase(op: ProgressOperation) -> Option<FlashPhase> {
+    match op {
+        ProgressOperation::Erase => Some(FlashPhase::Erase),
+        ProgressOperation::Program => Some(FlashPhase::Program),
+        ProgressOperation::Verify => Some(FlashPhase::Verify),
+        _ => None,
+    }
+}
+
+impl DebugTarget for ProbeRsTarget {
+    fn attach(&mut self, mode: AttachMode) -> Result<(), HwError> {
+        self.session = None;
+        let attach_once = |this: &Self| -> Result<Session, HwError> {
+            let mut probe = this.open_probe()?;
+            probe
+                .select_protocol(WireProtocol::Swd)
+                .map_err(probe_error)?;
+            probe.set_speed(this.speed_khz).map_err(probe_error)?;
+            let result = match mode {
+                AttachMode::Normal => probe.attach(this.chip.as_str(), Permissions::default()),
+                AttachMode::UnderReset => {
+                    probe.attach_under_reset(this.chip.as_str(), Permissions::default())
+                }
+            };
+            result.map_err(session_error)
+        };
+        let session = match attach_once(self) {
+            // probe-rs #4113: the first attach under reset after power-on can fail; once more.
+            Err(HwError::Backend(m))
+                if mode == AttachMode::UnderReset && m.contains("under reset") =>
+            {
+                attach_once(self)?
+            }
+            other => other?,
+        };
+        self.session = Some(session);
+        Ok(())
+    }
+
+    fn detach(&mut self) {
+        self.session = None;
+    }
+
+    fn read_word(&mut self, address: u32) -> Result<u32, HwError> {
+        let mut core = self.session()?.core(0).map_err(session_error)?;
+        core.read_word_32(address as u64).map_err(session_error)
+    }
+
+    fn write_word(&mut self, address: u32, value: u32) -> Result<(), HwError> {
+        let mut core = self.session()?.core(0).map_err(session_error)?;
+        core.write_word_32(address as u64, value)
+            .map_err(session_error)
+    }
+
+    fn read_words(&mut self, address: u32, out: &mut [u32]) -> Result<(), HwError> {
+        let mut core = self.session()?.core(0).map_err(session_error)?;
+        core.read_32(address as u64, out).map_err(session_error)
+    }
+
+    fn flash(
+        &mut self,
+        segments: &[Segment],
+        options: &FlashOptions,
+        progress: &mut dyn FnMut(FlashProgress),
+    ) -> Result<FlashReport, HwError> {
+        let session = self.session()?;
+        let mut loader = session.target().flash_loader();
+        for seg in segments {
+            loader
+                .add_data(seg.address as u64, &seg.data)
+                .map_err(flash_error)?;
+        }
+        let total: u64 = segments.iter().map(|s| s.data.len() as u64).sum();
+        if options.preverify && loader.verify(session, &mut PrProgress::empty()).is_ok() {
+            return Ok(FlashReport {
+                skipped: true,
+                bytes_programmed: 0,
+                verified: true,
+            });
+        }
+        let mut totals = [0u64; 3];
+        let mut done = [0u64; 3];
+        let mut download = DownloadOptions::default();
+        download.verify = options.verify;
+        download.progress = PrProgress::new(|event| match event {
+            ProgressEvent::AddProgressBar { operation, total } => {
+                if let Some(p) = phase(operation) {
+                    totals[p as usize] = total.unwrap_or(0);
+                }
+            }
+            ProgressEvent::Progress {
+                operation, size, ..
+            } => {
+                if let Some(p) = phase(operation) {
+                    done[p as usize] += size;
+                    progress(FlashProgress {
+                        phase: p,
+                        done: done[p as usize],
+                        total: totals[p as usize],
+                    });
+                }
+            }
+            _ => {}
+        });
+        loader.commit(session, download).map_err(flash_error)?;
+        Ok(FlashReport {
+            skipped: false,
+            bytes_programmed: total,
+            verified: options.verify,
+        })
+    }
+
+    fn reset(&mut self, kind: ResetKind) -> Result<(), HwError> {
+        let mut core = self.session()?.core(0).map_err(session_error)?;
+        match kind {
+            ResetKind::Run => core.reset().map_err(session_error),
+            ResetKind::Halt => core
+                .reset_and_halt(Duration::from_millis(500))
+                .map(drop)
+                .map_err(session_error),
+        }
+    }
+}
+
+/// The probes probe-rs can see, for `station probe list`.
+pub fn list_probes() -> Vec<(String, String, bool)> {
+    Lister::new()
+        .list_all_with_access()
+        .into_iter()
+        .map(|item| {
+            let p = item.info;
+            let selector = format!(
+                "{:04x}:{:04x}:{}",
+                p.vendor_id,
+                p.product_id,
+                p.serial_number.as_deref().unwrap_or("")
+            );
+            let accessible = matches!(
+                item.accessibility,
+                probe_rs::probe::list::Accessibility::Accessible
+            );
+            (selector, p.identifier.clone(), accessible)
+        })
+        .collect()
+}

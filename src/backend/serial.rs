@@ -1,0 +1,51 @@
+//! The serial-port seam over the `serialport` crate (a CDC console, a relay board).
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use crate::hw::{HwError, SerialPort};
+
+pub struct SerialportPort {
+    port: Box<dyn serialport::SerialPort>,
+}
+
+impl SerialportPort {
+    pub fn open(path: &str, baud: u32) -> Result<Self, HwError> {
+        serialport::new(path, baud)
+            .timeout(Duration::from_millis(100))
+            .open()
+            .map(|port| Self { port })
+            .map_err(|e| match e.kind() {
+                serialport::ErrorKind::NoDevice => {
+                    HwError::NotFound(format!("no serial port {path}: {e}"))
+                }
+                serialport::ErrorKind::Io(std::io::ErrorKind::NotFound) => {
+                    HwError::NotFound(format!("no serial port {path}"))
+                }
+                serialport::ErrorKind::Io(std::io::ErrorKind::PermissionDenied) => HwError::Busy(
+                    format!("no permission to open {path} (add the user to the dialout group)"),
+                ),
+                _ => HwError::Backend(format!("cannot open serial port {path}: {e}")),
+            })
+    }
+}
+
+impl SerialPort for SerialportPort {
+    fn write_all(&mut self, data: &[u8]) -> Result<(), HwError> {
+        self.port
+            .write_all(data)
+            .and_then(|()| self.port.flush())
+            .map_err(|e| HwError::Backend(format!("serial write: {e}")))
+    }
+
+    fn read(&mut self, buf: &mut [u8], timeout: Duration) -> Result<usize, HwError> {
+        self.port
+            .set_timeout(timeout)
+            .map_err(|e| HwError::Backend(format!("serial: {e}")))?;
+        match self.port.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(0),
+            Err(e) => Err(HwError::Backend(format!("serial read: {e}"))),
+        }
+    }
+}

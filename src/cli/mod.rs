@@ -1,0 +1,213 @@
+//! The `station` command line: a thin layer that parses arguments, calls the library and
+//! prints. Exit codes follow `crate::error::ExitStatus`.
+
+mod output;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, ConfigErrors};
+use crate::error::{EXIT_CODE_TABLE, ExitStatus, StationError};
+use crate::record::RecordStore;
+use crate::station::{self, Event, RunOptions};
+
+#[derive(Parser, Debug)]
+#[command(name = "station", version, about = "Production test and provisioning station for STM32 boards", after_help = EXIT_CODE_TABLE)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate a station config and every profile and image it uses.
+    Check {
+        #[arg(long)]
+        station: PathBuf,
+    },
+    /// Provision units.
+    Run {
+        #[arg(long)]
+        station: PathBuf,
+        /// Run without the TUI.
+        #[arg(long)]
+        headless: bool,
+        /// How many units to provision, spread over the fixtures.
+        #[arg(long, default_value_t = 1)]
+        units: u64,
+        /// Only this fixture (repeatable).
+        #[arg(long = "fixture")]
+        fixtures: Vec<String>,
+        #[arg(long)]
+        operator: Option<String>,
+        /// Print one JSON event per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a unit's records, newest first.
+    History {
+        /// A serial, label or UID.
+        unit: String,
+        #[arg(long, conflicts_with = "records")]
+        station: Option<PathBuf>,
+        #[arg(long)]
+        records: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Images: generate the fixture images from their manifest.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+    /// Debug probes.
+    Probe {
+        #[command(subcommand)]
+        command: ProbeCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImageCommand {
+    /// Write every image a manifest describes (fixtures/generate.toml).
+    Generate {
+        #[arg(long, default_value = "fixtures/generate.toml")]
+        manifest: PathBuf,
+        #[arg(long, default_value = "fixtures")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ProbeCommand {
+    /// Show attached debug probes.
+    List,
+}
+
+pub fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return std::process::ExitCode::from(if e.use_stderr() {
+                ExitStatus::Usage as u8
+            } else {
+                0
+            });
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(status) => std::process::ExitCode::from(status as u8),
+        Err(e) => {
+            eprintln!("{}", e.message);
+            std::process::ExitCode::from(e.status as u8)
+        }
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<config::Station, StationError> {
+    config::load_station(path).map_err(|e| StationError::usage(ConfigErrors(e).to_string()))
+}
+
+static ABORT: AtomicBool = AtomicBool::new(false);
+
+fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
+    match command {
+        Command::Check { station } => {
+            let s = load(&station)?;
+            let report = config::check_station(&s)
+                .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
+            println!(
+                "{}: ok ({} fixtures, {} profiles, {} images)",
+                station.display(),
+                report.fixtures,
+                report.profiles,
+                report.images
+            );
+            Ok(ExitStatus::Pass)
+        }
+        Command::Run {
+            station,
+            headless,
+            units,
+            fixtures,
+            operator,
+            json,
+        } => {
+            if !headless {
+                return Err(StationError::usage(
+                    "the TUI is not built yet: use --headless",
+                ));
+            }
+            let s = load(&station)?;
+            config::check_station(&s)
+                .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
+            let operator = match operator {
+                Some(o) => o,
+                None if s.operator.required => {
+                    return Err(StationError::usage("this station requires --operator NAME"));
+                }
+                None => s.operator.default.clone(),
+            };
+            let options = RunOptions {
+                units,
+                operator,
+                fixtures,
+                abort: &ABORT,
+            };
+            let printer = output::Printer::new(json);
+            let sink = |e: Event| printer.event(&e);
+            let summary = station::run(&s, &options, &sink)?;
+            printer.summary(&summary);
+            Ok(summary.exit_status())
+        }
+        Command::History {
+            unit,
+            station,
+            records,
+            json,
+        } => {
+            let dir = match (station, records) {
+                (Some(s), None) => load(&s)?.records_dir,
+                (None, Some(r)) => r,
+                _ => return Err(StationError::usage("give --station S or --records DIR")),
+            };
+            let store =
+                RecordStore::open(&dir).map_err(|e| StationError::station(e.to_string()))?;
+            let history = store
+                .history(&unit)
+                .map_err(|e| StationError::station(e.to_string()))?;
+            output::history(&unit, &history, json);
+            Ok(ExitStatus::Pass)
+        }
+        Command::Image {
+            command: ImageCommand::Generate { manifest, out },
+        } => {
+            let written = crate::image::generate::generate(&manifest, &out)
+                .map_err(|e| StationError::usage(e.to_string()))?;
+            for (path, sha) in written {
+                println!("{sha}  {}", path.display());
+            }
+            Ok(ExitStatus::Pass)
+        }
+        Command::Probe {
+            command: ProbeCommand::List,
+        } => {
+            let probes = crate::backend::probe_rs::list_probes();
+            if probes.is_empty() {
+                println!("no probes found");
+            }
+            for (selector, name, accessible) in probes {
+                let note = if accessible {
+                    ""
+                } else {
+                    "  (no permission: install the probe-rs udev rules, https://probe.rs/docs/getting-started/probe-setup/)"
+                };
+                println!("{selector}  {name}{note}");
+            }
+            Ok(ExitStatus::Pass)
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! How the CLI shows events, summaries and histories.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use crate::record::{History, Outcome};
+use crate::station::events::to_json_line;
+use crate::station::{Event, RunSummary};
+
+pub struct Printer {
+    json: bool,
+    out: Mutex<()>,
+}
+
+impl Printer {
+    pub fn new(json: bool) -> Self {
+        Self {
+            json,
+            out: Mutex::new(()),
+        }
+    }
+
+    pub fn event(&self, event: &Event) {
+        let _guard = self.out.lock();
+        let mut stdout = std::io::stdout().lock();
+        if self.json {
+            let _ = writeln!(stdout, "{}", to_json_line(event));
+            return;
+        }
+        match event {
+            Event::StepFinished {
+                fixture,
+                unit,
+                step,
+                outcome,
+                duration_s,
+                error,
+            } => {
+                let _ = writeln!(
+                    stdout,
+                    "[{fixture} #{unit}] {step:<22} {outcome:<7} {duration_s:>8.3} s{}",
+                    error.as_ref().map(|e| format!("  {e}")).unwrap_or_default()
+                );
+            }
+            Event::UnitFinished {
+                fixture,
+                unit,
+                serial,
+                outcome,
+                record,
+                failure,
+            } => {
+                let mark = if *outcome == Outcome::Pass {
+                    "PASS"
+                } else {
+                    "FAIL"
+                };
+                let _ = writeln!(
+                    stdout,
+                    "[{fixture} #{unit}] {mark} {serial} ({outcome}){}  record {record}",
+                    failure
+                        .as_ref()
+                        .map(|f| format!(": {f}"))
+                        .unwrap_or_default()
+                );
+            }
+            _ => {}
+        }
+    }
+
+    pub fn summary(&self, summary: &RunSummary) {
+        if self.json {
+            return;
+        }
+        let passed = summary
+            .units
+            .iter()
+            .filter(|u| u.2 == Outcome::Pass)
+            .count();
+        println!("{passed} of {} units passed", summary.units.len());
+    }
+}
+
+pub fn history(unit: &str, history: &History, json: bool) {
+    if json {
+        let records: Vec<_> = history.records.iter().map(|(_, r)| r).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&records).unwrap_or_default()
+        );
+    } else if history.records.is_empty() {
+        println!("no records for {unit}");
+    } else {
+        println!(
+            "{:<24} {:<10} {:<8} {:<12} {:<14} record",
+            "started (UTC)", "kind", "outcome", "fixture", "station"
+        );
+        for (path, r) in &history.records {
+            println!(
+                "{:<24} {:<10} {:<8} {:<12} {:<14} {}",
+                r.started_at.format("%Y-%m-%d %H:%M:%S"),
+                format!("{:?}", r.kind).to_lowercase(),
+                r.outcome.to_string(),
+                r.fixture,
+                r.station,
+                path.display()
+            );
+        }
+    }
+    for (path, why) in &history.problems {
+        eprintln!("warning: {} could not be read: {why}", path.display());
+    }
+}

@@ -1,0 +1,171 @@
+//! Station and profile configuration: TOML files parsed with serde, unknown keys rejected, and
+//! every error located at file, line, column and key.
+
+pub mod check;
+mod profile;
+mod station;
+
+pub use check::{CheckReport, check_station};
+pub use profile::{
+    BorLevel, DfuMode, DfuSettings, EraseStrategy, ImageRole, ImageSpec, Limit, MemoryMap,
+    OptionBytesSpec, Profile, Region, Slot,
+};
+pub use station::{
+    Fixture, FixtureBackend, FixtureSpans, LinesSpec, OperatorPolicy, PowerSpec, SimSpec, Station,
+    StationMode, UsbIdentitySpec, load_station,
+};
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+/// A configuration error, located so that a person can go straight to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based; 0 when the error is about the file as a whole.
+    pub line: usize,
+    pub column: usize,
+    /// Dotted key path, e.g. `fixtures[1].probe`; empty for the whole file.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if !self.key.is_empty() {
+            write!(f, ": key `{}`", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A list of config errors, shown one per line.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A parsed TOML file with what is needed to locate things in it.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn read(
+        path: &Path,
+        referenced_from: Option<(&SourceFile, std::ops::Range<usize>, &str)>,
+    ) -> Result<Self, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Self {
+                path: path.to_path_buf(),
+                text,
+            }),
+            Err(e) => Err(match referenced_from {
+                Some((src, span, key)) => {
+                    src.error_at(span, key, format!("cannot read {}: {e}", path.display()))
+                }
+                None => ConfigError {
+                    file: path.to_path_buf(),
+                    line: 0,
+                    column: 0,
+                    key: String::new(),
+                    message: format!("cannot read the file: {e}"),
+                },
+            }),
+        }
+    }
+
+    /// 1-based line and column of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    pub fn error_at(
+        &self,
+        span: std::ops::Range<usize>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
+        let (line, column) = self.line_col(span.start);
+        ConfigError {
+            file: self.path.clone(),
+            line,
+            column,
+            key: key.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn sha256(&self) -> String {
+        crate::image::sha256_hex(self.text.as_bytes())
+    }
+
+    /// Deserialize the whole file, locating any error and naming its key path.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
+        let deserializer =
+            toml::Deserializer::parse(&self.text).map_err(|e| self.toml_error(&e, ""))?;
+        serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            let key = if key == "." { String::new() } else { key };
+            self.toml_error(e.inner(), &key)
+        })
+    }
+
+    fn toml_error(&self, e: &toml::de::Error, key: &str) -> ConfigError {
+        let (line, column) = e.span().map_or((0, 0), |s| self.line_col(s.start));
+        let message = e.message().trim().replace('\n', " ");
+        ConfigError {
+            file: self.path.clone(),
+            line,
+            column,
+            key: key.to_string(),
+            message,
+        }
+    }
+}
+
+/// Resolve a path written in a config file against that file's directory.
+pub fn resolve(base_file: &Path, written: &Path) -> PathBuf {
+    if written.is_absolute() {
+        written.to_path_buf()
+    } else {
+        base_file.parent().unwrap_or(Path::new(".")).join(written)
+    }
+}
+
+/// Parse "VID:PID" (hex) as written in configs.
+pub fn parse_vid_pid(s: &str) -> Option<(u16, u16)> {
+    let (v, p) = s.split_once(':')?;
+    let hex = |x: &str| {
+        let x = x.trim();
+        let x = x.strip_prefix("0x").unwrap_or(x);
+        (x.len() == 4)
+            .then(|| u16::from_str_radix(x, 16).ok())
+            .flatten()
+    };
+    Some((hex(v)?, hex(p)?))
+}

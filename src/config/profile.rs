@@ -1,0 +1,375 @@
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{ConfigError, SourceFile, resolve};
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Region {
+    pub start: u32,
+    pub size: u32,
+}
+
+impl Region {
+    pub fn end(&self) -> u64 {
+        self.start as u64 + self.size as u64
+    }
+    pub fn overlaps(&self, start: u32, end: u64) -> bool {
+        (start as u64) < self.end() && end > self.start as u64
+    }
+    pub fn contains_range(&self, start: u32, end: u64) -> bool {
+        start >= self.start && end <= self.end()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Slot {
+    pub name: String,
+    pub start: u32,
+    pub size: u32,
+}
+
+impl Slot {
+    pub fn region(&self) -> Region {
+        Region {
+            start: self.start,
+            size: self.size,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryMap {
+    /// The whole internal flash.
+    pub flash: Region,
+    /// Where the bootloader lives; nothing else may be written there.
+    pub bootloader: Spanned<Region>,
+    /// Application slots.
+    pub slots: Vec<Slot>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageRole {
+    Bootloader,
+    Application,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageRaw {
+    role: ImageRole,
+    path: Spanned<PathBuf>,
+    sha256: Spanned<String>,
+    /// Load address, for raw binaries.
+    #[serde(default)]
+    address: Option<u32>,
+    /// The application slot it is built for.
+    #[serde(default)]
+    slot: Option<Spanned<String>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ImageSpec {
+    pub name: String,
+    pub role: ImageRole,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub address: Option<u32>,
+    pub slot: Option<String>,
+    pub path_span: Range<usize>,
+    pub sha_span: Range<usize>,
+    pub slot_span: Option<Range<usize>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum BorLevel {
+    #[default]
+    #[serde(rename = "off")]
+    Off,
+    #[serde(rename = "1")]
+    Level1,
+    #[serde(rename = "2")]
+    Level2,
+    #[serde(rename = "3")]
+    Level3,
+}
+
+fn no_sectors() -> Spanned<Vec<u32>> {
+    Spanned::new(0..0, Vec::new())
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The option bytes a profile wants, typed. Each family encodes them (`crate::stm32`).
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionBytesSpec {
+    /// Read protection level: 0, 1 or 2 (2 is permanent and needs allow_permanent_lock).
+    pub rdp: Spanned<u8>,
+    /// Sectors to write-protect.
+    #[serde(default = "no_sectors")]
+    pub write_protect: Spanned<Vec<u32>>,
+    #[serde(default)]
+    pub bor_level: BorLevel,
+    /// Software watchdog (true) or hardware watchdog always on (false).
+    #[serde(default = "yes")]
+    pub iwdg_sw: bool,
+    /// No reset when entering Stop.
+    #[serde(default = "yes")]
+    pub nrst_stop: bool,
+    /// No reset when entering Standby.
+    #[serde(default = "yes")]
+    pub nrst_stdby: bool,
+    #[serde(default)]
+    pub allow_permanent_lock: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DfuMode {
+    /// Wait the bwPollTimeout the device asks for, as the spec says.
+    #[default]
+    Strict,
+    /// Poll again at once; the device NAKs while busy.
+    Fast,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EraseStrategy {
+    /// Erase every touched sector before writing.
+    Upfront,
+    /// Erase each sector as the writing reaches it.
+    #[default]
+    Progressive,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DfuSettings {
+    #[serde(default)]
+    pub alt: u8,
+    #[serde(default)]
+    pub mode: DfuMode,
+    #[serde(default)]
+    pub erase: EraseStrategy,
+}
+
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limit {
+    #[serde(default)]
+    pub low: Option<f64>,
+    #[serde(default)]
+    pub high: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TortureSpec {
+    /// `exhaustive`, `every:N` or `random:N[:seed]`.
+    pub plan: Spanned<String>,
+    #[serde(default)]
+    pub modes: Vec<String>,
+    #[serde(default)]
+    pub from_image: Option<String>,
+    #[serde(default)]
+    pub to_image: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileRaw {
+    name: String,
+    revision: String,
+    /// probe-rs chip name, e.g. STM32F407VGTx.
+    chip: Spanned<String>,
+    family: Spanned<String>,
+    memory: MemoryMap,
+    images: BTreeMap<String, ImageRaw>,
+    option_bytes: OptionBytesSpec,
+    #[serde(default)]
+    dfu: DfuSettings,
+    #[serde(default)]
+    torture: Option<TortureSpec>,
+    #[serde(default)]
+    limits: BTreeMap<String, Limit>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Profile {
+    pub source: SourceFile,
+    pub sha256: String,
+    pub name: String,
+    pub revision: String,
+    pub chip: String,
+    pub family: crate::sim::Family,
+    pub memory: MemoryMap,
+    pub images: Vec<ImageSpec>,
+    pub option_bytes: OptionBytesSpec,
+    pub dfu: DfuSettings,
+    pub torture: Option<TortureSpec>,
+    pub limits: BTreeMap<String, Limit>,
+}
+
+impl Profile {
+    pub fn image(&self, role: ImageRole) -> Option<&ImageSpec> {
+        self.images.iter().find(|i| i.role == role)
+    }
+
+    pub fn slot(&self, name: &str) -> Option<&Slot> {
+        self.memory.slots.iter().find(|s| s.name == name)
+    }
+
+    pub fn limit(&self, name: &str) -> Option<&Limit> {
+        self.limits.get(name)
+    }
+}
+
+fn valid_plan(plan: &str) -> bool {
+    let num = |s: &str| s.parse::<u64>().is_ok_and(|n| n > 0);
+    match plan.split(':').collect::<Vec<_>>().as_slice() {
+        ["exhaustive"] => true,
+        ["every", n] => num(n),
+        ["random", n] => num(n),
+        ["random", n, seed] => num(n) && seed.parse::<u64>().is_ok(),
+        _ => false,
+    }
+}
+
+pub(super) fn load_profile(
+    path: &Path,
+    station: &SourceFile,
+    span: Range<usize>,
+    key: &str,
+) -> Result<Profile, Vec<ConfigError>> {
+    let source = SourceFile::read(path, Some((station, span, key))).map_err(|e| vec![e])?;
+    let raw: ProfileRaw = source.parse().map_err(|e| vec![e])?;
+    let mut errors = Vec::new();
+    let family = match crate::sim::Family::parse(raw.family.get_ref()) {
+        Some(f) => f,
+        None => {
+            errors.push(source.error_at(
+                raw.family.span(),
+                "family",
+                format!(
+                    "expected a supported family (f4), found {:?}",
+                    raw.family.get_ref()
+                ),
+            ));
+            crate::sim::Family::F4
+        }
+    };
+    let rdp = *raw.option_bytes.rdp.get_ref();
+    if rdp > 2 {
+        errors.push(source.error_at(
+            raw.option_bytes.rdp.span(),
+            "option_bytes.rdp",
+            format!("expected 0, 1 or 2, found {rdp}"),
+        ));
+    }
+    if rdp == 2 && !raw.option_bytes.allow_permanent_lock {
+        errors.push(source.error_at(
+            raw.option_bytes.rdp.span(),
+            "option_bytes.rdp",
+            "RDP level 2 is permanent: it needs allow_permanent_lock = true in [option_bytes]",
+        ));
+    }
+    if let Some(t) = &raw.torture
+        && !valid_plan(t.plan.get_ref())
+    {
+        errors.push(source.error_at(
+            t.plan.span(),
+            "torture.plan",
+            format!(
+                "expected exhaustive, every:N or random:N[:seed], found {:?}",
+                t.plan.get_ref()
+            ),
+        ));
+    }
+    let mut images = Vec::new();
+    for (name, img) in raw.images {
+        let key = |k: &str| format!("images.{name}.{k}");
+        let sha = img.sha256.get_ref().to_ascii_lowercase();
+        if sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()) {
+            errors.push(source.error_at(
+                img.sha256.span(),
+                &key("sha256"),
+                format!(
+                    "expected 64 hex digits of SHA-256, found {:?}",
+                    img.sha256.get_ref()
+                ),
+            ));
+        }
+        if let Some(slot) = &img.slot
+            && !raw.memory.slots.iter().any(|s| &s.name == slot.get_ref())
+        {
+            errors.push(source.error_at(
+                slot.span(),
+                &key("slot"),
+                format!(
+                "expected one of the memory.slots names ({}), found {:?}",
+                raw.memory.slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+                slot.get_ref()
+            ),
+            ));
+        }
+        if img.role == ImageRole::Application && img.slot.is_none() {
+            errors.push(source.error_at(
+                img.path.span(),
+                &format!("images.{name}"),
+                "an application image needs `slot`",
+            ));
+        }
+        images.push(ImageSpec {
+            name: name.clone(),
+            role: img.role,
+            path: resolve(path, img.path.get_ref()),
+            sha256: sha,
+            address: img.address,
+            slot: img.slot.as_ref().map(|s| s.get_ref().clone()),
+            path_span: img.path.span(),
+            sha_span: img.sha256.span(),
+            slot_span: img.slot.as_ref().map(|s| s.span()),
+        });
+    }
+    if images
+        .iter()
+        .filter(|i| i.role == ImageRole::Bootloader)
+        .count()
+        != 1
+    {
+        errors.push(source.error_at(
+            0..0,
+            "images",
+            "expected exactly one image with role = \"bootloader\"",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let sha256 = source.sha256();
+    Ok(Profile {
+        sha256,
+        name: raw.name,
+        revision: raw.revision,
+        chip: raw.chip.into_inner(),
+        family,
+        memory: raw.memory,
+        images,
+        option_bytes: raw.option_bytes,
+        dfu: raw.dfu,
+        torture: raw.torture,
+        limits: raw.limits,
+        source,
+    })
+}

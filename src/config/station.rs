@@ -1,0 +1,390 @@
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::profile::{Profile, load_profile};
+use super::{ConfigError, SourceFile, parse_vid_pid, resolve};
+use crate::sim::{Family, Timing};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StationMode {
+    #[default]
+    Production,
+    Engineering,
+    Rma,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorPolicy {
+    /// Every run must name its operator (`--operator`).
+    #[serde(default)]
+    pub required: bool,
+    /// Recorded when none is given and none is required.
+    #[serde(default = "default_operator")]
+    pub default: String,
+}
+
+fn default_operator() -> String {
+    "unknown".into()
+}
+
+impl Default for OperatorPolicy {
+    fn default() -> Self {
+        Self {
+            required: false,
+            default: default_operator(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FixtureBackend {
+    /// Real hardware: probe-rs, rusb, serialport.
+    Hw,
+    /// The virtual bench.
+    Sim,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsbIdentitySpec {
+    /// VID:PID the application enumerates with.
+    pub application: Spanned<String>,
+    /// VID:PID of the custom bootloader in DFU mode.
+    pub bootloader: Spanned<String>,
+    /// VID:PID of the ST system bootloader (0483:df11).
+    #[serde(default = "default_rom")]
+    pub rom: Spanned<String>,
+    pub serial: Option<String>,
+    /// USB port path ("1-3.2"); parallel fixtures need it since ROM serials can collide.
+    pub port: Option<Spanned<String>>,
+}
+
+fn default_rom() -> Spanned<String> {
+    Spanned::new(0..0, "0483:df11".to_string())
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "lowercase", tag = "kind")]
+pub enum PowerSpec {
+    /// The virtual bench's switch.
+    Sim,
+    /// No switch: the station resets through NRST and cannot power-cycle.
+    None,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinesSpec {
+    /// How BOOT0 is driven: "sim", or "none" when the fixture has no strap line.
+    #[serde(default)]
+    pub boot0: Option<String>,
+    /// How NRST is driven: "probe" (the debug probe's reset line), "sim" or "none".
+    #[serde(default)]
+    pub nrst: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSpecRaw {
+    family: Spanned<String>,
+    part: Spanned<String>,
+    seed: u64,
+    #[serde(default)]
+    timing: Timing,
+}
+
+#[derive(Clone, Debug)]
+pub struct SimSpec {
+    pub family: Family,
+    pub part: String,
+    pub seed: u64,
+    pub timing: Timing,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureRaw {
+    id: Spanned<String>,
+    backend: FixtureBackend,
+    profile: Spanned<PathBuf>,
+    probe: Spanned<String>,
+    #[serde(default)]
+    probe_speed_khz: Option<u32>,
+    usb: UsbIdentitySpec,
+    #[serde(default)]
+    serial_port: Option<String>,
+    power: PowerSpec,
+    #[serde(default)]
+    lines: LinesSpec,
+    #[serde(default)]
+    sim: Option<SimSpecRaw>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StationRaw {
+    id: String,
+    #[serde(default)]
+    records: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    mode: StationMode,
+    #[serde(default)]
+    operator: OperatorPolicy,
+    fixtures: Vec<FixtureRaw>,
+}
+
+/// One fixture, resolved: its profile loaded, its identities parsed.
+#[derive(Clone, Debug)]
+pub struct Fixture {
+    pub id: String,
+    pub backend: FixtureBackend,
+    pub profile_path: PathBuf,
+    /// probe-rs selector VID:PID[:serial].
+    pub probe: String,
+    pub probe_speed_khz: u32,
+    pub usb_application: (u16, u16),
+    pub usb_bootloader: (u16, u16),
+    pub usb_rom: (u16, u16),
+    pub usb_serial: Option<String>,
+    pub usb_port: Option<String>,
+    pub serial_port: Option<String>,
+    pub power: PowerSpec,
+    pub lines: LinesSpec,
+    pub sim: Option<SimSpec>,
+    pub spans: FixtureSpans,
+}
+
+/// Where a fixture's keys sit in the station file, for errors found after loading.
+#[derive(Clone, Debug, Default)]
+pub struct FixtureSpans {
+    pub id: std::ops::Range<usize>,
+    pub profile: std::ops::Range<usize>,
+    pub probe: std::ops::Range<usize>,
+    pub port: Option<std::ops::Range<usize>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Station {
+    pub source: SourceFile,
+    pub id: String,
+    pub records_dir: PathBuf,
+    pub mode: StationMode,
+    pub operator: OperatorPolicy,
+    pub fixtures: Vec<Fixture>,
+    /// Profiles by resolved path.
+    pub profiles: BTreeMap<PathBuf, Profile>,
+}
+
+impl Station {
+    pub fn fixture(&self, id: &str) -> Option<&Fixture> {
+        self.fixtures.iter().find(|f| f.id == id)
+    }
+
+    pub fn profile_of(&self, fixture: &Fixture) -> &Profile {
+        // Every fixture's profile was loaded by load_station.
+        &self.profiles[&fixture.profile_path]
+    }
+
+    pub fn has_sim_fixtures(&self) -> bool {
+        self.fixtures
+            .iter()
+            .any(|f| f.backend == FixtureBackend::Sim)
+    }
+}
+
+/// Load a station file and every profile its fixtures use. Reports the first error per file
+/// in a form a person can act on; `check_station` then validates images and cross-references.
+pub fn load_station(path: &Path) -> Result<Station, Vec<ConfigError>> {
+    let source = SourceFile::read(path, None).map_err(|e| vec![e])?;
+    let raw: StationRaw = source.parse().map_err(|e| vec![e])?;
+    let mut errors = Vec::new();
+    let mut fixtures = Vec::new();
+    let mut profiles = BTreeMap::new();
+    if raw.fixtures.is_empty() {
+        errors.push(source.error_at(
+            0..0,
+            "fixtures",
+            "a station needs at least one [[fixtures]] entry",
+        ));
+    }
+    for (i, f) in raw.fixtures.into_iter().enumerate() {
+        let key = |k: &str| format!("fixtures[{i}].{k}");
+        match resolve_fixture(&source, f, &key) {
+            Ok(fixture) => {
+                if !profiles.contains_key(&fixture.profile_path) {
+                    match load_profile(
+                        &fixture.profile_path,
+                        &source,
+                        fixture.spans.profile.clone(),
+                        &key("profile"),
+                    ) {
+                        Ok(p) => {
+                            profiles.insert(fixture.profile_path.clone(), p);
+                        }
+                        Err(mut e) => {
+                            errors.append(&mut e);
+                            continue;
+                        }
+                    }
+                }
+                fixtures.push(fixture);
+            }
+            Err(mut e) => errors.append(&mut e),
+        }
+    }
+    let records_dir = match &raw.records {
+        Some(r) => resolve(path, r.get_ref()),
+        None => resolve(path, Path::new("../logs")),
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Station {
+        source,
+        id: raw.id,
+        records_dir,
+        mode: raw.mode,
+        operator: raw.operator,
+        fixtures,
+        profiles,
+    })
+}
+
+fn resolve_fixture(
+    source: &SourceFile,
+    f: FixtureRaw,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Fixture, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let id = f.id.get_ref().clone();
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        errors.push(source.error_at(
+            f.id.span(),
+            &key("id"),
+            format!("expected a fixture id of letters, digits, '-', '_' or '.', found {id:?}"),
+        ));
+    }
+    let probe = f.probe.get_ref().clone();
+    if probe
+        .parse::<probe_rs::probe::DebugProbeSelector>()
+        .is_err()
+    {
+        errors.push(source.error_at(f.probe.span(), &key("probe"), format!(
+            "expected a probe selector VID:PID[:serial] such as 0483:374b:066EFF575755, found {probe:?}"
+        )));
+    }
+    let mut vid_pid = |spanned: &Spanned<String>, k: &str| match parse_vid_pid(spanned.get_ref()) {
+        Some(v) => v,
+        None => {
+            errors.push(source.error_at(
+                spanned.span(),
+                &key(k),
+                format!(
+                    "expected VID:PID in hex such as 0483:df11, found {:?}",
+                    spanned.get_ref()
+                ),
+            ));
+            (0, 0)
+        }
+    };
+    let usb_application = vid_pid(&f.usb.application, "usb.application");
+    let usb_bootloader = vid_pid(&f.usb.bootloader, "usb.bootloader");
+    let usb_rom = vid_pid(&f.usb.rom, "usb.rom");
+    let sim = match (&f.backend, f.sim) {
+        (FixtureBackend::Sim, None) => {
+            errors.push(source.error_at(f.id.span(), &key("sim"), "a fixture with backend = \"sim\" needs a [fixtures.sim] table (family, part, seed)"));
+            None
+        }
+        (FixtureBackend::Hw, Some(_)) => {
+            errors.push(source.error_at(
+                f.id.span(),
+                &key("sim"),
+                "[fixtures.sim] only applies to backend = \"sim\"",
+            ));
+            None
+        }
+        (_, Some(s)) => match Family::parse(s.family.get_ref()) {
+            None => {
+                errors.push(source.error_at(
+                    s.family.span(),
+                    &key("sim.family"),
+                    format!(
+                        "expected a simulated family (f4), found {:?}",
+                        s.family.get_ref()
+                    ),
+                ));
+                None
+            }
+            Some(family) => {
+                if crate::sim::PartSpec::lookup(family, s.part.get_ref()).is_none() {
+                    errors.push(source.error_at(
+                        s.part.span(),
+                        &key("sim.part"),
+                        format!(
+                            "expected one of {}, found {:?}",
+                            crate::sim::PartSpec::known_parts(family).join(", "),
+                            s.part.get_ref()
+                        ),
+                    ));
+                }
+                Some(SimSpec {
+                    family,
+                    part: s.part.get_ref().clone(),
+                    seed: s.seed,
+                    timing: s.timing,
+                })
+            }
+        },
+        (FixtureBackend::Hw, None) => None,
+    };
+    if f.backend == FixtureBackend::Sim && !matches!(f.power, PowerSpec::Sim) {
+        errors.push(source.error_at(
+            f.id.span(),
+            &key("power.kind"),
+            "a simulated fixture uses power.kind = \"sim\"",
+        ));
+    }
+    if f.backend == FixtureBackend::Hw && matches!(f.power, PowerSpec::Sim) {
+        errors.push(source.error_at(
+            f.id.span(),
+            &key("power.kind"),
+            "power.kind = \"sim\" needs backend = \"sim\"",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let spans = FixtureSpans {
+        id: f.id.span(),
+        profile: f.profile.span(),
+        probe: f.probe.span(),
+        port: f.usb.port.as_ref().map(|p| p.span()),
+    };
+    Ok(Fixture {
+        id,
+        backend: f.backend,
+        profile_path: resolve(&source.path, f.profile.get_ref()),
+        probe,
+        probe_speed_khz: f.probe_speed_khz.unwrap_or(4000),
+        usb_application,
+        usb_bootloader,
+        usb_rom,
+        usb_serial: f.usb.serial,
+        usb_port: f.usb.port.map(|p| p.into_inner()),
+        serial_port: f.serial_port,
+        power: f.power,
+        lines: f.lines,
+        sim,
+        spans,
+    })
+}

@@ -1,0 +1,145 @@
+//! Drives the sans-IO engine over a `hw::UsbControl` pipe, with waits on the `hw` clock.
+
+use std::time::Duration;
+
+use super::descriptor::{self, DeviceDescriptor, DfuInterface, Functional};
+use super::engine::{Action, DfuError, Download, Finish, Transfer};
+use super::memmap::{self, MemoryMap};
+use crate::hw::{Clock, ControlSetup, REQ_TYPE_STANDARD_IN, UsbControl, UsbError};
+
+/// Every control transfer is bounded; DFU requests are short.
+pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn get_descriptor(
+    pipe: &mut dyn UsbControl,
+    kind: u8,
+    index: u8,
+    length: u16,
+) -> Result<Vec<u8>, UsbError> {
+    let setup = ControlSetup {
+        request_type: REQ_TYPE_STANDARD_IN,
+        request: 6,
+        value: u16::from_be_bytes([kind, index]),
+        index: if kind == 3 && index != 0 { 0x0409 } else { 0 },
+    };
+    pipe.control_in(setup, length, TRANSFER_TIMEOUT)
+}
+
+pub fn read_string(pipe: &mut dyn UsbControl, index: u8) -> Result<Option<String>, UsbError> {
+    if index == 0 {
+        return Ok(None);
+    }
+    let d = get_descriptor(pipe, 3, index, 255)?;
+    Ok(descriptor::parse_string(&d))
+}
+
+pub fn read_device_descriptor(pipe: &mut dyn UsbControl) -> Result<DeviceDescriptor, DfuError> {
+    let d = get_descriptor(pipe, 1, 0, 18).map_err(|error| DfuError::Usb {
+        op: "reading the device descriptor".into(),
+        error,
+    })?;
+    descriptor::parse_device(&d)
+        .ok_or_else(|| DfuError::Protocol("malformed device descriptor".into()))
+}
+
+/// A DFU-mode interface, opened and described.
+#[derive(Clone, Debug)]
+pub struct DfuDevice {
+    pub device: DeviceDescriptor,
+    pub interface: DfuInterface,
+    pub functional: Functional,
+    /// Alternate setting names, DfuSe memory maps where they parse.
+    pub alt_names: Vec<String>,
+}
+
+impl DfuDevice {
+    /// Read the descriptors, find the DFU-mode interface and select `alt`.
+    pub fn open(pipe: &mut dyn UsbControl, alt: u8) -> Result<DfuDevice, DfuError> {
+        let usb = |op: &str| {
+            let op = op.to_string();
+            move |error| DfuError::Usb {
+                op: op.clone(),
+                error,
+            }
+        };
+        let device = read_device_descriptor(pipe)?;
+        let head =
+            get_descriptor(pipe, 2, 0, 9).map_err(usb("reading the configuration descriptor"))?;
+        let total = head
+            .get(2..4)
+            .map_or(9, |b| u16::from_le_bytes([b[0], b[1]]));
+        let config = get_descriptor(pipe, 2, 0, total)
+            .map_err(usb("reading the configuration descriptor"))?;
+        let interfaces = descriptor::parse_config(&config);
+        let interface = interfaces
+            .into_iter()
+            .find(DfuInterface::is_dfu_mode)
+            .ok_or(DfuError::NotInDfuMode)?;
+        let functional = interface.functional.ok_or_else(|| {
+            DfuError::Protocol("the DFU interface has no functional descriptor".into())
+        })?;
+        let mut alt_names = Vec::new();
+        for a in &interface.alts {
+            let name = read_string(pipe, a.name_index)
+                .map_err(usb("reading an alternate setting name"))?;
+            alt_names.push(name.unwrap_or_default());
+        }
+        if !interface.alts.iter().any(|a| a.alt == alt) {
+            return Err(DfuError::Protocol(format!(
+                "the device has no alternate setting {alt} (it has {})",
+                interface
+                    .alts
+                    .iter()
+                    .map(|a| a.alt.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        pipe.select_interface(interface.number, alt)
+            .map_err(usb("selecting the alternate setting"))?;
+        Ok(DfuDevice {
+            device,
+            interface,
+            functional,
+            alt_names,
+        })
+    }
+
+    pub fn memory_map(&self, alt: u8) -> Result<MemoryMap, DfuError> {
+        let name = self
+            .alt_names
+            .get(alt as usize)
+            .ok_or_else(|| DfuError::Protocol(format!("no alternate setting {alt}")))?;
+        memmap::parse(name).map_err(DfuError::Protocol)
+    }
+}
+
+/// Run a download to its end (or its stop point), reporting (bytes written, total) as it goes.
+pub fn execute(
+    engine: &mut Download,
+    pipe: &mut dyn UsbControl,
+    clock: &dyn Clock,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Finish, DfuError> {
+    let mut reported = u64::MAX;
+    loop {
+        match engine.next_action() {
+            Action::Transfer(Transfer::Out { setup, data }) => {
+                let r = pipe
+                    .control_out(setup, &data, TRANSFER_TIMEOUT)
+                    .map(|()| Vec::new());
+                engine.on_reply(r);
+            }
+            Action::Transfer(Transfer::In { setup, length }) => {
+                let r = pipe.control_in(setup, length, TRANSFER_TIMEOUT);
+                engine.on_reply(r);
+            }
+            Action::Sleep(d) => clock.sleep(d),
+            Action::Finished(r) => return r,
+        }
+        if engine.stats.bytes_written != reported {
+            reported = engine.stats.bytes_written;
+            progress(reported, engine.stats.bytes_total);
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The station's DFU 1.1 / DfuSe host: a sans-IO engine ([`engine`]) over the `hw` USB
+//! control seam, with descriptor and memory-map parsing and download planning.
+
+pub mod descriptor;
+pub mod engine;
+pub mod host;
+pub mod memmap;
+pub mod plan;
+pub mod proto;
+
+pub use engine::{DfuError, Download, Finish};
+pub use host::{DfuDevice, execute};
+pub use plan::{Op, plan_download};

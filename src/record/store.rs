@@ -1,0 +1,87 @@
+//! The records directory: `<dir>/<safe serial>/<record_id>.json`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::Record;
+use super::atomic::{self, TEMP_SUFFIX};
+use super::paths::safe_component;
+
+pub use super::RecordError;
+pub use super::history::History;
+
+/// Station bookkeeping lives here; the leading dot keeps it out of history.
+pub(crate) const STATE_DIR: &str = ".station";
+
+#[derive(Debug, Clone)]
+pub struct RecordStore {
+    dir: PathBuf,
+}
+
+impl RecordStore {
+    /// Opens the records directory, creating it if missing.
+    pub fn open(dir: &Path) -> Result<Self, RecordError> {
+        fs::create_dir_all(dir).map_err(|err| RecordError::io(dir, err))?;
+        if !fs::metadata(dir)
+            .map_err(|err| RecordError::io(dir, err))?
+            .is_dir()
+        {
+            return Err(RecordError::io(dir, "not a directory"));
+        }
+        Ok(RecordStore {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Validates and durably writes a new record; never overwrites one.
+    pub fn write(&self, record: &Record) -> Result<PathBuf, RecordError> {
+        record.validate()?;
+        let unit_dir = self.dir.join(safe_component(&record.serial));
+        atomic::ensure_dir(&unit_dir, &self.dir)?;
+        let path = unit_dir.join(format!("{}.json", record.record_id));
+        let mut text = serde_json::to_string_pretty(record)
+            .map_err(|err| RecordError::invalid(format!("cannot serialize: {err}")))?;
+        text.push('\n');
+        atomic::write_new(&path, text.as_bytes())?;
+        Ok(path)
+    }
+
+    /// Removes `.*.tmp` files left by a killed run. Call it at start-up,
+    /// not while another process may be writing.
+    pub fn cleanup_temp_files(&self) -> Result<usize, RecordError> {
+        let mut removed = 0;
+        for sub in real_subdirs(&self.dir)? {
+            let entries = fs::read_dir(&sub).map_err(|err| RecordError::io(&sub, err))?;
+            for entry in entries {
+                let entry = entry.map_err(|err| RecordError::io(&sub, err))?;
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let is_file = entry.file_type().is_ok_and(|kind| kind.is_file());
+                if is_file && name.starts_with('.') && name.ends_with(TEMP_SUFFIX) {
+                    let path = entry.path();
+                    fs::remove_file(&path).map_err(|err| RecordError::io(&path, err))?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Direct subdirectories, never through a symlink.
+pub(crate) fn real_subdirs(dir: &Path) -> Result<Vec<PathBuf>, RecordError> {
+    let entries = fs::read_dir(dir).map_err(|err| RecordError::io(dir, err))?;
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|err| RecordError::io(dir, err))?;
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            dirs.push(entry.path());
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}

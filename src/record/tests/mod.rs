@@ -1,0 +1,9 @@
+mod child;
+mod concurrency;
+mod fixtures;
+mod history;
+mod paths_props;
+mod schema;
+mod store_basic;
+mod types;
+mod units;

@@ -1,0 +1,311 @@
+//! One simulated STM32: its buses, flash controller, core, power and boot behaviour.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::core::{CoreRequest, CortexM};
+use super::f4::{self, BusFault, F4Flash, FlashBus};
+use super::firmware::{self, Firmware};
+use super::flash::FlashArray;
+use super::part::{FlashTiming, PartSpec, Timing};
+use crate::hw::{Clock, VirtualClock};
+
+/// The USB identities the firmware in each mode presents.
+#[derive(Clone, Debug)]
+pub struct UsbIdentities {
+    pub application: (u16, u16),
+    pub bootloader: (u16, u16),
+    pub rom: (u16, u16),
+    pub port_path: String,
+}
+
+pub struct Mcu {
+    pub part: PartSpec,
+    pub flash: FlashArray,
+    pub fc: F4Flash,
+    pub core: CortexM,
+    ram: Vec<(u32, Vec<u8>)>,
+    other: std::collections::BTreeMap<u32, u32>,
+    pub uid: [u32; 3],
+    pub timing: FlashTiming,
+    pub clock: Arc<VirtualClock>,
+    pub powered: bool,
+    pub boot0: bool,
+    nrst_low: bool,
+    /// A debugger has connected since power-on (RDP level 1 then blocks the flash).
+    pub debugger: bool,
+    /// The firmware has started since the last reset (false while caught at the reset vector).
+    booted: bool,
+    pub firmware: Firmware,
+    pub usb: UsbIdentities,
+    /// Bumped whenever the device leaves the bus, so that open handles go stale.
+    pub usb_epoch: u64,
+    pub algos: Vec<probe_rs::config::RawFlashAlgorithm>,
+    pub log: Vec<String>,
+}
+
+impl Mcu {
+    pub fn new(
+        part: PartSpec,
+        uid: [u32; 3],
+        timing: Timing,
+        clock: Arc<VirtualClock>,
+        usb: UsbIdentities,
+    ) -> Self {
+        let flash = FlashArray::new(part.flash_base, part.sectors.clone());
+        let fc = F4Flash::new(part.factory_options);
+        let ram = part
+            .ram
+            .iter()
+            .map(|(b, s)| (*b, vec![0u8; *s as usize]))
+            .collect();
+        let algos = super::algo::algorithms_for(part.probe_rs_chip);
+        let mut mcu = Self {
+            core: CortexM::new(part.cpuid),
+            part,
+            flash,
+            fc,
+            ram,
+            other: Default::default(),
+            uid,
+            timing: FlashTiming::f4(timing),
+            clock,
+            powered: false,
+            boot0: false,
+            nrst_low: false,
+            debugger: false,
+            booted: false,
+            firmware: Firmware::Off,
+            usb,
+            usb_epoch: 0,
+            algos,
+            log: Vec::new(),
+        };
+        mcu.set_power(true);
+        mcu
+    }
+
+    pub fn now(&self) -> Duration {
+        self.clock.now()
+    }
+
+    pub fn uid_hex(&self) -> String {
+        // The UID as 12 bytes in memory order, printed as hex.
+        self.uid
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .map(|b| format!("{b:02X}"))
+            .collect()
+    }
+
+    fn flash_bus(&mut self) -> (&mut F4Flash, FlashBus<'_>) {
+        let now = self.clock.now();
+        (
+            &mut self.fc,
+            FlashBus {
+                flash: &mut self.flash,
+                timing: &self.timing,
+                now,
+                debugger: self.debugger,
+                log: &mut self.log,
+            },
+        )
+    }
+
+    /// Let virtual time run until the flash controller is idle.
+    pub fn wait_flash_idle(&mut self) {
+        self.clock.advance_to(self.fc.busy_until());
+    }
+
+    // ------------------------------------------------------------------ power and reset
+
+    pub fn set_power(&mut self, on: bool) {
+        if on == self.powered {
+            return;
+        }
+        self.powered = on;
+        self.leave_bus();
+        if !on {
+            self.firmware = Firmware::Off;
+            return;
+        }
+        self.debugger = false;
+        for (_, mem) in &mut self.ram {
+            mem.fill(0);
+        }
+        let (sp, pc) = self.vector_table();
+        self.core.power_on(sp, pc);
+        self.reset_peripherals_and_boot();
+    }
+
+    pub fn set_nrst(&mut self, low: bool) {
+        if self.nrst_low && !low {
+            self.nrst_low = false;
+            self.system_reset();
+        } else if low && !self.nrst_low {
+            self.nrst_low = true;
+            self.leave_bus();
+            self.firmware = Firmware::Off;
+            self.core.halted = false;
+        }
+    }
+
+    pub fn system_reset(&mut self) {
+        if !self.powered {
+            return;
+        }
+        self.leave_bus();
+        let (sp, pc) = self.vector_table();
+        self.core.reset(sp, pc);
+        self.reset_peripherals_and_boot();
+    }
+
+    fn reset_peripherals_and_boot(&mut self) {
+        self.fc.reset();
+        self.booted = false;
+        self.firmware = Firmware::Off;
+        if !self.core.halted {
+            self.boot();
+        }
+    }
+
+    fn vector_table(&self) -> (u32, u32) {
+        let word = |a: u32| {
+            self.flash
+                .read(a, 4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .unwrap_or(0xFFFF_FFFF)
+        };
+        (word(self.part.flash_base), word(self.part.flash_base + 4))
+    }
+
+    /// The firmware starts: what runs follows from the BOOT0 strap and the bytes in flash.
+    pub fn boot(&mut self) {
+        self.booted = true;
+        self.firmware = firmware::boot(self);
+        self.usb_epoch += 1;
+        self.log.push(format!("boot: {}", self.firmware.describe()));
+    }
+
+    /// The device drops off USB (reset, power, a jump).
+    pub fn leave_bus(&mut self) {
+        self.usb_epoch += 1;
+    }
+
+    /// Whether the device answers on USB now.
+    pub fn usb_present(&self) -> bool {
+        self.powered && !self.nrst_low && !self.core.halted && self.firmware.usb_mode().is_some()
+    }
+
+    // ------------------------------------------------------------------ the debugger's bus
+
+    fn ram_mut(&mut self, address: u32, len: usize) -> Option<&mut [u8]> {
+        self.ram.iter_mut().find_map(|(base, mem)| {
+            let off = address.checked_sub(*base)? as usize;
+            mem.get_mut(off..off.checked_add(len)?)
+        })
+    }
+
+    pub fn ram_slice(&self, address: u32, len: usize) -> Option<&[u8]> {
+        self.ram.iter().find_map(|(base, mem)| {
+            let off = address.checked_sub(*base)? as usize;
+            mem.get(off..off.checked_add(len)?)
+        })
+    }
+
+    /// A 32-bit read by the debugger (the AHB-AP). Byte lanes are picked by the caller.
+    pub fn debug_read(&mut self, address: u32) -> Result<u32, BusFault> {
+        let a = address & !3;
+        let p = &self.part;
+        if self.flash.contains(a) {
+            if self.debugger && f4::rdp_level(self.fc.loaded_options()) >= 1 {
+                return Err(BusFault);
+            }
+            let b = self.flash.read(a, 4).ok_or(BusFault)?;
+            return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        }
+        if let Some(b) = self.ram_slice(a, 4) {
+            return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        }
+        if a >= p.flash_regs && a < p.flash_regs + 0x400 {
+            return Ok(self.fc.read(a - p.flash_regs, self.clock.now()));
+        }
+        if a >= p.uid_address && a < p.uid_address + 12 {
+            return Ok(self.uid[((a - p.uid_address) / 4) as usize]);
+        }
+        if a == p.flash_size_address & !3 {
+            let kib = self.part.flash_size() / 1024;
+            let shift = 8 * (p.flash_size_address & 3);
+            return Ok(kib << shift);
+        }
+        if a == p.idcode_address {
+            return Ok(p.idcode);
+        }
+        if a == 0x1FFF_C000 {
+            // Memory-mapped user option bytes (RM0090): the stored OPTCR bits.
+            return Ok(self.fc.stored_options());
+        }
+        if CortexM::is_debug_register(a) {
+            return Ok(self.core.read(a));
+        }
+        Ok(self.other.get(&a).copied().unwrap_or(0))
+    }
+
+    /// A write by the debugger of `size` bytes (1, 2 or 4) with the value in its byte lane.
+    pub fn debug_write(
+        &mut self,
+        address: u32,
+        lane_value: u32,
+        size: u32,
+    ) -> Result<(), BusFault> {
+        let a = address & !3;
+        let shift = 8 * (address & 3);
+        if self.flash.contains(a) {
+            let value = lane_value >> shift;
+            let (fc, mut bus) = self.flash_bus();
+            fc.program(address, value, size, &mut bus);
+            return Ok(());
+        }
+        if let Some(mem) = self.ram_mut(address, size as usize) {
+            let bytes = (lane_value >> shift).to_le_bytes();
+            mem.copy_from_slice(&bytes[..size as usize]);
+            return Ok(());
+        }
+        let regs = self.part.flash_regs;
+        if a >= regs && a < regs + 0x400 {
+            let (fc, mut bus) = self.flash_bus();
+            return fc.write(a - regs, lane_value, &mut bus);
+        }
+        if CortexM::is_debug_register(a) {
+            match self.core.write(a, lane_value) {
+                CoreRequest::None => {}
+                CoreRequest::SystemReset => self.system_reset(),
+                CoreRequest::Resume { pc } => self.resume(pc),
+            }
+            return Ok(());
+        }
+        self.other.insert(a, lane_value);
+        Ok(())
+    }
+
+    /// The core was let go at `pc`: a flash algorithm call, or the firmware running on.
+    fn resume(&mut self, pc: u32) {
+        if std::env::var("SIMTRACE").is_ok() {
+            eprintln!(
+                "resume pc={pc:#x} lr={:#x} r0={:#x}",
+                self.core.reg(14),
+                self.core.reg(0)
+            );
+        }
+        if let Some(result) = super::algo::run_call(self, pc) {
+            self.core.return_from_call(result);
+            return;
+        }
+        if !self.booted {
+            self.boot();
+        } else {
+            // The firmware carries on where it was halted; it is back on USB.
+            self.usb_epoch += 1;
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The virtual bench: simulated STM32 devices behind the same seams as real hardware.
+//!
+//! - SWD: [`swd`] is a probe-rs probe over a register-level model, so the station's probe-rs
+//!   backend runs unchanged against it.
+//! - USB: [`usb`] answers control transfers behind `hw::UsbBus`/`hw::UsbControl`.
+//! - Power and fixture lines: [`SimPower`] and [`SimLines`] implement the `hw` traits.
+//!
+//! What the device runs after reset follows only from the BOOT0 strap and the bytes in its
+//! flash ([`firmware`]). Time is a per-fixture [`VirtualClock`].
+
+pub mod algo;
+pub mod core;
+pub mod dfuse;
+pub mod f4;
+pub mod firmware;
+pub mod flash;
+pub mod mcu;
+pub mod part;
+pub mod swd;
+pub mod usb;
+
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+pub use mcu::{Mcu, UsbIdentities};
+pub use part::{Family, PartSpec, Timing};
+
+use crate::hw::{FixtureLines, HwError, PowerSwitch, UsbBus, VirtualClock};
+
+/// Everything needed to build one simulated unit on a fixture.
+#[derive(Clone, Debug)]
+pub struct DeviceSpec {
+    pub family: Family,
+    pub part: String,
+    pub seed: u64,
+    pub fixture: String,
+    /// Which unit of this fixture this is (from the records directory's counter).
+    pub unit: u64,
+    pub timing: Timing,
+    pub usb: UsbIdentities,
+    pub probe_serial: String,
+}
+
+/// The UID of a simulated unit: a pure function of (seed, fixture, unit), so runs repeat and
+/// different units never share one.
+pub fn unit_uid(seed: u64, fixture: &str, unit: u64) -> [u32; 3] {
+    let mut h = Sha256::new();
+    h.update(b"station-sim-uid");
+    h.update(seed.to_le_bytes());
+    h.update((fixture.len() as u64).to_le_bytes());
+    h.update(fixture.as_bytes());
+    h.update(unit.to_le_bytes());
+    let d = h.finalize();
+    let w = |i: usize| u32::from_le_bytes([d[i], d[i + 1], d[i + 2], d[i + 3]]);
+    [w(0), w(4), w(8)]
+}
+
+/// One simulated unit, plugged into a fixture of the virtual bench.
+pub struct SimDevice {
+    pub mcu: Arc<Mutex<Mcu>>,
+    pub clock: Arc<VirtualClock>,
+    probe_serial: String,
+}
+
+impl SimDevice {
+    pub fn new(spec: &DeviceSpec, clock: Arc<VirtualClock>) -> Result<Self, String> {
+        let part = PartSpec::lookup(spec.family, &spec.part).ok_or_else(|| {
+            format!(
+                "no simulated part {:?} in family {}; known: {}",
+                spec.part,
+                spec.family.name(),
+                PartSpec::known_parts(spec.family).join(", ")
+            )
+        })?;
+        let uid = unit_uid(spec.seed, &spec.fixture, spec.unit);
+        let mcu = Mcu::new(part, uid, spec.timing, clock.clone(), spec.usb.clone());
+        let mcu = Arc::new(Mutex::new(mcu));
+        swd::plug(&spec.probe_serial, mcu.clone());
+        Ok(Self {
+            mcu,
+            clock,
+            probe_serial: spec.probe_serial.clone(),
+        })
+    }
+
+    pub fn usb_bus(&self) -> Arc<dyn UsbBus> {
+        Arc::new(usb::SimUsbBus {
+            mcu: self.mcu.clone(),
+        })
+    }
+
+    pub fn power(&self) -> Box<dyn PowerSwitch> {
+        Box::new(SimPower {
+            mcu: self.mcu.clone(),
+        })
+    }
+
+    pub fn lines(&self) -> Box<dyn FixtureLines> {
+        Box::new(SimLines {
+            mcu: self.mcu.clone(),
+        })
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Mcu> {
+        self.mcu.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for SimDevice {
+    fn drop(&mut self) {
+        swd::unplug(&self.probe_serial);
+    }
+}
+
+pub struct SimPower {
+    mcu: Arc<Mutex<Mcu>>,
+}
+
+impl PowerSwitch for SimPower {
+    fn set_power(&mut self, on: bool) -> Result<(), HwError> {
+        self.mcu
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_power(on);
+        Ok(())
+    }
+    fn is_on(&self) -> bool {
+        self.mcu.lock().unwrap_or_else(|e| e.into_inner()).powered
+    }
+}
+
+pub struct SimLines {
+    mcu: Arc<Mutex<Mcu>>,
+}
+
+impl FixtureLines for SimLines {
+    fn set_boot0(&mut self, high: bool) -> Result<(), HwError> {
+        // The strap is sampled at the next reset, as on silicon.
+        self.mcu.lock().unwrap_or_else(|e| e.into_inner()).boot0 = high;
+        Ok(())
+    }
+    fn set_nrst(&mut self, asserted: bool) -> Result<(), HwError> {
+        self.mcu
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_nrst(asserted);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_differ_per_unit_and_fixture_and_repeat_per_seed() {
+        assert_eq!(unit_uid(7, "bench-1", 1), unit_uid(7, "bench-1", 1));
+        assert_ne!(unit_uid(7, "bench-1", 1), unit_uid(7, "bench-1", 2));
+        assert_ne!(unit_uid(7, "bench-1", 1), unit_uid(7, "bench-2", 1));
+        assert_ne!(unit_uid(7, "bench-1", 1), unit_uid(8, "bench-1", 1));
+    }
+}

@@ -1,0 +1,74 @@
+//! Events the engine emits while it works. The CLI prints them as JSON lines (`--json`) or as
+//! progress; the TUI will read the same stream. See docs/events.md.
+
+use std::sync::Mutex;
+use std::sync::mpsc::Sender;
+
+use serde::Serialize;
+
+use crate::record::Outcome;
+
+pub const EVENTS_SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    StepStarted {
+        fixture: String,
+        unit: u64,
+        step: String,
+    },
+    Progress {
+        fixture: String,
+        unit: u64,
+        step: String,
+        phase: String,
+        done: u64,
+        total: u64,
+    },
+    StepFinished {
+        fixture: String,
+        unit: u64,
+        step: String,
+        outcome: Outcome,
+        /// Seconds on the fixture's clock (virtual on the virtual bench).
+        duration_s: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    UnitFinished {
+        fixture: String,
+        unit: u64,
+        serial: String,
+        outcome: Outcome,
+        record: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        failure: Option<String>,
+    },
+}
+
+/// One JSON object per line, with the schema version in every line.
+pub fn to_json_line(event: &Event) -> String {
+    let mut value = serde_json::to_value(event).unwrap_or_default();
+    if let Some(map) = value.as_object_mut() {
+        map.insert("schema_version".into(), EVENTS_SCHEMA_VERSION.into());
+    }
+    value.to_string()
+}
+
+/// Where events go. Implemented for channels and closures.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event);
+}
+
+impl EventSink for Mutex<Sender<Event>> {
+    fn emit(&self, event: Event) {
+        let _ = self.lock().map(|s| s.send(event));
+    }
+}
+
+impl<F: Fn(Event) + Send + Sync> EventSink for F {
+    fn emit(&self, event: Event) {
+        self(event)
+    }
+}

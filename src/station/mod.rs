@@ -1,0 +1,251 @@
+//! The station engine: runs units on fixtures in parallel, one worker per fixture, and writes
+//! one record per unit. It knows no terminal; events flow out through an [`EventSink`].
+
+pub mod events;
+pub mod unit;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use chrono::Utc;
+
+pub use events::{Event, EventSink};
+use unit::{UnitImages, UnitRun};
+
+use crate::backend;
+use crate::config::{self, Fixture, ImageRole, Profile, Station};
+use crate::error::{ExitStatus, StationError};
+use crate::record::{self, ImageRef, Outcome, ProfileRef, Record, RecordKind, RecordStore};
+
+pub const STATION_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub struct RunOptions {
+    pub units: u64,
+    pub operator: String,
+    /// Only these fixtures (all when empty).
+    pub fixtures: Vec<String>,
+    /// Set by the UI or a signal handler to stop after the current step.
+    pub abort: &'static AtomicBool,
+}
+
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    pub units: Vec<(String, String, Outcome, PathBuf)>,
+}
+
+impl RunSummary {
+    pub fn exit_status(&self) -> ExitStatus {
+        self.units
+            .iter()
+            .fold(ExitStatus::Pass, |acc, (_, _, outcome, _)| {
+                acc.worst(match outcome {
+                    Outcome::Pass => ExitStatus::Pass,
+                    Outcome::Fail => ExitStatus::Fail,
+                    Outcome::Error | Outcome::Timeout => ExitStatus::Station,
+                    Outcome::Aborted => ExitStatus::Aborted,
+                })
+            })
+    }
+}
+
+/// Load a profile's images and check their pins and placement before any hardware is touched.
+pub fn load_unit_images(profile: &Profile) -> Result<UnitImages, StationError> {
+    let load = |role: ImageRole| {
+        let spec = profile.image(role).ok_or_else(|| {
+            StationError::usage(format!(
+                "{}: the profile has no {role:?} image",
+                profile.source.path.display()
+            ))
+        })?;
+        config::check::load_pinned_image(profile, spec)
+            .map(|i| (i, spec))
+            .map_err(|e| StationError::usage(format!("error: {e}")))
+    };
+    let (bootloader, _) = load(ImageRole::Bootloader)?;
+    let (application, spec) = load(ImageRole::Application)?;
+    let slot = spec
+        .slot
+        .as_deref()
+        .and_then(|s| profile.slot(s))
+        .ok_or_else(|| StationError::usage("application slot missing"))?;
+    Ok(UnitImages {
+        bootloader,
+        application,
+        application_slot: (slot.start, slot.size),
+    })
+}
+
+fn image_refs(images: &UnitImages) -> Vec<ImageRef> {
+    vec![
+        ImageRef {
+            name: images.bootloader.name.clone(),
+            role: "bootloader".into(),
+            sha256: images.bootloader.sha256.clone(),
+        },
+        ImageRef {
+            name: images.application.name.clone(),
+            role: "application".into(),
+            sha256: images.application.sha256.clone(),
+        },
+    ]
+}
+
+/// Provision `options.units` units, spread over the fixtures, which run in parallel.
+pub fn run(
+    station: &Station,
+    options: &RunOptions,
+    sink: &dyn EventSink,
+) -> Result<RunSummary, StationError> {
+    let fixtures: Vec<&Fixture> = station
+        .fixtures
+        .iter()
+        .filter(|f| options.fixtures.is_empty() || options.fixtures.contains(&f.id))
+        .collect();
+    if fixtures.is_empty() {
+        return Err(StationError::usage(format!(
+            "no fixture named {} in {}",
+            options.fixtures.join(", "),
+            station.source.path.display()
+        )));
+    }
+    let mut images = std::collections::BTreeMap::new();
+    for f in &fixtures {
+        if !images.contains_key(&f.profile_path) {
+            images.insert(
+                f.profile_path.clone(),
+                load_unit_images(station.profile_of(f))?,
+            );
+        }
+    }
+    let store = RecordStore::open(&station.records_dir)
+        .map_err(|e| StationError::station(e.to_string()))?;
+    store
+        .cleanup_temp_files()
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let per_fixture: Vec<(&Fixture, u64)> = fixtures
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let n = fixtures.len() as u64;
+            (
+                *f,
+                options.units / n + u64::from((i as u64) < options.units % n),
+            )
+        })
+        .collect();
+    let results = std::thread::scope(|scope| {
+        let handles: Vec<_> = per_fixture
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(fixture, n)| {
+                let (images, store) = (&images[&fixture.profile_path], &store);
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    for _ in 0..*n {
+                        if options.abort.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        done.push(run_unit(station, fixture, images, store, options, sink));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect::<Vec<_>>()
+    });
+    let mut summary = RunSummary::default();
+    for r in results {
+        summary.units.push(r?);
+    }
+    Ok(summary)
+}
+
+fn run_unit(
+    station: &Station,
+    fixture: &Fixture,
+    images: &UnitImages,
+    store: &RecordStore,
+    options: &RunOptions,
+    sink: &dyn EventSink,
+) -> Result<(String, String, Outcome, PathBuf), StationError> {
+    let profile = station.profile_of(fixture);
+    let started_at = Utc::now();
+    let unit = store
+        .next_unit_number(&fixture.id)
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let mut steps = Vec::new();
+    let mut device = None;
+    let failure = match backend::open_fixture(station, fixture, unit) {
+        Err(e) => Some((Outcome::Error, format!("fixture {}: {e}", fixture.id))),
+        Ok(hw) => {
+            let mut run = UnitRun {
+                fixture,
+                profile,
+                images,
+                hw,
+                unit,
+                sink,
+                steps: Vec::new(),
+                device: None,
+                failure: None,
+            };
+            if options.abort.load(Ordering::SeqCst) {
+                run.failure = Some((Outcome::Aborted, "aborted before the unit started".into()));
+            } else {
+                run.provision();
+            }
+            steps = std::mem::take(&mut run.steps);
+            device = run.device.take();
+            run.failure.take()
+        }
+    };
+    let (outcome, failure) = match failure {
+        None => (Outcome::Pass, None),
+        Some((o, why)) => (o, Some(why)),
+    };
+    let uid = device.as_ref().map(|d: &record::DeviceInfo| d.uid.clone());
+    let serial = match &uid {
+        Some(uid) => record::serial_from_uid(uid),
+        None => format!("{}-unit-{unit}", fixture.id),
+    };
+    let ended_at = Utc::now().max(started_at);
+    let record = Record {
+        schema_version: record::SCHEMA_VERSION,
+        record_id: record::new_record_id(started_at),
+        kind: RecordKind::Production,
+        serial: serial.clone(),
+        label: None,
+        uid,
+        station: station.id.clone(),
+        fixture: fixture.id.clone(),
+        operator: options.operator.clone(),
+        station_version: STATION_VERSION.into(),
+        profile: ProfileRef {
+            name: profile.name.clone(),
+            revision: profile.revision.clone(),
+            sha256: profile.sha256.clone(),
+        },
+        images: image_refs(images),
+        started_at,
+        ended_at,
+        outcome,
+        failure: failure.clone(),
+        steps,
+        device,
+    };
+    let path = store
+        .write(&record)
+        .map_err(|e| StationError::station(format!("writing the record: {e}")))?;
+    sink.emit(Event::UnitFinished {
+        fixture: fixture.id.clone(),
+        unit,
+        serial: serial.clone(),
+        outcome,
+        record: path.display().to_string(),
+        failure,
+    });
+    Ok((fixture.id.clone(), serial, outcome, path))
+}

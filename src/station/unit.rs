@@ -1,0 +1,452 @@
+//! One unit through the provisioning steps of the first end-to-end run: attach, identify,
+//! flash the bootloader, option bytes, DFU download of the application, confirm it runs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::events::{Event, EventSink};
+use crate::backend::FixtureHw;
+use crate::config::{Fixture, Profile};
+use crate::dfu::{self, DfuDevice, Download};
+use crate::hw::{
+    AttachMode, Clock, FlashOptions, HwError, ResetKind, UsbBus, UsbControl, UsbSelector,
+};
+use crate::image::Image;
+use crate::image::header::{self, SlotCheck};
+use crate::record::{DeviceInfo, Limits, Measurement, Outcome, StepRecord};
+use crate::stm32::{self, f4};
+
+/// Why a step did not pass, and whose fault that is.
+#[derive(Debug)]
+pub struct StepError {
+    pub outcome: Outcome,
+    pub message: String,
+}
+
+impl StepError {
+    pub fn fail(m: impl Into<String>) -> Self {
+        Self {
+            outcome: Outcome::Fail,
+            message: m.into(),
+        }
+    }
+    pub fn error(m: impl Into<String>) -> Self {
+        Self {
+            outcome: Outcome::Error,
+            message: m.into(),
+        }
+    }
+}
+
+impl From<HwError> for StepError {
+    fn from(e: HwError) -> Self {
+        let outcome = match &e {
+            // The unit's own faults.
+            HwError::NoResponse(_) | HwError::Protected(_) | HwError::VerifyMismatch(_) => {
+                Outcome::Fail
+            }
+            HwError::Timeout(_) => Outcome::Timeout,
+            // The station's or fixture's.
+            HwError::NotFound(_) | HwError::Busy(_) | HwError::Backend(_) => Outcome::Error,
+        };
+        Self {
+            outcome,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// What a step hands back for its record entry.
+#[derive(Default)]
+pub struct StepOutput {
+    pub measurements: Vec<Measurement>,
+    pub details: BTreeMap<String, serde_json::Value>,
+}
+
+/// The images a unit run uses, loaded and checked against their pins before any hardware.
+pub struct UnitImages {
+    pub bootloader: Image,
+    pub application: Image,
+    pub application_slot: (u32, u32),
+}
+
+pub struct UnitRun<'a> {
+    pub fixture: &'a Fixture,
+    pub profile: &'a Profile,
+    pub images: &'a UnitImages,
+    pub hw: FixtureHw,
+    pub unit: u64,
+    pub sink: &'a dyn EventSink,
+    pub steps: Vec<StepRecord>,
+    pub device: Option<DeviceInfo>,
+    pub failure: Option<(Outcome, String)>,
+}
+
+fn limits_of(profile: &Profile, name: &str) -> Option<Limits> {
+    profile.limit(name).map(|l| Limits {
+        low: l.low,
+        high: l.high,
+    })
+}
+
+impl<'a> UnitRun<'a> {
+    fn clock(&self) -> std::sync::Arc<dyn Clock> {
+        self.hw.clock.clone()
+    }
+
+    /// Run one step, timing it and recording its outcome. Returns false when the unit is done.
+    pub fn step(
+        &mut self,
+        name: &str,
+        body: impl FnOnce(&mut Self) -> Result<StepOutput, StepError>,
+    ) -> bool {
+        if self.failure.is_some() {
+            return false;
+        }
+        let started_at: DateTime<Utc> = Utc::now();
+        let t0 = self.clock().now();
+        self.sink.emit(Event::StepStarted {
+            fixture: self.fixture.id.clone(),
+            unit: self.unit,
+            step: name.into(),
+        });
+        let result = body(self);
+        let duration = self.clock().now().saturating_sub(t0);
+        let (outcome, error, output) = match result {
+            Ok(mut out) => {
+                let limit_name = format!("{name}_s");
+                out.measurements.insert(
+                    0,
+                    Measurement::new(
+                        &limit_name,
+                        duration.as_secs_f64(),
+                        "s",
+                        limits_of(self.profile, &limit_name),
+                    ),
+                );
+                let failed = out.measurements.iter().find(|m| !m.passed).map(|m| {
+                    format!(
+                        "{} = {:.3} {} is outside its limits",
+                        m.name, m.value, m.unit
+                    )
+                });
+                match failed {
+                    Some(why) => (Outcome::Fail, Some(why), out),
+                    None => (Outcome::Pass, None, out),
+                }
+            }
+            Err(e) => (e.outcome, Some(e.message), StepOutput::default()),
+        };
+        self.sink.emit(Event::StepFinished {
+            fixture: self.fixture.id.clone(),
+            unit: self.unit,
+            step: name.into(),
+            outcome,
+            duration_s: duration.as_secs_f64(),
+            error: error.clone(),
+        });
+        self.steps.push(StepRecord {
+            name: name.into(),
+            outcome,
+            started_at,
+            ended_at: Utc::now().max(started_at),
+            measurements: output.measurements,
+            error: error.clone(),
+            details: output.details,
+        });
+        if outcome != Outcome::Pass {
+            self.failure = Some((outcome, format!("{name}: {}", error.unwrap_or_default())));
+            return false;
+        }
+        true
+    }
+
+    pub fn provision(&mut self) {
+        let ok = self.step("attach", |u| {
+            u.hw.debug.attach(AttachMode::Normal)?;
+            Ok(StepOutput::default())
+        }) && self.step("identify", Self::identify)
+            && self.step("flash_bootloader", Self::flash_bootloader)
+            && self.step("option_bytes", Self::option_bytes)
+            && self.step("dfu_download", Self::dfu_download)
+            && self.step("confirm_application", Self::confirm_application);
+        let _ = ok;
+        self.hw.debug.detach();
+    }
+
+    fn identify(&mut self) -> Result<StepOutput, StepError> {
+        let id = stm32::read_identity(self.hw.debug.as_mut(), self.profile.family).map_err(
+            |e| match e {
+                stm32::IdentityError::Hw(h) => StepError::from(h),
+                wrong @ stm32::IdentityError::WrongPart { .. } => {
+                    StepError::fail(wrong.to_string())
+                }
+            },
+        )?;
+        let expected_kib = self.profile.memory.flash.size / 1024;
+        if id.flash_kib != expected_kib {
+            return Err(StepError::fail(format!(
+                "the part reports {} KiB of flash, the profile expects {expected_kib} KiB",
+                id.flash_kib
+            )));
+        }
+        self.device = Some(DeviceInfo {
+            uid: id.uid_hex(),
+            idcode: id.idcode,
+            flash_size_kib: id.flash_kib,
+        });
+        let mut out = StepOutput::default();
+        out.details.insert("uid".into(), id.uid_hex().into());
+        out.details
+            .insert("idcode".into(), format!("{:#010x}", id.idcode).into());
+        Ok(out)
+    }
+
+    fn flash_bootloader(&mut self) -> Result<StepOutput, StepError> {
+        let segments = self.images.bootloader.segments.clone();
+        let options = FlashOptions {
+            verify: true,
+            preverify: true,
+        };
+        let sink = self.sink;
+        let (fixture, unit) = (self.fixture.id.clone(), self.unit);
+        let report = self.hw.debug.flash(&segments, &options, &mut |p| {
+            sink.emit(Event::Progress {
+                fixture: fixture.clone(),
+                unit,
+                step: "flash_bootloader".into(),
+                phase: format!("{:?}", p.phase).to_lowercase(),
+                done: p.done,
+                total: p.total,
+            });
+        })?;
+        let mut out = StepOutput::default();
+        out.details
+            .insert("skipped_identical".into(), report.skipped.into());
+        out.details
+            .insert("bytes".into(), self.images.bootloader.total_bytes().into());
+        out.measurements.push(Measurement::new(
+            "bootloader_bytes",
+            report.bytes_programmed as f64,
+            "B",
+            None,
+        ));
+        Ok(out)
+    }
+
+    fn option_bytes(&mut self) -> Result<StepOutput, StepError> {
+        let clock = self.clock();
+        let target = self.hw.debug.as_mut();
+        let before = target.read_word(f4::OPTCR)?;
+        let wanted = f4::encode(&self.profile.option_bytes, before).map_err(StepError::error)?;
+        let mut out = StepOutput::default();
+        out.details.insert(
+            "before".into(),
+            serde_json::to_value(f4::decode(before)).unwrap_or_default(),
+        );
+        out.details.insert(
+            "requested".into(),
+            serde_json::to_value(f4::decode(wanted)).unwrap_or_default(),
+        );
+        let changed = (before & !3) != wanted;
+        if changed {
+            if let Err(e) = f4::program(target, clock.as_ref(), wanted) {
+                // Say exactly what state the part was left in.
+                let now = target.read_word(f4::OPTCR).ok().map(f4::decode);
+                out.details.insert(
+                    "after_failure".into(),
+                    serde_json::to_value(now).unwrap_or_default(),
+                );
+                return Err(match e {
+                    f4::OptionError::Hw(h) => h.into(),
+                    other => StepError::fail(other.to_string()),
+                });
+            }
+            // New option bytes govern the part after a reset; a power cycle also ends the
+            // debug session that RDP level 1 would hold against the flash.
+            self.power_cycle()?;
+            self.hw.debug.attach(AttachMode::Normal)?;
+        }
+        let after = self.hw.debug.read_word(f4::OPTCR)?;
+        out.details.insert(
+            "after".into(),
+            serde_json::to_value(f4::decode(after)).unwrap_or_default(),
+        );
+        out.details.insert("programmed".into(), changed.into());
+        if after & !3 != wanted {
+            return Err(StepError::fail(format!(
+                "option bytes read back {:#010x}, expected {wanted:#010x}",
+                after & !3
+            )));
+        }
+        self.hw.debug.detach();
+        self.power_cycle()?;
+        Ok(out)
+    }
+
+    fn power_cycle(&mut self) -> Result<(), StepError> {
+        match self.hw.power.as_mut() {
+            Some(power) => {
+                power.set_power(false)?;
+                self.hw.clock.sleep(Duration::from_millis(200));
+                power.set_power(true)?;
+                self.hw.clock.sleep(Duration::from_millis(50));
+                Ok(())
+            }
+            None => {
+                self.hw.debug.reset(ResetKind::Run)?;
+                Ok(())
+            }
+        }
+    }
+
+    fn dfu_download(&mut self) -> Result<StepOutput, StepError> {
+        let (vid, pid) = self.fixture.usb_bootloader;
+        let selector = UsbSelector {
+            vid,
+            pid,
+            serial: None,
+            port_path: self.fixture.usb_port.clone(),
+        };
+        let alt = self.profile.dfu.alt;
+        let mut pipe = wait_for_device(
+            self.hw.usb.as_ref(),
+            &selector,
+            self.hw.clock.as_ref(),
+            Duration::from_secs(5),
+        )?;
+        let device = DfuDevice::open(pipe.as_mut(), alt)
+            .map_err(|e| StepError::fail(format!("DFU: {e}")))?;
+        let map = device
+            .memory_map(alt)
+            .map_err(|e| StepError::fail(format!("DFU: {e}")))?;
+        let ops = dfu::plan_download(
+            &self.images.application.segments,
+            &map,
+            device.functional.transfer_size,
+            self.profile.dfu.erase,
+            true,
+        )
+        .map_err(|e| StepError::fail(format!("DFU plan: {e}")))?;
+        let mut engine = Download::new(ops, self.profile.dfu.mode, device.interface.number);
+        let sink = self.sink;
+        let (fixture, unit) = (self.fixture.id.clone(), self.unit);
+        let result = dfu::execute(
+            &mut engine,
+            pipe.as_mut(),
+            self.hw.clock.as_ref(),
+            &mut |done, total| {
+                sink.emit(Event::Progress {
+                    fixture: fixture.clone(),
+                    unit,
+                    step: "dfu_download".into(),
+                    phase: "program".into(),
+                    done,
+                    total,
+                });
+            },
+        );
+        result.map_err(|e| StepError::fail(format!("DFU download: {e}")))?;
+        let mut out = StepOutput::default();
+        let stats = &engine.stats;
+        out.details.insert(
+            "transfer_size".into(),
+            device.functional.transfer_size.into(),
+        );
+        out.details.insert(
+            "mode".into(),
+            format!("{:?}", self.profile.dfu.mode).to_lowercase().into(),
+        );
+        out.details.insert("requests".into(), stats.requests.into());
+        out.measurements.push(Measurement::new(
+            "dfu_bytes",
+            stats.bytes_written as f64,
+            "B",
+            None,
+        ));
+        let per_block = if stats.blocks > 0 {
+            stats.polls as f64 / stats.blocks as f64
+        } else {
+            0.0
+        };
+        out.measurements.push(Measurement::new(
+            "dfu_polls_per_block",
+            per_block,
+            "polls",
+            None,
+        ));
+        Ok(out)
+    }
+
+    fn confirm_application(&mut self) -> Result<StepOutput, StepError> {
+        let (vid, pid) = self.fixture.usb_application;
+        let selector = UsbSelector {
+            vid,
+            pid,
+            serial: None,
+            port_path: self.fixture.usb_port.clone(),
+        };
+        let mut pipe = wait_for_device(
+            self.hw.usb.as_ref(),
+            &selector,
+            self.hw.clock.as_ref(),
+            Duration::from_secs(5),
+        )
+        .map_err(|e| {
+            StepError::fail(format!("the application did not enumerate: {}", e.message))
+        })?;
+        let device = dfu::host::read_device_descriptor(pipe.as_mut())
+            .map_err(|e| StepError::fail(e.to_string()))?;
+        let product = dfu::host::read_string(pipe.as_mut(), device.product_index)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let (base, size) = self.images.application_slot;
+        let window = self.images.application.bytes_at(base, size as usize, 0xFF);
+        let SlotCheck::Valid(expected) = header::check_app(base, &window) else {
+            return Err(StepError::error(
+                "the profile's application image has no valid header",
+            ));
+        };
+        let want_bcd = u16::from_be_bytes([expected.version.major, expected.version.minor]);
+        let mut out = StepOutput::default();
+        out.details
+            .insert("usb_product".into(), product.clone().into());
+        out.details.insert(
+            "bcd_device".into(),
+            format!("{:#06x}", device.bcd_device).into(),
+        );
+        if device.bcd_device != want_bcd || !product.contains(&expected.version.to_string()) {
+            return Err(StepError::fail(format!(
+                "the running application reports {product:?} (bcdDevice {:#06x}), expected version {}",
+                device.bcd_device, expected.version
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// Poll the bus for a device until `deadline` passes on the fixture's clock.
+pub fn wait_for_device(
+    bus: &dyn UsbBus,
+    selector: &UsbSelector,
+    clock: &dyn Clock,
+    deadline: Duration,
+) -> Result<Box<dyn UsbControl>, StepError> {
+    let start = clock.now();
+    loop {
+        match bus.open(selector) {
+            Ok(pipe) => return Ok(pipe),
+            Err(crate::hw::UsbError::NotFound(_)) | Err(crate::hw::UsbError::NoDevice) => {}
+            Err(e) => return Err(StepError::error(e.to_string())),
+        }
+        if clock.now().saturating_sub(start) >= deadline {
+            return Err(StepError::fail(format!(
+                "USB device {selector} did not enumerate within {deadline:?}: check the USB cable, then retest"
+            )));
+        }
+        clock.sleep(Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,125 @@
+//! STM32 knowledge the station needs above the debug seam: identity registers and the
+//! family's option-byte encoding and programming sequence, from the reference manuals
+//! (facts file sections 3 and 4).
+
+pub mod f4;
+
+use std::time::Duration;
+
+use crate::hw::{Clock, DebugTarget, HwError};
+use crate::sim::Family;
+
+/// What a chip says about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub uid: [u32; 3],
+    pub idcode: u32,
+    pub flash_kib: u32,
+}
+
+impl Identity {
+    /// The UID as 24 hex digits in memory byte order.
+    pub fn uid_hex(&self) -> String {
+        self.uid
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .map(|b| format!("{b:02X}"))
+            .collect()
+    }
+
+    pub fn dev_id(&self) -> u16 {
+        (self.idcode & 0xFFF) as u16
+    }
+}
+
+struct IdentityRegisters {
+    uid: u32,
+    flash_size: u32,
+    idcode: u32,
+    dev_ids: &'static [u16],
+}
+
+fn identity_registers(family: Family) -> IdentityRegisters {
+    match family {
+        // RM0090; DEV_ID 0x413 for F405/407, 0x419 for F42x/43x (facts section 4).
+        Family::F4 => IdentityRegisters {
+            uid: 0x1FFF_7A10,
+            flash_size: 0x1FFF_7A22,
+            idcode: 0xE004_2000,
+            dev_ids: &[0x413, 0x419],
+        },
+    }
+}
+
+/// Read UID, DBGMCU IDCODE and flash size, and check the part belongs to `family`.
+pub fn read_identity(
+    target: &mut dyn DebugTarget,
+    family: Family,
+) -> Result<Identity, IdentityError> {
+    let regs = identity_registers(family);
+    let mut uid = [0u32; 3];
+    target.read_words(regs.uid, &mut uid)?;
+    let idcode = target.read_word(regs.idcode)?;
+    let size_word = target.read_word(regs.flash_size & !3)?;
+    let flash_kib = (size_word >> (8 * (regs.flash_size & 3))) & 0xFFFF;
+    let identity = Identity {
+        uid,
+        idcode,
+        flash_kib,
+    };
+    if !regs.dev_ids.contains(&identity.dev_id()) {
+        return Err(IdentityError::WrongPart { idcode, family });
+    }
+    Ok(identity)
+}
+
+#[derive(Debug)]
+pub enum IdentityError {
+    Hw(HwError),
+    WrongPart { idcode: u32, family: Family },
+}
+
+impl From<HwError> for IdentityError {
+    fn from(e: HwError) -> Self {
+        IdentityError::Hw(e)
+    }
+}
+
+impl std::fmt::Display for IdentityError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdentityError::Hw(e) => write!(f, "{e}"),
+            IdentityError::WrongPart { idcode, family } => write!(
+                f,
+                "the part's DBGMCU_IDCODE is {idcode:#010x} (DEV_ID {:#05x}), not an STM32{} as the profile says",
+                idcode & 0xFFF,
+                family.name().to_uppercase()
+            ),
+        }
+    }
+}
+
+/// Poll a register until `done` holds or `timeout` passes on `clock`.
+pub fn poll_until(
+    target: &mut dyn DebugTarget,
+    clock: &dyn Clock,
+    address: u32,
+    timeout: Duration,
+    done: impl Fn(u32) -> bool,
+) -> Result<u32, HwError> {
+    let start = clock.now();
+    let mut interval = Duration::from_millis(1);
+    loop {
+        let value = target.read_word(address)?;
+        if done(value) {
+            return Ok(value);
+        }
+        if clock.now() - start >= timeout {
+            return Err(HwError::Timeout(format!(
+                "register {address:#010x} still reads {value:#010x} after {timeout:?}"
+            )));
+        }
+        clock.sleep(interval);
+        interval = (interval * 2).min(Duration::from_millis(20));
+    }
+}
