@@ -42,6 +42,9 @@ enum Command {
         fixtures: Vec<String>,
         #[arg(long)]
         operator: Option<String>,
+        /// Write records here instead of the station's records directory.
+        #[arg(long)]
+        records: Option<PathBuf>,
         /// Print one JSON event per line.
         #[arg(long)]
         json: bool,
@@ -134,6 +137,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             units,
             fixtures,
             operator,
+            records,
             json,
         } => {
             if !headless {
@@ -141,7 +145,10 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                     "the TUI is not built yet: use --headless",
                 ));
             }
-            let s = load(&station)?;
+            let mut s = load(&station)?;
+            if let Some(dir) = records {
+                s.records_dir = dir;
+            }
             config::check_station(&s)
                 .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
             let operator = match operator {

@@ -125,14 +125,21 @@ fn check_memory_map(profile: &Profile) -> Vec<ConfigError> {
     }
     for (i, slot) in profile.memory.slots.iter().enumerate() {
         if boot.overlaps(slot.start, slot.region().end()) {
+            let span = profile
+                .slot_spans
+                .get(i)
+                .cloned()
+                .unwrap_or(profile.memory.bootloader.span());
             errors.push(src.error_at(
-                profile.memory.bootloader.span(),
+                span,
                 &format!("memory.slots[{i}]"),
                 format!(
-                    "slot {:?} {:#010x}..{:#010x} overlaps the bootloader region",
+                    "slot {:?} {:#010x}..{:#010x} overlaps the bootloader region {:#010x}..{:#010x}",
                     slot.name,
                     slot.start,
-                    slot.region().end()
+                    slot.region().end(),
+                    boot.start,
+                    boot.end()
                 ),
             ));
         }

@@ -128,11 +128,8 @@ impl SourceFile {
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ConfigError> {
         let deserializer =
             toml::Deserializer::parse(&self.text).map_err(|e| self.toml_error(&e, ""))?;
-        serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let key = e.path().to_string();
-            let key = if key == "." { String::new() } else { key };
-            self.toml_error(e.inner(), &key)
-        })
+        serde_path_to_error::deserialize(deserializer)
+            .map_err(|e| self.toml_error(e.inner(), &key_path(e.path())))
     }
 
     fn toml_error(&self, e: &toml::de::Error, key: &str) -> ConfigError {
@@ -148,12 +145,61 @@ impl SourceFile {
     }
 }
 
+/// The dotted key path of a deserialization error, as a person wrote it: `toml::Spanned`
+/// wraps its value in a private field whose name must not leak into messages.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut key = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => key.push_str(&format!("[{index}]")),
+            Segment::Map { key: k } | Segment::Enum { variant: k } => {
+                if k.starts_with("$__serde_spanned_private") {
+                    continue;
+                }
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(k);
+            }
+            Segment::Unknown => {
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push('?');
+            }
+        }
+    }
+    key
+}
+
 /// Resolve a path written in a config file against that file's directory.
 pub fn resolve(base_file: &Path, written: &Path) -> PathBuf {
-    if written.is_absolute() {
+    let joined = if written.is_absolute() {
         written.to_path_buf()
     } else {
         base_file.parent().unwrap_or(Path::new(".")).join(written)
+    };
+    // Fold `dir/..` away so that paths shown to people read plainly.
+    let mut out = PathBuf::new();
+    for part in joined.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => match out.components().next_back() {
+                Some(std::path::Component::Normal(_)) => {
+                    out.pop();
+                }
+                // `/..` is `/`.
+                Some(std::path::Component::RootDir | std::path::Component::Prefix(_)) => {}
+                _ => out.push(part),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
     }
 }
 
@@ -168,4 +214,68 @@ pub fn parse_vid_pid(s: &str) -> Option<(u16, u16)> {
             .flatten()
     };
     Some((hex(v)?, hex(p)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_folds_parent_dirs() {
+        let station = Path::new("stations/virtual.toml");
+        assert_eq!(
+            resolve(station, Path::new("../profiles/f407-demo.toml")),
+            PathBuf::from("profiles/f407-demo.toml")
+        );
+        assert_eq!(
+            resolve(station, Path::new("./a/./b/../c.bin")),
+            PathBuf::from("stations/a/c.bin")
+        );
+        assert_eq!(resolve(station, Path::new("..")), PathBuf::from("."));
+    }
+
+    #[test]
+    fn resolve_keeps_leading_parent_dirs() {
+        assert_eq!(
+            resolve(Path::new("virtual.toml"), Path::new("../logs")),
+            PathBuf::from("../logs")
+        );
+        assert_eq!(
+            resolve(Path::new("../s/virtual.toml"), Path::new("../../x")),
+            PathBuf::from("../../x")
+        );
+    }
+
+    #[test]
+    fn resolve_absolute() {
+        assert_eq!(
+            resolve(Path::new("stations/v.toml"), Path::new("/abs/../p/x.toml")),
+            PathBuf::from("/p/x.toml")
+        );
+        assert_eq!(
+            resolve(Path::new("/etc/v.toml"), Path::new("../../x")),
+            PathBuf::from("/x")
+        );
+    }
+
+    #[test]
+    fn spanned_fields_do_not_leak_into_key_paths() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            rdp: toml::Spanned<u8>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            option_bytes: Inner,
+        }
+        let src = SourceFile {
+            path: PathBuf::from("p.toml"),
+            text: "[option_bytes]\nrdp = \"high\"\n".into(),
+        };
+        let e = src.parse::<Outer>().unwrap_err();
+        assert_eq!(e.key, "option_bytes.rdp");
+        assert_eq!((e.line, e.column), (2, 7));
+    }
 }

@@ -54,6 +54,15 @@ pub struct MemoryMap {
     pub slots: Vec<Slot>,
 }
 
+/// `MemoryMap` as written, with where each slot sits for errors found after loading.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MemoryMapRaw {
+    flash: Region,
+    bootloader: Spanned<Region>,
+    slots: Vec<Spanned<Slot>>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageRole {
@@ -194,7 +203,7 @@ struct ProfileRaw {
     /// probe-rs chip name, e.g. STM32F407VGTx.
     chip: Spanned<String>,
     family: Spanned<String>,
-    memory: MemoryMap,
+    memory: MemoryMapRaw,
     images: BTreeMap<String, ImageRaw>,
     option_bytes: OptionBytesSpec,
     #[serde(default)]
@@ -214,6 +223,8 @@ pub struct Profile {
     pub chip: String,
     pub family: crate::sim::Family,
     pub memory: MemoryMap,
+    /// Where each of `memory.slots` sits in the profile, in the same order.
+    pub slot_spans: Vec<Range<usize>>,
     pub images: Vec<ImageSpec>,
     pub option_bytes: OptionBytesSpec,
     pub dfu: DfuSettings,
@@ -311,16 +322,26 @@ pub(super) fn load_profile(
             ));
         }
         if let Some(slot) = &img.slot
-            && !raw.memory.slots.iter().any(|s| &s.name == slot.get_ref())
+            && !raw
+                .memory
+                .slots
+                .iter()
+                .any(|s| &s.get_ref().name == slot.get_ref())
         {
+            let names: Vec<&str> = raw
+                .memory
+                .slots
+                .iter()
+                .map(|s| s.get_ref().name.as_str())
+                .collect();
             errors.push(source.error_at(
                 slot.span(),
                 &key("slot"),
                 format!(
-                "expected one of the memory.slots names ({}), found {:?}",
-                raw.memory.slots.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
-                slot.get_ref()
-            ),
+                    "expected one of the memory.slots names ({}), found {:?}",
+                    names.join(", "),
+                    slot.get_ref()
+                ),
             ));
         }
         if img.role == ImageRole::Application && img.slot.is_none() {
@@ -358,13 +379,25 @@ pub(super) fn load_profile(
         return Err(errors);
     }
     let sha256 = source.sha256();
+    let slot_spans = raw.memory.slots.iter().map(|s| s.span()).collect();
+    let memory = MemoryMap {
+        flash: raw.memory.flash,
+        bootloader: raw.memory.bootloader,
+        slots: raw
+            .memory
+            .slots
+            .into_iter()
+            .map(|s| s.into_inner())
+            .collect(),
+    };
     Ok(Profile {
         sha256,
         name: raw.name,
         revision: raw.revision,
         chip: raw.chip.into_inner(),
         family,
-        memory: raw.memory,
+        memory,
+        slot_spans,
         images,
         option_bytes: raw.option_bytes,
         dfu: raw.dfu,

@@ -206,6 +206,8 @@ pub fn load_station(path: &Path) -> Result<Station, Vec<ConfigError>> {
     let mut errors = Vec::new();
     let mut fixtures = Vec::new();
     let mut profiles = BTreeMap::new();
+    // Profiles that failed to load: reported once, not once per fixture that uses them.
+    let mut failed_profiles = std::collections::BTreeSet::new();
     if raw.fixtures.is_empty() {
         errors.push(source.error_at(
             0..0,
@@ -217,6 +219,9 @@ pub fn load_station(path: &Path) -> Result<Station, Vec<ConfigError>> {
         let key = |k: &str| format!("fixtures[{i}].{k}");
         match resolve_fixture(&source, f, &key) {
             Ok(fixture) => {
+                if failed_profiles.contains(&fixture.profile_path) {
+                    continue;
+                }
                 if !profiles.contains_key(&fixture.profile_path) {
                     match load_profile(
                         &fixture.profile_path,
@@ -229,6 +234,7 @@ pub fn load_station(path: &Path) -> Result<Station, Vec<ConfigError>> {
                         }
                         Err(mut e) => {
                             errors.append(&mut e);
+                            failed_profiles.insert(fixture.profile_path.clone());
                             continue;
                         }
                     }

@@ -290,13 +290,6 @@ impl Mcu {
 
     /// The core was let go at `pc`: a flash algorithm call, or the firmware running on.
     fn resume(&mut self, pc: u32) {
-        if std::env::var("SIMTRACE").is_ok() {
-            eprintln!(
-                "resume pc={pc:#x} lr={:#x} r0={:#x}",
-                self.core.reg(14),
-                self.core.reg(0)
-            );
-        }
         if let Some(result) = super::algo::run_call(self, pc) {
             self.core.return_from_call(result);
             return;
