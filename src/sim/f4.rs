@@ -119,6 +119,9 @@ impl F4Flash {
         self.optkey_stage = 0;
         self.optkey_blocked = false;
         self.sr = 0;
+        // A reset ends any operation under way (what it leaves in the array is the
+        // caller's business: see the power-cut model).
+        self.busy_until = Duration::ZERO;
         self.optcr = self.stored;
         self.loaded = self.stored;
     }
@@ -341,6 +344,14 @@ impl F4Flash {
         if self.opt_locked {
             return;
         }
+        self.optcr_update(value, bus);
+        // Facts 3.1: the option sequence ends by setting OPTLOCK (set-only; keys clear it).
+        if value & OPTCR_OPTLOCK != 0 {
+            self.opt_locked = true;
+        }
+    }
+
+    fn optcr_update(&mut self, value: u32, bus: &mut FlashBus) {
         if self.busy(bus.now) {
             self.sr |= SR_PGSERR;
             return;

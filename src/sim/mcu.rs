@@ -273,8 +273,16 @@ impl Mcu {
         }
         let regs = self.part.flash_regs;
         if a >= regs && a < regs + 0x400 {
+            // A byte or half-word write (ST's HAL writes OPTCR bytewise) changes only its lanes.
+            let value = if size < 4 {
+                let mask = (if size == 1 { 0xFFu32 } else { 0xFFFF }) << shift;
+                let current = self.fc.read(a - regs, self.clock.now());
+                (current & !mask) | (lane_value & mask)
+            } else {
+                lane_value
+            };
             let (fc, mut bus) = self.flash_bus();
-            return fc.write(a - regs, lane_value, &mut bus);
+            return fc.write(a - regs, value, &mut bus);
         }
         if CortexM::is_debug_register(a) {
             match self.core.write(a, lane_value) {
