@@ -312,3 +312,55 @@ power = {{ kind = "none" }}
     assert_eq!(value["outcome"], "ERROR");
     assert_eq!(value["fixture"], "bench-a");
 }
+
+#[test]
+fn ctrl_c_closes_units_as_aborted_and_exits_4() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = station()
+        .args([
+            "run",
+            "--headless",
+            "--station",
+            "stations/virtual.toml",
+            "--units",
+            "400",
+            "--json",
+            "--records",
+        ])
+        .arg(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the run to be under way (a unit finished), then interrupt it.
+    let pid = child.id();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    for line in lines.by_ref() {
+        if line.unwrap().contains("unit_finished") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    let aborted = rest
+        .iter()
+        .filter(|l| l.contains("unit_finished") && l.contains("ABORTED"))
+        .count();
+    assert!(
+        aborted >= 1,
+        "the units under way close as ABORTED: {rest:?}"
+    );
+    assert_eq!(child.wait().unwrap().code(), Some(4));
+    // Every record is whole; the aborted ones say so.
+    let mut outcomes = Vec::new();
+    for f in record_files(tmp.path()) {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        outcomes.push(v["outcome"].as_str().unwrap().to_string());
+    }
+    assert!(outcomes.len() < 400);
+    assert!(outcomes.iter().any(|o| o == "ABORTED"));
+}

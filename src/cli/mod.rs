@@ -116,6 +116,17 @@ fn load(path: &std::path::Path) -> Result<config::Station, StationError> {
 
 static ABORT: AtomicBool = AtomicBool::new(false);
 
+/// Ctrl-C stops the run after the current step, so every unit closes its record as ABORTED;
+/// a second Ctrl-C quits at once (records are written atomically either way).
+fn install_abort_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if ABORT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            std::process::exit(ExitStatus::Aborted as i32);
+        }
+        eprintln!("stopping after the current step (Ctrl-C again to quit now)");
+    });
+}
+
 fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
     match command {
         Command::Check { station } => {
@@ -158,6 +169,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 }
                 None => s.operator.default.clone(),
             };
+            install_abort_handler();
             let options = RunOptions {
                 units,
                 operator,

@@ -191,6 +191,7 @@ fn run_unit(
                 steps: Vec::new(),
                 device: None,
                 failure: None,
+                abort: options.abort,
             };
             if options.abort.load(Ordering::SeqCst) {
                 run.failure = Some((Outcome::Aborted, "aborted before the unit started".into()));

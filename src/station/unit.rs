@@ -82,6 +82,8 @@ pub struct UnitRun<'a> {
     pub steps: Vec<StepRecord>,
     pub device: Option<DeviceInfo>,
     pub failure: Option<(Outcome, String)>,
+    /// Set when the operator stops the run: the unit ends after its current step.
+    pub abort: &'a std::sync::atomic::AtomicBool,
 }
 
 fn limits_of(profile: &Profile, name: &str) -> Option<Limits> {
@@ -103,6 +105,13 @@ impl<'a> UnitRun<'a> {
         body: impl FnOnce(&mut Self) -> Result<StepOutput, StepError>,
     ) -> bool {
         if self.failure.is_some() {
+            return false;
+        }
+        if self.abort.load(std::sync::atomic::Ordering::SeqCst) {
+            self.failure = Some((
+                Outcome::Aborted,
+                format!("aborted by the operator before {name}"),
+            ));
             return false;
         }
         let started_at: DateTime<Utc> = Utc::now();
