@@ -13,3 +13,4 @@ pub mod record;
 pub mod sim;
 pub mod station;
 pub mod stm32;
+pub mod tui;

@@ -1,6 +1,7 @@
 //! The `station` command line: a thin layer that parses arguments, calls the library and
 //! prints. Exit codes follow `crate::error::ExitStatus`.
 
+mod dfu;
 mod output;
 
 use std::path::PathBuf;
@@ -17,7 +18,7 @@ use crate::station::{self, Event, RunOptions};
 #[command(name = "station", version, about = "Production test and provisioning station for STM32 boards", after_help = EXIT_CODE_TABLE)]
 pub struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -70,6 +71,18 @@ enum Command {
         #[command(subcommand)]
         command: ProbeCommand,
     },
+    /// The DFU host.
+    Dfu {
+        #[command(subcommand)]
+        command: dfu::DfuCommand,
+    },
+    /// The operator TUI (the default with no command).
+    Tui {
+        #[arg(long, default_value = "stations/virtual.toml")]
+        station: PathBuf,
+        #[arg(long)]
+        operator: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -101,7 +114,11 @@ pub fn main() -> std::process::ExitCode {
             });
         }
     };
-    match dispatch(cli.command) {
+    let command = cli.command.unwrap_or(Command::Tui {
+        station: PathBuf::from("stations/virtual.toml"),
+        operator: None,
+    });
+    match dispatch(command) {
         Ok(status) => std::process::ExitCode::from(status as u8),
         Err(e) => {
             eprintln!("{}", e.message);
@@ -210,6 +227,21 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 println!("{sha}  {}", path.display());
             }
             Ok(ExitStatus::Pass)
+        }
+        Command::Dfu { command } => dfu::dispatch(command),
+        Command::Tui { station, operator } => {
+            let s = load(&station)?;
+            config::check_station(&s)
+                .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
+            let operator = operator.unwrap_or_else(|| s.operator.default.clone());
+            install_abort_handler();
+            crate::tui::run(
+                s,
+                crate::tui::TuiOptions {
+                    operator,
+                    abort: &ABORT,
+                },
+            )
         }
         Command::Probe {
             command: ProbeCommand::List,
