@@ -49,6 +49,13 @@ impl VirtualClock {
         Self::default()
     }
 
+    /// A clock that starts at `now` (a snapshot of a simulated device carries its time).
+    pub fn starting_at(now: Duration) -> Self {
+        Self {
+            now: Mutex::new(now),
+        }
+    }
+
     /// Charge `d` of simulated work (a flash erase, a USB transfer) to the clock.
     pub fn advance(&self, d: Duration) {
         *self.now.lock().unwrap_or_else(|e| e.into_inner()) += d;

@@ -12,6 +12,7 @@ use std::sync::{Mutex, OnceLock};
 use probe_rs::config::{RawFlashAlgorithm, Registry};
 
 use super::f4::FlashBus;
+use super::fault::{Origin, PowerLost};
 use super::mcu::Mcu;
 use crate::hw::Clock;
 
@@ -86,17 +87,12 @@ pub fn run_call(mcu: &mut Mcu, pc: u32) -> Option<u32> {
             None => 3,
         },
         Entry::EraseSector => match mcu.flash.sector_of(r0) {
-            Some(sector) => errors_to_result(with_bus(mcu, |fc, bus| fc.erase_block(sector, bus))),
+            Some(sector) => errors_to_result(mcu.flash_erase(sector, Origin::Debugger)),
             None => 2,
         },
-        Entry::EraseAll => with_bus(mcu, |fc, bus| {
-            fc.mass_erase(bus);
-            0
-        }),
+        Entry::EraseAll => errors_to_result(mcu.flash_mass_erase(Origin::Debugger)),
         Entry::ProgramPage => match mcu.ram_slice(r2, r1 as usize).map(<[u8]>::to_vec) {
-            Some(data) => {
-                errors_to_result(with_bus(mcu, |fc, bus| fc.program_block(r0, &data, bus)))
-            }
+            Some(data) => errors_to_result(mcu.flash_program(r0, &data, Origin::Debugger)),
             None => 3,
         },
     };
@@ -104,8 +100,13 @@ pub fn run_call(mcu: &mut Mcu, pc: u32) -> Option<u32> {
     Some(result)
 }
 
-fn errors_to_result(sr_errors: u32) -> u32 {
-    if sr_errors == 0 { 0 } else { 1 }
+fn errors_to_result(sr_errors: Result<u32, PowerLost>) -> u32 {
+    match sr_errors {
+        Ok(0) => 0,
+        Ok(_) => 1,
+        // The target is gone; whatever R0 says, the probe will see no answer next.
+        Err(PowerLost) => 4,
+    }
 }
 
 fn with_bus(mcu: &mut Mcu, f: impl FnOnce(&mut super::f4::F4Flash, &mut FlashBus) -> u32) -> u32 {

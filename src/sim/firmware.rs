@@ -1,13 +1,17 @@
 //! What runs on a simulated MCU after reset, decided only by the BOOT0 strap and the bytes in
 //! flash (read through `crate::image::header`, the one module that knows the layout).
+//!
+//! The bootloader region's descriptor names a design and its knobs (docs/sim.md):
+//! `crc-single`, `ab-slots`, `naive`, or `st-rom` (no custom bootloader: the product enters
+//! the ST system bootloader).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::dfuse::{self, DfuMemory, DfuseConfig, DfuseFunction};
-use super::f4::{self, FlashBus};
+use super::f4;
+use super::fault::{Origin, PowerLost};
 use super::mcu::Mcu;
-use crate::hw::Clock;
 use crate::image::header::{self, AppHeader, BootCheck, SlotCheck};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,13 +21,54 @@ pub enum UsbMode {
     Rom,
 }
 
-/// A custom bootloader design and its knobs, as its descriptor says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DesignKind {
+    CrcSingle,
+    AbSlots,
+    Naive,
+    StRom,
+}
+
+/// How the product gets into the ST system bootloader (`st-rom` designs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RomEntry {
+    /// The application jumps there on command: a corrupt application means no way in.
+    AppJump,
+    /// The fixture drives BOOT0 high: always reachable.
+    Boot0Strap,
+}
+
+/// A bootloader design and its knobs, as its descriptor says.
 #[derive(Clone, Debug)]
 pub struct Design {
+    pub kind: DesignKind,
     pub name: String,
     pub app_base: u32,
     pub app_size: u32,
+    /// ab-slots: where updates land.
+    pub slot_b: u32,
+    pub entry: RomEntry,
+    /// ab-slots: copy only a B whose magic and CRC are valid.
+    pub verify_before_copy: bool,
+    /// ab-slots: erase A as soon as an update is pending, before looking at B.
+    pub erase_a_first: bool,
+    /// ab-slots: an interrupted copy starts again at the next boot.
+    pub resume_copy: bool,
+    /// Boot A only when its CRC is valid (otherwise any vector table is jumped to).
+    pub check_a: bool,
+    pub transfer_size: u16,
+    pub poll_erase: Duration,
+    pub poll_program: Duration,
 }
+
+impl Design {
+    /// The flash word ab-slots uses to mark an update as pending: the last 32 bytes of B.
+    pub fn pending_flag(&self) -> u32 {
+        self.slot_b + self.app_size - 32
+    }
+}
+
+pub const PENDING_MAGIC: u32 = 0x5044_4E47;
 
 #[derive(Clone, Debug)]
 pub enum Firmware {
@@ -39,6 +84,11 @@ pub enum Firmware {
         header: AppHeader,
         base: u32,
         detach: bool,
+        design: Option<Design>,
+    },
+    /// A valid vector table in front of a damaged body: something runs, but not the product.
+    CorruptApp {
+        base: u32,
     },
 }
 
@@ -64,6 +114,7 @@ impl Firmware {
                     header.name, header.version
                 )
             }
+            Firmware::CorruptApp { base } => format!("corrupt application running at {base:#010x}"),
         }
     }
 }
@@ -75,70 +126,201 @@ fn parse_u32(s: &str) -> Option<u32> {
     }
 }
 
-fn design_from(
+pub fn design_from(
     name: &str,
     knobs: &BTreeMap<String, String>,
     flash_end: u32,
 ) -> Result<Design, String> {
-    let knob = |k: &str| knobs.get(k).and_then(|v| parse_u32(v));
-    let app_base = knob("app_base").ok_or("descriptor has no valid app_base knob")?;
-    let app_size = knob("app_size").unwrap_or(flash_end.saturating_sub(app_base));
-    match name {
-        "crc-single" => Ok(Design {
-            name: name.into(),
-            app_base,
-            app_size,
-        }),
-        other => Err(format!("bootloader design {other:?} is not simulated yet")),
+    let number = |k: &str| {
+        knobs
+            .get(k)
+            .map(|v| parse_u32(v).ok_or(format!("knob {k} = {v:?} is not a number")))
+            .transpose()
+    };
+    let flag = |k: &str, default: bool| match knobs.get(k).map(String::as_str) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) => Err(format!("knob {k} = {v:?} is not true or false")),
+    };
+    let kind = match name {
+        "crc-single" => DesignKind::CrcSingle,
+        "ab-slots" => DesignKind::AbSlots,
+        "naive" => DesignKind::Naive,
+        "st-rom" => DesignKind::StRom,
+        other => return Err(format!("unknown bootloader design {other:?}")),
+    };
+    let app_base = number("app_base")?.ok_or("the descriptor has no app_base knob")?;
+    let app_size = number("app_size")?.unwrap_or(flash_end.saturating_sub(app_base));
+    let slot_b = number("slot_b")?.unwrap_or(app_base.saturating_add(app_size));
+    let entry = match knobs.get("entry").map(String::as_str) {
+        None | Some("app-jump") => RomEntry::AppJump,
+        Some("boot0-strap") => RomEntry::Boot0Strap,
+        Some(v) => return Err(format!("knob entry = {v:?} is not app-jump or boot0-strap")),
+    };
+    let ms = |k: &str, d: u64| number(k).map(|v| Duration::from_millis(v.map_or(d, u64::from)));
+    Ok(Design {
+        kind,
+        name: name.to_string(),
+        app_base,
+        app_size,
+        slot_b,
+        entry,
+        verify_before_copy: flag("verify_before_copy", true)?,
+        erase_a_first: flag("erase_a_first", false)?,
+        resume_copy: flag("resume_copy", true)?,
+        check_a: flag("check_a", true)?,
+        transfer_size: number("transfer_size")?.map_or(1024, |v| v.min(4096) as u16),
+        // ST's USB device library templates advertise fixed values (facts section 6).
+        poll_erase: ms("poll_erase_ms", 50)?,
+        poll_program: ms("poll_program_ms", 50)?,
+    })
+}
+
+fn slot(mcu: &Mcu, base: u32, size: u32) -> &[u8] {
+    mcu.flash.read(base, size as usize).unwrap_or(&[])
+}
+
+/// Start the code in a slot the way a bootloader's jump does: whatever the vector table says.
+pub fn jump(mcu: &Mcu, base: u32, size: u32, design: Option<&Design>) -> Firmware {
+    match header::check_app(base, slot(mcu, base, size)) {
+        SlotCheck::Valid(h) => Firmware::App {
+            header: h,
+            base,
+            detach: false,
+            design: design.cloned(),
+        },
+        SlotCheck::Blank | SlotCheck::NoVectorTable => {
+            Firmware::HardFault(format!("no valid vector table at {base:#010x}"))
+        }
+        _ => Firmware::CorruptApp { base },
     }
 }
 
-pub fn boot(mcu: &mut Mcu) -> Firmware {
+pub fn boot(mcu: &mut Mcu) -> Result<Firmware, PowerLost> {
     if mcu.boot0 {
-        return Firmware::Rom(DfuseFunction::new(rom_config(mcu)));
+        return Ok(Firmware::Rom(DfuseFunction::new(rom_config(mcu))));
     }
     let base = mcu.part.flash_base;
-    let size = mcu.flash.size() as usize;
-    let Some(all) = mcu.flash.read(base, size) else {
-        return Firmware::HardFault("flash unreadable".into());
-    };
+    let all = slot(mcu, base, mcu.flash.size());
     match header::check_bootloader(base, all) {
         BootCheck::Valid(desc) => {
             match design_from(&desc.design, &desc.knobs, base + mcu.flash.size()) {
                 Ok(design) => run_design(mcu, design),
-                Err(why) => Firmware::HardFault(why),
+                Err(why) => Ok(Firmware::HardFault(why)),
             }
         }
-        BootCheck::NoDescriptor => match header::check_app(base, all) {
-            SlotCheck::Valid(h) => Firmware::App {
-                header: h,
-                base,
-                detach: false,
-            },
-            other => {
-                Firmware::HardFault(format!("no bootloader and no valid application: {other:?}"))
-            }
-        },
-        other => Firmware::HardFault(format!("bootloader region: {other:?}")),
+        BootCheck::NoDescriptor | BootCheck::Blank => Ok(jump(mcu, base, mcu.flash.size(), None)),
+        other => Ok(Firmware::HardFault(format!("bootloader region: {other:?}"))),
     }
 }
 
-fn run_design(mcu: &mut Mcu, design: Design) -> Firmware {
-    let slot = mcu
-        .flash
-        .read(design.app_base, design.app_size as usize)
-        .unwrap_or(&[]);
-    match header::check_app(design.app_base, slot) {
-        SlotCheck::Valid(h) => Firmware::App {
-            header: h,
-            base: design.app_base,
-            detach: false,
-        },
-        _ => {
-            let config = custom_config(mcu, &design);
-            Firmware::Bootloader(design, DfuseFunction::new(config))
+fn dfu_mode(mcu: &Mcu, design: Design) -> Firmware {
+    let config = custom_config(mcu, &design);
+    Firmware::Bootloader(design, DfuseFunction::new(config))
+}
+
+fn run_design(mcu: &mut Mcu, d: Design) -> Result<Firmware, PowerLost> {
+    let force_dfu = std::mem::take(&mut mcu.dfu_request);
+    let a_valid = matches!(
+        header::check_app(d.app_base, slot(mcu, d.app_base, d.app_size)),
+        SlotCheck::Valid(_)
+    );
+    Ok(match d.kind {
+        DesignKind::StRom if force_dfu => Firmware::Rom(DfuseFunction::new(rom_config(mcu))),
+        DesignKind::StRom => jump(mcu, d.app_base, d.app_size, Some(&d)),
+        _ if force_dfu => dfu_mode(mcu, d),
+        DesignKind::CrcSingle if a_valid => jump(mcu, d.app_base, d.app_size, Some(&d)),
+        DesignKind::CrcSingle => dfu_mode(mcu, d),
+        // A naive bootloader only asks whether the slot looks erased.
+        DesignKind::Naive if slot(mcu, d.app_base, 4) == [0xFF; 4] => dfu_mode(mcu, d),
+        DesignKind::Naive => jump(mcu, d.app_base, d.app_size, Some(&d)),
+        DesignKind::AbSlots => {
+            ab_copy_if_needed(mcu, &d)?;
+            let a_check = header::check_app(d.app_base, slot(mcu, d.app_base, d.app_size));
+            match a_check {
+                SlotCheck::Valid(_) => jump(mcu, d.app_base, d.app_size, Some(&d)),
+                SlotCheck::Blank => dfu_mode(mcu, d),
+                _ if d.check_a => dfu_mode(mcu, d),
+                _ => jump(mcu, d.app_base, d.app_size, Some(&d)),
+            }
         }
+    })
+}
+
+fn read_word(mcu: &Mcu, address: u32) -> u32 {
+    mcu.flash.read(address, 4).map_or(0xFFFF_FFFF, |b| {
+        u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+    })
+}
+
+/// The A/B bootloader's boot-time copy of B into A, as flash operations of the device's own
+/// (each one can be cut).
+fn ab_copy_if_needed(mcu: &mut Mcu, d: &Design) -> Result<(), PowerLost> {
+    let pending = read_word(mcu, d.pending_flag()) == PENDING_MAGIC;
+    // B holds an image linked for A: check it as if it sat at A.
+    let b_bytes = slot(mcu, d.slot_b, d.app_size).to_vec();
+    let b = header::check_app(d.app_base, &b_bytes);
+    let a = header::check_app(d.app_base, slot(mcu, d.app_base, d.app_size));
+    if pending && d.erase_a_first {
+        erase_range(mcu, d.app_base, d.app_size)?;
     }
+    let b_usable = match &b {
+        SlotCheck::Valid(_) => true,
+        SlotCheck::Blank | SlotCheck::NoVectorTable => false,
+        _ => !d.verify_before_copy,
+    };
+    let differs = match (&a, &b) {
+        (SlotCheck::Valid(ha), SlotCheck::Valid(hb)) => ha != hb,
+        _ => true,
+    };
+    let wanted = if d.resume_copy {
+        b_usable && differs
+    } else {
+        b_usable && pending
+    };
+    if !wanted {
+        return Ok(());
+    }
+    if !d.resume_copy {
+        // This design forgets the update before copying it: a cut now is never resumed.
+        clear_pending(mcu, d)?;
+    }
+    let len = match &b {
+        SlotCheck::Valid(h) | SlotCheck::BadImageCrc(h) => (h.length as usize).min(b_bytes.len()),
+        _ => b_bytes.len(),
+    };
+    if !(pending && d.erase_a_first) {
+        erase_range(mcu, d.app_base, len as u32)?;
+    }
+    for (i, chunk) in b_bytes[..len].chunks(1024).enumerate() {
+        mcu.flash_program(d.app_base + (i * 1024) as u32, chunk, Origin::Device)?;
+        mcu.wait_flash_idle();
+    }
+    if d.resume_copy && pending {
+        clear_pending(mcu, d)?;
+    }
+    Ok(())
+}
+
+fn clear_pending(mcu: &mut Mcu, d: &Design) -> Result<(), PowerLost> {
+    mcu.flash_program(d.pending_flag(), &[0; 4], Origin::Device)?;
+    mcu.wait_flash_idle();
+    Ok(())
+}
+
+fn erase_range(mcu: &mut Mcu, start: u32, len: u32) -> Result<(), PowerLost> {
+    let mut address = start;
+    while address < start + len.max(1) {
+        let Some(sector) = mcu.flash.sector_of(address) else {
+            break;
+        };
+        mcu.flash_erase(sector, Origin::Device)?;
+        mcu.wait_flash_idle();
+        let (s, size) = mcu.flash.sector(sector).unwrap_or((address, 1));
+        address = s + size;
+    }
+    Ok(())
 }
 
 /// The ST ROM bootloader's DfuSe function (facts section 6).
@@ -162,15 +344,25 @@ fn rom_config(mcu: &Mcu) -> DfuseConfig {
     }
 }
 
+/// The range a custom bootloader lets DFU write: its application slot, or slot B.
+fn writable(design: &Design) -> (u32, u32) {
+    match design.kind {
+        DesignKind::AbSlots => (design.slot_b, design.slot_b + design.app_size),
+        _ => (design.app_base, design.app_base + design.app_size),
+    }
+}
+
 /// A Cube-based custom bootloader: ST's USB device library defaults (facts section 6).
 fn custom_config(mcu: &Mcu, design: &Design) -> DfuseConfig {
+    let (lo, hi) = writable(design);
     let mut groups = Vec::new();
     for i in 0..mcu.flash.sector_count() {
         let Some((start, size)) = mcu.flash.sector(i) else {
             continue;
         };
-        // Sectors below the application are the bootloader's own: read-only ('a').
-        let letter = if start < design.app_base { 'a' } else { 'g' };
+        // Sectors outside the writable range (the bootloader's own, slot A of an A/B
+        // design) are read-only ('a').
+        let letter = if start >= lo && start < hi { 'g' } else { 'a' };
         match groups.last_mut() {
             Some((n, s, l)) if *s == size && *l == letter => *n += 1,
             _ => groups.push((1u32, size, letter)),
@@ -182,16 +374,16 @@ fn custom_config(mcu: &Mcu, design: &Design) -> DfuseConfig {
         .collect::<Vec<_>>()
         .join(",");
     DfuseConfig {
-        transfer_size: 1024,
+        transfer_size: design.transfer_size,
         alt_names: vec![format!(
             "@Internal Flash   /{:#010x}/{map}",
             mcu.part.flash_base
         )],
         commands: vec![0x00, 0x21, 0x41],
-        default_address: design.app_base,
-        poll_erase: Duration::from_millis(50),
-        poll_program: Duration::from_millis(50),
-        poll_command: Duration::from_millis(50),
+        default_address: lo,
+        poll_erase: design.poll_erase,
+        poll_program: design.poll_program,
+        poll_command: design.poll_program,
         attributes: 0x0B,
         detach_timeout_ms: 255,
     }
@@ -202,28 +394,36 @@ pub struct FirmwareMemory<'a> {
     pub mcu: &'a mut Mcu,
     /// ROM: reads, erases and writes refused at RDP level 1 (AN2662).
     pub rom: bool,
-    /// Writes below this address are refused (the custom bootloader protects itself).
-    pub writable_from: u32,
+    /// DFU may write [lo, hi).
+    pub writable: (u32, u32),
 }
 
-impl FirmwareMemory<'_> {
+impl<'a> FirmwareMemory<'a> {
+    pub fn rom(mcu: &'a mut Mcu) -> Self {
+        let end = mcu.part.flash_base + mcu.flash.size();
+        let base = mcu.part.flash_base;
+        Self {
+            mcu,
+            rom: true,
+            writable: (base, end),
+        }
+    }
+
+    pub fn custom(mcu: &'a mut Mcu, design: &Design) -> Self {
+        Self {
+            mcu,
+            rom: false,
+            writable: writable(design),
+        }
+    }
+
     fn rdp_blocks(&self) -> bool {
         self.rom && f4::rdp_level(self.mcu.fc.loaded_options()) >= 1
     }
-
-    fn flash_op(&mut self, op: impl FnOnce(&mut f4::F4Flash, &mut FlashBus) -> u32) -> u32 {
-        let now = self.mcu.clock.now();
-        let mcu = &mut *self.mcu;
-        let mut bus = FlashBus {
-            flash: &mut mcu.flash,
-            timing: &mcu.timing,
-            now,
-            debugger: false,
-            log: &mut mcu.log,
-        };
-        op(&mut mcu.fc, &mut bus)
-    }
 }
+
+/// A cut while serving a request: nobody is left to answer.
+const POWER_LOST: u8 = 0xFF;
 
 impl DfuMemory for FirmwareMemory<'_> {
     fn erase(&mut self, address: u32) -> Result<(), u8> {
@@ -233,10 +433,13 @@ impl DfuMemory for FirmwareMemory<'_> {
         let Some(sector) = self.mcu.flash.sector_of(address) else {
             return Err(dfuse::ERR_TARGET);
         };
-        if address < self.writable_from {
+        if address < self.writable.0 || address >= self.writable.1 {
             return Err(dfuse::ERR_TARGET);
         }
-        let errors = self.flash_op(|fc, bus| fc.erase_block(sector, bus));
+        let errors = self
+            .mcu
+            .flash_erase(sector, Origin::Dfu)
+            .map_err(|_| POWER_LOST)?;
         // The ROM silently skips a write-protected sector (AN2662 p. 78).
         if errors & f4::SR_WRPERR != 0 && self.rom {
             return Ok(());
@@ -255,10 +458,10 @@ impl DfuMemory for FirmwareMemory<'_> {
         if !self.rom {
             return Err(dfuse::ERR_TARGET);
         }
-        let errors = self.flash_op(|fc, bus| {
-            fc.mass_erase(bus);
-            0
-        });
+        let errors = self
+            .mcu
+            .flash_mass_erase(Origin::Dfu)
+            .map_err(|_| POWER_LOST)?;
         if errors != 0 {
             Err(dfuse::ERR_ERASE)
         } else {
@@ -271,13 +474,13 @@ impl DfuMemory for FirmwareMemory<'_> {
             return Err(dfuse::ERR_VENDOR);
         }
         let end = address as u64 + data.len() as u64;
-        if address < self.writable_from
-            || !self.mcu.flash.contains(address)
-            || !self.mcu.flash.contains((end - 1) as u32)
-        {
+        if address < self.writable.0 || end > self.writable.1 as u64 {
             return Err(dfuse::ERR_TARGET);
         }
-        let errors = self.flash_op(|fc, bus| fc.program_block(address, data, bus));
+        let errors = self
+            .mcu
+            .flash_program(address, data, Origin::Dfu)
+            .map_err(|_| POWER_LOST)?;
         if errors & f4::SR_WRPERR != 0 {
             Err(dfuse::ERR_WRITE)
         } else if errors != 0 {
@@ -303,10 +506,26 @@ impl DfuMemory for FirmwareMemory<'_> {
         if f4::rdp_level(options) == 2 {
             return Err(dfuse::ERR_VENDOR);
         }
+        // An RDP regression: the whole flash goes, write protection or not.
         self.mcu.flash.erase_all();
         self.mcu.fc.set_stored_options((options & !0xFF00) | 0xAA00);
         let mass = self.mcu.timing.mass_erase;
-        self.mcu.clock.advance(mass);
+        crate::hw::Clock::sleep(self.mcu.clock.as_ref(), mass);
         Ok(())
     }
+}
+
+/// Leaving DFU on an A/B design: mark the update pending before the reset, so the bootloader
+/// copies it at the next boot.
+pub fn mark_pending(mcu: &mut Mcu, design: &Design) -> Result<(), PowerLost> {
+    if design.kind != DesignKind::AbSlots {
+        return Ok(());
+    }
+    mcu.flash_program(
+        design.pending_flag(),
+        &PENDING_MAGIC.to_le_bytes(),
+        Origin::Device,
+    )?;
+    mcu.wait_flash_idle();
+    Ok(())
 }

@@ -69,6 +69,21 @@ impl FlashArray {
         self.data.fill(ERASED);
     }
 
+    /// Set cells to any value, bypassing the NOR rule: only for modelling torn operations,
+    /// whose cells may read either way. Returns false when out of range.
+    pub fn poke(&mut self, address: u32, bytes: &[u8]) -> bool {
+        let Some(offset) = address.checked_sub(self.base).map(|o| o as usize) else {
+            return false;
+        };
+        match self.data.get_mut(offset..offset + bytes.len()) {
+            Some(cells) => {
+                cells.copy_from_slice(bytes);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// NOR programming: bits only go from 1 to 0. Returns false when out of range.
     pub fn program(&mut self, address: u32, bytes: &[u8]) -> bool {
         let Some(offset) = address.checked_sub(self.base).map(|o| o as usize) else {

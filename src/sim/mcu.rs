@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::core::{CoreRequest, CortexM};
 use super::f4::{self, BusFault, F4Flash, FlashBus};
+use super::fault::{self, Cut, CutPoint, CutWhen, EventRng, FlashOp, OpKind, Origin, PowerLost};
 use super::firmware::{self, Firmware};
 use super::flash::FlashArray;
 use super::part::{FlashTiming, PartSpec, Timing};
@@ -19,6 +20,7 @@ pub struct UsbIdentities {
     pub port_path: String,
 }
 
+#[derive(Clone)]
 pub struct Mcu {
     pub part: PartSpec,
     pub flash: FlashArray,
@@ -42,6 +44,19 @@ pub struct Mcu {
     pub usb_epoch: u64,
     pub algos: Vec<probe_rs::config::RawFlashAlgorithm>,
     pub log: Vec<String>,
+    /// Seeds every random choice of this device (torn cells), from (seed, fixture).
+    pub seed: u64,
+    /// Flash operations and USB requests so far: what cuts are scheduled against.
+    pub flash_ops: u64,
+    pub usb_requests: u64,
+    /// Every flash operation, in order.
+    pub ops: Vec<FlashOp>,
+    pub cut: Option<Cut>,
+    /// Set in RAM by an application asked to enter its bootloader; survives a system reset,
+    /// not a power cycle.
+    pub dfu_request: bool,
+    /// The data of the program operation under way, for tearing it.
+    pending_program: Option<Vec<u8>>,
 }
 
 impl Mcu {
@@ -80,6 +95,13 @@ impl Mcu {
             usb_epoch: 0,
             algos,
             log: Vec::new(),
+            seed: 0,
+            flash_ops: 0,
+            usb_requests: 0,
+            ops: Vec::new(),
+            cut: None,
+            dfu_request: false,
+            pending_program: None,
         };
         mcu.set_power(true);
         mcu
@@ -87,6 +109,14 @@ impl Mcu {
 
     pub fn now(&self) -> Duration {
         self.clock.now()
+    }
+
+    /// An independent copy with its own clock, for restoring a state cheaply (a torture
+    /// sweep starts every cut point from the same pre-update state).
+    pub fn snapshot(&self) -> Mcu {
+        let mut copy = self.clone();
+        copy.clock = Arc::new(VirtualClock::starting_at(self.clock.now()));
+        copy
     }
 
     pub fn uid_hex(&self) -> String {
@@ -130,6 +160,7 @@ impl Mcu {
             return;
         }
         self.debugger = false;
+        self.dfu_request = false;
         for (_, mem) in &mut self.ram {
             mem.fill(0);
         }
@@ -182,9 +213,224 @@ impl Mcu {
     /// The firmware starts: what runs follows from the BOOT0 strap and the bytes in flash.
     pub fn boot(&mut self) {
         self.booted = true;
-        self.firmware = firmware::boot(self);
+        self.firmware = match firmware::boot(self) {
+            Ok(f) => f,
+            Err(PowerLost) => Firmware::Off,
+        };
         self.usb_epoch += 1;
         self.log.push(format!("boot: {}", self.firmware.describe()));
+    }
+
+    // ------------------------------------------------------------------ flash work and cuts
+
+    pub fn schedule_cut(&mut self, cut: Cut) {
+        self.cut = Some(cut);
+    }
+
+    fn cut_power(&mut self) {
+        self.cut = None;
+        self.log
+            .push(format!("power cut at {:?}", self.clock.now()));
+        self.set_power(false);
+    }
+
+    fn op_cost(&self, kind: OpKind) -> Duration {
+        match kind {
+            OpKind::Erase { sector } => self
+                .timing
+                .erase_time(self.flash.sector(sector).map_or(0, |(_, s)| s)),
+            OpKind::MassErase => self.timing.mass_erase,
+            OpKind::Program { len, .. } => self.timing.word_program * len.div_ceil(4),
+        }
+    }
+
+    /// Every flash operation goes through here, so that a scheduled cut can land before,
+    /// inside or after it. The operation itself is `apply`; a torn one is modelled instead.
+    fn flash_op(
+        &mut self,
+        origin: Origin,
+        kind: OpKind,
+        apply: impl FnOnce(&mut Self) -> u32,
+    ) -> Result<u32, PowerLost> {
+        if !self.powered {
+            return Err(PowerLost);
+        }
+        self.flash_ops += 1;
+        let index = self.flash_ops;
+        let start = self.clock.now().max(self.fc.busy_until());
+        self.ops.push(FlashOp {
+            index,
+            origin,
+            kind,
+            at: start,
+        });
+        let cost = self.op_cost(kind);
+        let mut rng = EventRng::new(self.seed, "cut", index);
+        let due = match self.cut {
+            Some(Cut {
+                point: CutPoint::FlashOp(n),
+                when,
+            }) if n == index => Some((when, rng.below(1000) as f64 / 1000.0)),
+            Some(Cut {
+                point: CutPoint::At(t),
+                ..
+            }) if t <= start => Some((CutWhen::Before, 0.0)),
+            Some(Cut {
+                point: CutPoint::At(t),
+                ..
+            }) if t < start + cost => Some((
+                CutWhen::Inside,
+                (t - start).as_secs_f64() / cost.as_secs_f64(),
+            )),
+            _ => None,
+        };
+        match due {
+            None => Ok(apply(self)),
+            Some((CutWhen::Before, _)) => {
+                self.cut_power();
+                Err(PowerLost)
+            }
+            Some((CutWhen::Inside, fraction)) => {
+                if self.op_allowed(kind) {
+                    match kind {
+                        OpKind::Erase { sector } => {
+                            fault::tear_erase(&mut self.flash, sector, fraction, &mut rng)
+                        }
+                        OpKind::MassErase => {
+                            for s in 0..self.flash.sector_count() {
+                                fault::tear_erase(&mut self.flash, s, fraction, &mut rng);
+                            }
+                        }
+                        OpKind::Program { address, len } => {
+                            let data = self
+                                .pending_program
+                                .take()
+                                .unwrap_or_else(|| vec![0; len as usize]);
+                            fault::tear_program(
+                                &mut self.flash,
+                                address,
+                                &data,
+                                fraction,
+                                &mut rng,
+                            );
+                        }
+                    }
+                }
+                self.clock.advance_to(start + cost.mul_f64(fraction));
+                self.cut_power();
+                Err(PowerLost)
+            }
+            Some((CutWhen::After, _)) => {
+                apply(self);
+                self.wait_flash_idle();
+                self.cut_power();
+                Err(PowerLost)
+            }
+        }
+    }
+
+    /// Whether the controller would carry out `kind` (a torn operation only tears what the
+    /// controller would have touched).
+    fn op_allowed(&self, kind: OpKind) -> bool {
+        let options = self.fc.loaded_options();
+        let wrp = |s: usize| f4::sector_write_protected(options, s);
+        match kind {
+            OpKind::Erase { sector } => !wrp(sector),
+            OpKind::MassErase => !(0..self.flash.sector_count()).any(wrp),
+            OpKind::Program { address, .. } => {
+                self.flash.sector_of(address).is_some_and(|s| !wrp(s))
+            }
+        }
+    }
+
+    fn with_flash_bus(
+        &mut self,
+        debugger: bool,
+        f: impl FnOnce(&mut F4Flash, &mut FlashBus) -> u32,
+    ) -> u32 {
+        let now = self.clock.now();
+        let mut bus = FlashBus {
+            flash: &mut self.flash,
+            timing: &self.timing,
+            now,
+            debugger: debugger && self.debugger,
+            log: &mut self.log,
+        };
+        f(&mut self.fc, &mut bus)
+    }
+
+    /// Erase a sector on behalf of code on the chip. Returns the FLASH_SR error bits.
+    pub fn flash_erase(&mut self, sector: usize, origin: Origin) -> Result<u32, PowerLost> {
+        let debugger = origin == Origin::Debugger;
+        self.flash_op(origin, OpKind::Erase { sector }, |m| {
+            m.with_flash_bus(debugger, |fc, bus| fc.erase_block(sector, bus))
+        })
+    }
+
+    pub fn flash_mass_erase(&mut self, origin: Origin) -> Result<u32, PowerLost> {
+        let debugger = origin == Origin::Debugger;
+        self.flash_op(origin, OpKind::MassErase, |m| {
+            m.with_flash_bus(debugger, |fc, bus| {
+                let before = fc.read(f4::SR, bus.now);
+                fc.mass_erase(bus);
+                fc.read(f4::SR, bus.now) & !before & 0xF2
+            })
+        })
+    }
+
+    /// Program bytes on behalf of code on the chip. Returns the FLASH_SR error bits.
+    pub fn flash_program(
+        &mut self,
+        address: u32,
+        data: &[u8],
+        origin: Origin,
+    ) -> Result<u32, PowerLost> {
+        let debugger = origin == Origin::Debugger;
+        self.pending_program = Some(data.to_vec());
+        let kind = OpKind::Program {
+            address,
+            len: data.len() as u32,
+        };
+        let result = self.flash_op(origin, kind, |m| {
+            m.with_flash_bus(debugger, |fc, bus| fc.program_block(address, data, bus))
+        });
+        self.pending_program = None;
+        result
+    }
+
+    /// A USB request reaches the device. A cut scheduled at it lands first (the host sees
+    /// the device vanish); one scheduled after it lands in `usb_request_done`.
+    pub fn usb_request(&mut self) -> Result<(), PowerLost> {
+        self.usb_requests += 1;
+        let n = self.usb_requests;
+        match self.cut {
+            Some(Cut {
+                point: CutPoint::UsbRequest(k),
+                when: CutWhen::Before | CutWhen::Inside,
+            }) if k == n => {
+                self.cut_power();
+                Err(PowerLost)
+            }
+            Some(Cut {
+                point: CutPoint::At(t),
+                ..
+            }) if t <= self.clock.now() => {
+                self.cut_power();
+                Err(PowerLost)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn usb_request_done(&mut self) {
+        if let Some(Cut {
+            point: CutPoint::UsbRequest(k),
+            when: CutWhen::After,
+        }) = self.cut
+            && k == self.usb_requests
+        {
+            self.cut_power();
+        }
     }
 
     /// The device drops off USB (reset, power, a jump).

@@ -12,9 +12,11 @@ pub mod algo;
 pub mod core;
 pub mod dfuse;
 pub mod f4;
+pub mod fault;
 pub mod firmware;
 pub mod flash;
 pub mod mcu;
+pub mod outcome;
 pub mod part;
 pub mod swd;
 pub mod usb;
@@ -60,7 +62,8 @@ pub fn unit_uid(seed: u64, fixture: &str, unit: u64) -> [u32; 3] {
 pub struct SimDevice {
     pub mcu: Arc<Mutex<Mcu>>,
     pub clock: Arc<VirtualClock>,
-    probe_serial: String,
+    /// The probe serial it answers to over SWD, when plugged into probe-rs.
+    probe_serial: Option<String>,
 }
 
 impl SimDevice {
@@ -74,14 +77,30 @@ impl SimDevice {
             )
         })?;
         let uid = unit_uid(spec.seed, &spec.fixture, spec.unit);
-        let mcu = Mcu::new(part, uid, spec.timing, clock.clone(), spec.usb.clone());
+        let mut mcu = Mcu::new(part, uid, spec.timing, clock.clone(), spec.usb.clone());
+        mcu.seed = device_seed(spec.seed, &spec.fixture);
         let mcu = Arc::new(Mutex::new(mcu));
         swd::plug(&spec.probe_serial, mcu.clone());
         Ok(Self {
             mcu,
             clock,
-            probe_serial: spec.probe_serial.clone(),
+            probe_serial: Some(spec.probe_serial.clone()),
         })
+    }
+
+    /// A device on USB, power and lines only (no SWD probe), e.g. a restored snapshot.
+    pub fn detached(mcu: Mcu) -> Self {
+        let clock = mcu.clock.clone();
+        Self {
+            mcu: Arc::new(Mutex::new(mcu)),
+            clock,
+            probe_serial: None,
+        }
+    }
+
+    /// An independent copy of this device's state, with its own clock and no probe.
+    pub fn snapshot(&self) -> Self {
+        Self::detached(self.lock().snapshot())
     }
 
     pub fn usb_bus(&self) -> Arc<dyn UsbBus> {
@@ -109,8 +128,16 @@ impl SimDevice {
 
 impl Drop for SimDevice {
     fn drop(&mut self) {
-        swd::unplug(&self.probe_serial);
+        if let Some(serial) = &self.probe_serial {
+            swd::unplug(serial);
+        }
     }
+}
+
+/// One seed per device for every random choice it makes, from (seed, fixture).
+pub fn device_seed(seed: u64, fixture: &str) -> u64 {
+    let [a, b, _] = unit_uid(seed, fixture, u64::MAX);
+    (a as u64) << 32 | b as u64
 }
 
 pub struct SimPower {

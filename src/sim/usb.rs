@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::dfuse::{self, After, Stall};
-use super::firmware::{Firmware, FirmwareMemory, UsbMode};
+use super::firmware::{self, DesignKind, Firmware, FirmwareMemory, RomEntry, UsbMode};
 use super::mcu::Mcu;
 use crate::hw::{ControlSetup, UsbBus, UsbControl, UsbDeviceInfo, UsbError, UsbSelector};
 
@@ -170,27 +170,23 @@ impl Mcu {
         let mut firmware = std::mem::replace(&mut self.firmware, Firmware::Off);
         let outcome = match &mut firmware {
             Firmware::Rom(f) => {
-                let mut mem = FirmwareMemory {
-                    mcu: self,
-                    rom: true,
-                    writable_from: 0,
-                };
-                f.request(request, value, data, length, &mut mem)
+                f.request(request, value, data, length, &mut FirmwareMemory::rom(self))
             }
             Firmware::Bootloader(design, f) => {
-                let from = design.app_base;
-                let mut mem = FirmwareMemory {
-                    mcu: self,
-                    rom: false,
-                    writable_from: from,
-                };
+                let mut mem = FirmwareMemory::custom(self, design);
                 f.request(request, value, data, length, &mut mem)
             }
-            Firmware::App { detach, .. } => {
-                runtime_dfu(detach, request).map(|r| (r, After::Nothing))
+            Firmware::App { detach, design, .. } => {
+                // An st-rom product strapped by BOOT0 has no way in from the application.
+                let can_detach = !matches!(design, Some(d) if d.kind == DesignKind::StRom && d.entry == RomEntry::Boot0Strap);
+                runtime_dfu(detach, can_detach, request).map(|r| (r, After::Nothing))
             }
             _ => Err(Stall),
         };
+        if !self.powered {
+            // The power went while the request was served: nothing answers.
+            return Err(Stall);
+        }
         self.firmware = firmware;
         let (reply, after) = outcome?;
         match after {
@@ -205,25 +201,26 @@ impl Mcu {
     /// boots whatever its checks allow.
     fn leave_dfu(&mut self, address: u32) {
         self.leave_bus();
-        if matches!(self.firmware, Firmware::Rom(_)) {
-            let slot = self.flash.read(
-                address,
-                (self.flash.base() + self.flash.size() - address.max(self.flash.base())) as usize,
-            );
-            match slot.map(|s| crate::image::header::check_app(address, s)) {
-                Some(crate::image::header::SlotCheck::Valid(header)) => {
-                    self.firmware = Firmware::App {
-                        header,
-                        base: address,
-                        detach: false,
-                    };
-                    self.usb_epoch += 1;
+        match &self.firmware {
+            Firmware::Rom(_) => {
+                let end = self.flash.base() + self.flash.size();
+                let size = end.saturating_sub(address.max(self.flash.base()));
+                match firmware::jump(self, address, size, None) {
+                    // No valid code: the MCU resets, and with BOOT0 high comes back as the ROM.
+                    Firmware::HardFault(_) => self.system_reset(),
+                    started => {
+                        self.firmware = started;
+                        self.usb_epoch += 1;
+                    }
                 }
-                // No valid code: the MCU resets, and with BOOT0 high comes back as the ROM.
-                _ => self.system_reset(),
             }
-        } else {
-            self.system_reset();
+            Firmware::Bootloader(design, _) => {
+                let design = design.clone();
+                if firmware::mark_pending(self, &design).is_ok() {
+                    self.system_reset();
+                }
+            }
+            _ => self.system_reset(),
         }
     }
 
@@ -242,7 +239,8 @@ impl Mcu {
                 }
             }
             Firmware::App { detach: true, .. } => {
-                // The application restarts into its bootloader's DFU mode.
+                // The application leaves a request in RAM and resets into DFU mode.
+                self.dfu_request = true;
                 self.system_reset();
             }
             _ => {}
@@ -251,9 +249,9 @@ impl Mcu {
     }
 }
 
-fn runtime_dfu(detach: &mut bool, request: u8) -> Result<Vec<u8>, Stall> {
+fn runtime_dfu(detach: &mut bool, can_detach: bool, request: u8) -> Result<Vec<u8>, Stall> {
     match request {
-        dfuse::DETACH => {
+        dfuse::DETACH if can_detach => {
             *detach = true;
             Ok(Vec::new())
         }
@@ -330,9 +328,16 @@ impl SimUsbPipe {
         // A device busy with flash work NAKs until it is done (ST's library erases and
         // programs inside the interrupt handler).
         mcu.wait_flash_idle();
+        if mcu.usb_request().is_err() {
+            return Err(UsbError::NoDevice);
+        }
         let result = mcu.usb_control(setup, data, length);
         let moved = result.as_ref().map_or(0, Vec::len) + data.len();
         mcu.clock.advance(bus_time(moved));
+        if !mcu.powered {
+            return Err(UsbError::NoDevice);
+        }
+        mcu.usb_request_done();
         let epoch_moved = mcu.usb_epoch != self.epoch;
         drop(mcu);
         match result {
