@@ -82,6 +82,9 @@ enum Step {
 }
 
 const MAX_RECOVERY: u8 = 4;
+/// A device that answers dfuDNBUSY for ever must not hang the host: a real erase of the
+/// largest sector needs a few hundred polls at the shortest interval.
+const MAX_POLLS_PER_OP: u32 = 20_000;
 
 pub struct Download {
     ops: Vec<Op>,
@@ -92,6 +95,7 @@ pub struct Download {
     interface: u16,
     stop_before: Option<usize>,
     result: Option<Result<Finish, DfuError>>,
+    polls_this_op: u32,
     pub stats: Stats,
 }
 
@@ -131,6 +135,7 @@ impl Download {
             interface: interface as u16,
             stop_before: None,
             result: None,
+            polls_this_op: 0,
             stats: Stats {
                 bytes_total,
                 ..Default::default()
@@ -215,6 +220,7 @@ impl Download {
             self.stats.bytes_written += data.len() as u64;
         }
         self.next += 1;
+        self.polls_this_op = 0;
         if self.next >= self.ops.len() {
             self.finish(Ok(Finish::Completed));
         } else {
@@ -341,7 +347,13 @@ impl Download {
 
     fn on_poll(&mut self, reply: Result<Vec<u8>, UsbError>) {
         self.stats.polls += 1;
+        self.polls_this_op += 1;
         let op = self.op_name();
+        if self.polls_this_op > MAX_POLLS_PER_OP {
+            return self.finish(Err(DfuError::Protocol(format!(
+                "{op}: still busy after {MAX_POLLS_PER_OP} polls"
+            ))));
+        }
         let status = match reply {
             Ok(bytes) => match Status::parse(&bytes) {
                 Some(s) => s,

@@ -7,7 +7,11 @@ pub mod host;
 pub mod memmap;
 pub mod plan;
 pub mod proto;
+pub mod upload;
+pub mod verify;
 
 pub use engine::{DfuError, Download, Finish};
 pub use host::{DfuDevice, execute};
 pub use plan::{Op, plan_download};
+pub use upload::upload;
+pub use verify::{VerifyReport, verify};

@@ -32,7 +32,7 @@ const STACK_RANGE: std::ops::Range<u32> = 0x1000_0000..0x3000_0000;
 /// CRC-32/ISO-HDLC, the zlib CRC-32.
 const CRC32: Crc<u32> = Crc::<u32>::new(&CRC_32_ISO_HDLC);
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppHeader {
     pub version: Version,
     pub length: u32,

@@ -21,7 +21,7 @@ pub enum UsbMode {
     Rom,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DesignKind {
     CrcSingle,
     AbSlots,
@@ -30,7 +30,7 @@ pub enum DesignKind {
 }
 
 /// How the product gets into the ST system bootloader (`st-rom` designs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RomEntry {
     /// The application jumps there on command: a corrupt application means no way in.
     AppJump,
@@ -39,7 +39,7 @@ pub enum RomEntry {
 }
 
 /// A bootloader design and its knobs, as its descriptor says.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Design {
     pub kind: DesignKind,
     pub name: String,
@@ -70,7 +70,7 @@ impl Design {
 
 pub const PENDING_MAGIC: u32 = 0x5044_4E47;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub enum Firmware {
     Off,
     /// Nothing valid to run: the core sits in the HardFault handler. No USB, no console.

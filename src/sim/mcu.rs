@@ -30,6 +30,7 @@ pub struct Mcu {
     other: std::collections::BTreeMap<u32, u32>,
     pub uid: [u32; 3],
     pub timing: FlashTiming,
+    pub timing_mode: Timing,
     pub clock: Arc<VirtualClock>,
     pub powered: bool,
     pub boot0: bool,
@@ -84,6 +85,7 @@ impl Mcu {
             other: Default::default(),
             uid,
             timing: FlashTiming::f4(timing),
+            timing_mode: timing,
             clock,
             powered: false,
             boot0: false,
@@ -109,6 +111,14 @@ impl Mcu {
 
     pub fn now(&self) -> Duration {
         self.clock.now()
+    }
+
+    /// Put back a saved power state and what was running, without booting again.
+    pub fn restore_power_state(&mut self, powered: bool, firmware: Firmware) {
+        self.powered = powered;
+        self.booted = true;
+        self.firmware = if powered { firmware } else { Firmware::Off };
+        self.usb_epoch += 1;
     }
 
     /// An independent copy with its own clock, for restoring a state cheaply (a torture

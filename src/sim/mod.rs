@@ -18,6 +18,7 @@ pub mod flash;
 pub mod mcu;
 pub mod outcome;
 pub mod part;
+pub mod state;
 pub mod swd;
 pub mod usb;
 
