@@ -17,6 +17,8 @@ use crate::sim::{DeviceSpec, SimDevice, UsbIdentities};
 
 /// The hardware one unit run talks to.
 pub struct FixtureHw {
+    /// The simulated unit's number and state file (virtual bench only).
+    pub sim_state: Option<(u64, std::path::PathBuf)>,
     pub debug: Box<dyn DebugTarget>,
     pub usb: Arc<dyn UsbBus>,
     pub power: Option<Box<dyn PowerSwitch>>,
@@ -62,6 +64,7 @@ pub fn open_fixture(station: &Station, fixture: &Fixture, unit: u64) -> Result<F
                 PowerSpec::None | PowerSpec::Sim => None,
             };
             Ok(FixtureHw {
+                sim_state: None,
                 debug,
                 usb,
                 power,
@@ -71,43 +74,111 @@ pub fn open_fixture(station: &Station, fixture: &Fixture, unit: u64) -> Result<F
             })
         }
         FixtureBackend::Sim => {
-            let sim = fixture.sim.as_ref().ok_or_else(|| {
-                HwError::Backend("simulated fixture without [fixtures.sim]".into())
-            })?;
-            let serial = probe_serial(&fixture.probe).ok_or_else(|| {
-                HwError::Backend(format!(
-                    "simulated fixture {} needs a probe serial (1209:5151:SERIAL)",
-                    fixture.id
-                ))
-            })?;
-            let spec = DeviceSpec {
-                family: sim.family,
-                part: sim.part.clone(),
-                seed: sim.seed,
-                fixture: fixture.id.clone(),
-                unit,
-                timing: sim.timing,
-                usb: UsbIdentities {
-                    application: fixture.usb_application,
-                    bootloader: fixture.usb_bootloader,
-                    rom: fixture.usb_rom,
-                    port_path: fixture
-                        .usb_port
-                        .clone()
-                        .unwrap_or_else(|| format!("sim-{}", fixture.id)),
-                },
-                probe_serial: serial.to_string(),
-            };
+            let spec = sim_spec(fixture, unit)?;
             let clock = Arc::new(VirtualClock::new());
-            let device = SimDevice::new(&spec, clock.clone()).map_err(HwError::Backend)?;
-            Ok(FixtureHw {
-                debug,
-                usb: device.usb_bus(),
-                power: Some(device.power()),
-                lines: Some(device.lines()),
-                clock,
-                sim: Some(device),
-            })
+            let device = SimDevice::new(&spec, clock).map_err(HwError::Backend)?;
+            Ok(sim_hw(debug, device, unit, state_path(station, fixture)))
+        }
+    }
+}
+
+/// Where the virtual bench keeps each fixture's unit between processes.
+pub fn state_dir(station: &Station) -> std::path::PathBuf {
+    station.records_dir.join(".station").join("sim")
+}
+
+fn state_path(station: &Station, fixture: &Fixture) -> std::path::PathBuf {
+    crate::sim::state::state_path(&state_dir(station), &fixture.id)
+}
+
+fn sim_spec(fixture: &Fixture, unit: u64) -> Result<DeviceSpec, HwError> {
+    let sim = fixture
+        .sim
+        .as_ref()
+        .ok_or_else(|| HwError::Backend("simulated fixture without [fixtures.sim]".into()))?;
+    let serial = probe_serial(&fixture.probe).ok_or_else(|| {
+        HwError::Backend(format!(
+            "simulated fixture {} needs a probe serial (1209:5151:SERIAL)",
+            fixture.id
+        ))
+    })?;
+    let spec = DeviceSpec {
+        family: sim.family,
+        part: sim.part.clone(),
+        seed: sim.seed,
+        fixture: fixture.id.clone(),
+        unit,
+        timing: sim.timing,
+        usb: usb_identities(fixture),
+        probe_serial: serial.to_string(),
+    };
+    Ok(spec)
+}
+
+fn usb_identities(fixture: &Fixture) -> UsbIdentities {
+    UsbIdentities {
+        application: fixture.usb_application,
+        bootloader: fixture.usb_bootloader,
+        rom: fixture.usb_rom,
+        port_path: fixture
+            .usb_port
+            .clone()
+            .unwrap_or_else(|| format!("sim-{}", fixture.id)),
+    }
+}
+
+fn sim_hw(
+    debug: Box<dyn DebugTarget>,
+    device: SimDevice,
+    unit: u64,
+    state: std::path::PathBuf,
+) -> FixtureHw {
+    FixtureHw {
+        sim_state: Some((unit, state)),
+        debug,
+        usb: device.usb_bus(),
+        power: Some(device.power()),
+        lines: Some(device.lines()),
+        clock: device.clock.clone(),
+        sim: Some(device),
+    }
+}
+
+/// The unit that is on the fixture now: on the virtual bench, the one saved by the last
+/// command (or a fresh blank unit); on real hardware, whatever is plugged in.
+pub fn open_current(
+    station: &Station,
+    fixture: &Fixture,
+    next_unit: impl FnOnce() -> u64,
+) -> Result<FixtureHw, HwError> {
+    if fixture.backend == FixtureBackend::Hw {
+        return open_fixture(station, fixture, 0);
+    }
+    let path = state_path(station, fixture);
+    let profile = station.profile_of(fixture);
+    let debug = Box::new(probe_rs::ProbeRsTarget::new(
+        &fixture.probe,
+        &profile.chip,
+        fixture.probe_speed_khz,
+    ));
+    match crate::sim::state::load(&path, usb_identities(fixture)).map_err(HwError::Backend)? {
+        Some(loaded) => {
+            let spec = sim_spec(fixture, loaded.unit)?;
+            let device = SimDevice::attach(loaded.mcu, &spec.probe_serial);
+            Ok(sim_hw(debug, device, loaded.unit, path))
+        }
+        None => open_fixture(station, fixture, next_unit()),
+    }
+}
+
+impl FixtureHw {
+    /// Keep the simulated unit for the next command (a no-op on real hardware).
+    pub fn save(&self) -> Result<(), HwError> {
+        match (&self.sim, &self.sim_state) {
+            (Some(device), Some((unit, path))) => {
+                crate::sim::state::save(&device.lock(), *unit, path).map_err(HwError::Backend)
+            }
+            _ => Ok(()),
         }
     }
 }

@@ -30,6 +30,49 @@ pub enum DfuCommand {
         #[arg(required = true, value_name = "ADDR:FILE[@ALT]", value_parser = parse_element)]
         elements: Vec<ElementArg>,
     },
+    /// Download an image to a fixture's unit over DFU (entering DFU from its application
+    /// when needed) and leave DFU.
+    Download {
+        #[command(flatten)]
+        at: super::fixture::FixtureArgs,
+        image: PathBuf,
+        /// Load address, for a raw binary.
+        #[arg(long, value_parser = parse_u32)]
+        address: Option<u32>,
+        /// Alternate setting (default: the profile's).
+        #[arg(long)]
+        alt: Option<u8>,
+        /// Read back and compare before leaving DFU.
+        #[arg(long)]
+        verify: bool,
+        /// strict waits the device's bwPollTimeout; fast polls at once (default: the profile's).
+        #[arg(long, value_parser = parse_mode)]
+        mode: Option<crate::config::DfuMode>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read a fixture's unit's memory over DFU into a file.
+    Upload {
+        #[command(flatten)]
+        at: super::fixture::FixtureArgs,
+        #[arg(long, value_parser = parse_u32)]
+        address: u32,
+        #[arg(long, value_parser = parse_u32)]
+        length: u32,
+        #[arg(long)]
+        alt: Option<u8>,
+        out: PathBuf,
+    },
+    /// Check a fixture's unit against an image, over DFU.
+    Verify {
+        #[command(flatten)]
+        at: super::fixture::FixtureArgs,
+        image: PathBuf,
+        #[arg(long, value_parser = parse_u32)]
+        address: Option<u32>,
+        #[arg(long)]
+        alt: Option<u8>,
+    },
     /// Show a .dfu file's targets, elements and suffix, or the segments of any image.
     Info {
         file: PathBuf,
@@ -53,6 +96,14 @@ fn parse_u32(s: &str) -> Result<u32, String> {
         None => s.parse(),
     };
     parsed.map_err(|_| format!("{s:?} is not a 32-bit address (0x08000000 or decimal)"))
+}
+
+fn parse_mode(s: &str) -> Result<crate::config::DfuMode, String> {
+    match s {
+        "strict" => Ok(crate::config::DfuMode::Strict),
+        "fast" => Ok(crate::config::DfuMode::Fast),
+        other => Err(format!("{other:?} is not strict or fast")),
+    }
 }
 
 fn parse_id(s: &str) -> Result<u16, String> {
@@ -94,6 +145,36 @@ pub fn dispatch(command: DfuCommand) -> Result<ExitStatus, StationError> {
             elements,
         } => pack(&output, vid, pid, &elements),
         DfuCommand::Info { file, address } => info(&file, address),
+        DfuCommand::Download {
+            at,
+            image,
+            address,
+            alt,
+            verify,
+            mode,
+            json,
+        } => super::fixture::download(super::fixture::DownloadArgs {
+            at,
+            image,
+            address,
+            alt,
+            verify,
+            mode,
+            json,
+        }),
+        DfuCommand::Upload {
+            at,
+            address,
+            length,
+            alt,
+            out,
+        } => super::fixture::upload(&at, address, length, &out, alt),
+        DfuCommand::Verify {
+            at,
+            image,
+            address,
+            alt,
+        } => super::fixture::verify(&at, &image, address, alt),
     }
 }
 

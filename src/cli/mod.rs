@@ -2,6 +2,7 @@
 //! prints. Exit codes follow `crate::error::ExitStatus`.
 
 mod dfu;
+mod fixture;
 mod output;
 
 use std::path::PathBuf;
@@ -76,6 +77,11 @@ enum Command {
         #[command(subcommand)]
         command: dfu::DfuCommand,
     },
+    /// The virtual bench.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
     /// The operator TUI (the default with no command).
     Tui {
         #[arg(long, default_value = "stations/virtual.toml")]
@@ -93,6 +99,15 @@ enum ImageCommand {
         manifest: PathBuf,
         #[arg(long, default_value = "fixtures")]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SimCommand {
+    /// Return a simulated fixture to its initial state (a fresh blank unit).
+    Reset {
+        #[command(flatten)]
+        at: fixture::FixtureArgs,
     },
 }
 
@@ -229,6 +244,9 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             Ok(ExitStatus::Pass)
         }
         Command::Dfu { command } => dfu::dispatch(command),
+        Command::Sim {
+            command: SimCommand::Reset { at },
+        } => fixture::sim_reset(&at),
         Command::Tui { station, operator } => {
             let s = load(&station)?;
             config::check_station(&s)

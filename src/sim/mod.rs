@@ -89,6 +89,18 @@ impl SimDevice {
         })
     }
 
+    /// A restored unit, plugged into probe-rs under `probe_serial`.
+    pub fn attach(mcu: Mcu, probe_serial: &str) -> Self {
+        let clock = mcu.clock.clone();
+        let mcu = Arc::new(Mutex::new(mcu));
+        swd::plug(probe_serial, mcu.clone());
+        Self {
+            mcu,
+            clock,
+            probe_serial: Some(probe_serial.to_string()),
+        }
+    }
+
     /// A device on USB, power and lines only (no SWD probe), e.g. a restored snapshot.
     pub fn detached(mcu: Mcu) -> Self {
         let clock = mcu.clock.clone();

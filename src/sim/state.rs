@@ -43,7 +43,10 @@ struct Header {
 
 /// Where a fixture's simulated unit is kept.
 pub fn state_path(state_dir: &Path, fixture: &str) -> PathBuf {
-    state_dir.join(format!("{}.state", crate::record::paths::safe_component(fixture)))
+    state_dir.join(format!(
+        "{}.state",
+        crate::record::paths::safe_component(fixture)
+    ))
 }
 
 /// What `load` hands back besides the MCU.
@@ -74,7 +77,10 @@ pub fn save(mcu: &Mcu, unit: u64, path: &Path) -> Result<(), String> {
         flash_len: mcu.flash.size() as usize,
     };
     let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    let flash = mcu.flash.read(mcu.flash.base(), mcu.flash.size() as usize).unwrap_or(&[]);
+    let flash = mcu
+        .flash
+        .read(mcu.flash.base(), mcu.flash.size() as usize)
+        .unwrap_or(&[]);
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let tmp = path.with_extension("state.tmp");
@@ -96,14 +102,27 @@ pub fn load(path: &Path, usb: UsbIdentities) -> Result<Option<Loaded>, String> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
-    let bad = |why: &str| format!("{}: not a simulator state file ({why}); `station sim reset` starts afresh", path.display());
-    let len = bytes.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize).ok_or_else(|| bad("too short"))?;
-    let json = bytes.get(4..4 + len).ok_or_else(|| bad("truncated header"))?;
+    let bad = |why: &str| {
+        format!(
+            "{}: not a simulator state file ({why}); `station sim reset` starts afresh",
+            path.display()
+        )
+    };
+    let len = bytes
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or_else(|| bad("too short"))?;
+    let json = bytes
+        .get(4..4 + len)
+        .ok_or_else(|| bad("truncated header"))?;
     let header: Header = serde_json::from_slice(json).map_err(|e| bad(&e.to_string()))?;
     if header.format != FORMAT {
         return Err(bad(&format!("format {} is not {FORMAT}", header.format)));
     }
-    let flash = bytes.get(4 + len..).filter(|f| f.len() == header.flash_len).ok_or_else(|| bad("flash size"))?;
+    let flash = bytes
+        .get(4 + len..)
+        .filter(|f| f.len() == header.flash_len)
+        .ok_or_else(|| bad("flash size"))?;
     let part = PartSpec::lookup(header.family, &header.part).ok_or_else(|| bad("unknown part"))?;
     let clock = Arc::new(VirtualClock::starting_at(header.now));
     let mut mcu = Mcu::new(part, header.uid, header.timing, clock, usb);
@@ -117,5 +136,8 @@ pub fn load(path: &Path, usb: UsbIdentities) -> Result<Option<Loaded>, String> {
     mcu.cut = header.cut;
     mcu.dfu_request = header.dfu_request;
     mcu.restore_power_state(header.powered, header.firmware);
-    Ok(Some(Loaded { mcu, unit: header.unit }))
+    Ok(Some(Loaded {
+        mcu,
+        unit: header.unit,
+    }))
 }

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod unit;
+pub mod update;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -200,7 +201,13 @@ fn run_unit(
             }
             steps = std::mem::take(&mut run.steps);
             device = run.device.take();
-            run.failure.take()
+            // The unit stays on the fixture for the next command (inspect, dfu, recover).
+            let saved = run
+                .hw
+                .save()
+                .err()
+                .map(|e| (Outcome::Error, format!("saving the simulated unit: {e}")));
+            run.failure.take().or(saved)
         }
     };
     let (outcome, failure) = match failure {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::events::{Event, EventSink};
 use crate::backend::FixtureHw;
 use crate::config::{Fixture, Profile};
-use crate::dfu::{self, DfuDevice, Download};
+use crate::dfu;
 use crate::hw::{
     AttachMode, Clock, FlashOptions, HwError, ResetKind, UsbBus, UsbControl, UsbSelector,
 };
@@ -312,77 +312,41 @@ impl<'a> UnitRun<'a> {
     }
 
     fn dfu_download(&mut self) -> Result<StepOutput, StepError> {
-        let (vid, pid) = self.fixture.usb_bootloader;
-        let selector = UsbSelector {
-            vid,
-            pid,
-            serial: None,
-            port_path: self.fixture.usb_port.clone(),
+        let settings = super::update::UpdateSettings {
+            alt: self.profile.dfu.alt,
+            mode: self.profile.dfu.mode,
+            erase: self.profile.dfu.erase,
+            verify: false,
+            leave: true,
         };
-        let alt = self.profile.dfu.alt;
-        let mut pipe = wait_for_device(
-            self.hw.usb.as_ref(),
-            &selector,
-            self.hw.clock.as_ref(),
-            Duration::from_secs(5),
+        let segments = self.images.application.segments.clone();
+        let report = super::update::update(
+            &self.hw,
+            self.fixture,
+            &segments,
+            &settings,
+            self.sink,
+            self.unit,
+            "dfu_download",
         )?;
-        let device = DfuDevice::open(pipe.as_mut(), alt)
-            .map_err(|e| StepError::fail(format!("DFU: {e}")))?;
-        let map = device
-            .memory_map(alt)
-            .map_err(|e| StepError::fail(format!("DFU: {e}")))?;
-        let ops = dfu::plan_download(
-            &self.images.application.segments,
-            &map,
-            device.functional.transfer_size,
-            self.profile.dfu.erase,
-            true,
-        )
-        .map_err(|e| StepError::fail(format!("DFU plan: {e}")))?;
-        let mut engine = Download::new(ops, self.profile.dfu.mode, device.interface.number);
-        let sink = self.sink;
-        let (fixture, unit) = (self.fixture.id.clone(), self.unit);
-        let result = dfu::execute(
-            &mut engine,
-            pipe.as_mut(),
-            self.hw.clock.as_ref(),
-            &mut |done, total| {
-                sink.emit(Event::Progress {
-                    fixture: fixture.clone(),
-                    unit,
-                    step: "dfu_download".into(),
-                    phase: "program".into(),
-                    done,
-                    total,
-                });
-            },
-        );
-        result.map_err(|e| StepError::fail(format!("DFU download: {e}")))?;
         let mut out = StepOutput::default();
-        let stats = &engine.stats;
-        out.details.insert(
-            "transfer_size".into(),
-            device.functional.transfer_size.into(),
-        );
+        out.details
+            .insert("transfer_size".into(), report.transfer_size.into());
         out.details.insert(
             "mode".into(),
-            format!("{:?}", self.profile.dfu.mode).to_lowercase().into(),
+            format!("{:?}", settings.mode).to_lowercase().into(),
         );
-        out.details.insert("requests".into(), stats.requests.into());
+        out.details
+            .insert("requests".into(), report.requests.into());
         out.measurements.push(Measurement::new(
             "dfu_bytes",
-            stats.bytes_written as f64,
+            report.bytes as f64,
             "B",
             None,
         ));
-        let per_block = if stats.blocks > 0 {
-            stats.polls as f64 / stats.blocks as f64
-        } else {
-            0.0
-        };
         out.measurements.push(Measurement::new(
             "dfu_polls_per_block",
-            per_block,
+            report.polls_per_block,
             "polls",
             None,
         ));

@@ -1,0 +1,231 @@
+//! Commands that work on the unit a fixture holds now: `station dfu download|upload|verify`
+//! and `station sim reset`.
+
+use std::path::{Path, PathBuf};
+
+use crate::backend::{self, FixtureHw};
+use crate::config::{self, ConfigErrors, DfuMode, Fixture, Station};
+use crate::error::{ExitStatus, StationError};
+use crate::image::Image;
+use crate::record::RecordStore;
+use crate::station::Event;
+use crate::station::events::to_json_line;
+use crate::station::unit::StepError;
+use crate::station::update::{self, UpdateSettings};
+
+/// Which fixture a command works on.
+#[derive(clap::Args, Debug)]
+pub struct FixtureArgs {
+    #[arg(long)]
+    pub station: PathBuf,
+    #[arg(long)]
+    pub fixture: String,
+    /// Use this records directory (and its simulator state) instead of the station's.
+    #[arg(long)]
+    pub records: Option<PathBuf>,
+}
+
+impl FixtureArgs {
+    pub fn load(&self) -> Result<Station, StationError> {
+        let mut station = config::load_station(&self.station)
+            .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
+        if let Some(dir) = &self.records {
+            station.records_dir = dir.clone();
+        }
+        Ok(station)
+    }
+}
+
+pub fn find_fixture<'a>(station: &'a Station, id: &str) -> Result<&'a Fixture, StationError> {
+    station.fixture(id).ok_or_else(|| {
+        let known: Vec<&str> = station.fixtures.iter().map(|f| f.id.as_str()).collect();
+        StationError::usage(format!(
+            "no fixture {id:?} in {}; it has {}",
+            station.source.path.display(),
+            known.join(", ")
+        ))
+    })
+}
+
+/// The unit on the fixture now (restored from the virtual bench's state on a sim fixture).
+pub fn open(station: &Station, fixture: &Fixture) -> Result<FixtureHw, StationError> {
+    let store = RecordStore::open(&station.records_dir)
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let mut counter_error = None;
+    let hw = backend::open_current(station, fixture, || {
+        store.next_unit_number(&fixture.id).unwrap_or_else(|e| {
+            counter_error = Some(e.to_string());
+            0
+        })
+    })
+    .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
+    match counter_error {
+        Some(e) => Err(StationError::station(e)),
+        None => Ok(hw),
+    }
+}
+
+fn step_error(e: StepError) -> StationError {
+    match e.outcome {
+        crate::record::Outcome::Fail => StationError::fail(e.message),
+        crate::record::Outcome::Aborted => StationError::aborted(e.message),
+        _ => StationError::station(e.message),
+    }
+}
+
+fn load_image(path: &Path, address: Option<u32>) -> Result<Image, StationError> {
+    Image::load(path, address).map_err(|e| StationError::usage(e.to_string()))
+}
+
+pub struct DownloadArgs {
+    pub at: FixtureArgs,
+    pub image: PathBuf,
+    pub address: Option<u32>,
+    pub alt: Option<u8>,
+    pub verify: bool,
+    pub mode: Option<DfuMode>,
+    pub json: bool,
+}
+
+pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
+    let station = args.at.load()?;
+    let fixture = find_fixture(&station, &args.at.fixture)?;
+    let profile = station.profile_of(fixture);
+    let image = load_image(&args.image, args.address)?;
+    let hw = open(&station, fixture)?;
+    let settings = UpdateSettings {
+        alt: args.alt.unwrap_or(profile.dfu.alt),
+        mode: args.mode.unwrap_or(profile.dfu.mode),
+        erase: profile.dfu.erase,
+        verify: args.verify,
+        leave: true,
+    };
+    let json = args.json;
+    let sink = move |e: Event| {
+        if json {
+            println!("{}", to_json_line(&e));
+        }
+    };
+    let result = update::update(
+        &hw,
+        fixture,
+        &image.segments,
+        &settings,
+        &sink,
+        0,
+        "dfu_download",
+    );
+    hw.save()
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let report = result.map_err(step_error)?;
+    if !json {
+        println!(
+            "downloaded {} bytes to {} ({}){}",
+            report.bytes,
+            fixture.id,
+            if report.rom {
+                "ST system bootloader"
+            } else {
+                "bootloader"
+            },
+            if report.verified { ", verified" } else { "" }
+        );
+    }
+    Ok(ExitStatus::Pass)
+}
+
+pub fn verify(
+    at: &FixtureArgs,
+    image: &Path,
+    address: Option<u32>,
+    alt: Option<u8>,
+) -> Result<ExitStatus, StationError> {
+    let station = at.load()?;
+    let fixture = find_fixture(&station, &at.fixture)?;
+    let image = load_image(image, address)?;
+    let hw = open(&station, fixture)?;
+    let result = (|| {
+        let (mut pipe, _) = update::open_dfu(&hw, fixture).map_err(step_error)?;
+        let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
+        let device = crate::dfu::DfuDevice::open(pipe.as_mut(), alt)
+            .map_err(|e| StationError::fail(e.to_string()))?;
+        crate::dfu::verify(pipe.as_mut(), hw.clock.as_ref(), &device, &image.segments)
+            .map_err(|e| StationError::fail(e.to_string()))
+    })();
+    hw.save()
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let report = result?;
+    match report.first_mismatch {
+        None => {
+            println!(
+                "verified: {} bytes match {}",
+                report.bytes_checked, image.name
+            );
+            Ok(ExitStatus::Pass)
+        }
+        Some(m) => Err(StationError::fail(format!(
+            "verify failed: {} of {} bytes differ, the first at {:#010x} (image {:#04x}, device {:#04x})",
+            report.differing_bytes, report.bytes_checked, m.address, m.expected, m.found
+        ))),
+    }
+}
+
+pub fn upload(
+    at: &FixtureArgs,
+    address: u32,
+    length: u32,
+    out: &Path,
+    alt: Option<u8>,
+) -> Result<ExitStatus, StationError> {
+    let station = at.load()?;
+    let fixture = find_fixture(&station, &at.fixture)?;
+    let hw = open(&station, fixture)?;
+    let result = (|| {
+        let (mut pipe, _) = update::open_dfu(&hw, fixture).map_err(step_error)?;
+        let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
+        let device = crate::dfu::DfuDevice::open(pipe.as_mut(), alt)
+            .map_err(|e| StationError::fail(e.to_string()))?;
+        crate::dfu::upload::upload(
+            pipe.as_mut(),
+            hw.clock.as_ref(),
+            device.interface.number,
+            device.functional.transfer_size,
+            address,
+            length,
+            &mut |_, _| {},
+        )
+        .map_err(|e| StationError::fail(e.to_string()))
+    })();
+    hw.save()
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let bytes = result?;
+    std::fs::write(out, &bytes)
+        .map_err(|e| StationError::station(format!("{}: {e}", out.display())))?;
+    println!(
+        "read {} bytes from {address:#010x} into {}",
+        bytes.len(),
+        out.display()
+    );
+    Ok(ExitStatus::Pass)
+}
+
+/// Return a simulated fixture to its initial state: the next command finds a fresh unit.
+pub fn sim_reset(at: &FixtureArgs) -> Result<ExitStatus, StationError> {
+    let station = at.load()?;
+    let fixture = find_fixture(&station, &at.fixture)?;
+    if fixture.backend != config::FixtureBackend::Sim {
+        return Err(StationError::usage(format!(
+            "fixture {} is real hardware, not simulated",
+            fixture.id
+        )));
+    }
+    let path = crate::sim::state::state_path(&backend::state_dir(&station), &fixture.id);
+    match std::fs::remove_file(&path) {
+        Ok(()) => println!("{}: reset (removed {})", fixture.id, path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            println!("{}: already in its initial state", fixture.id)
+        }
+        Err(e) => return Err(StationError::station(format!("{}: {e}", path.display()))),
+    }
+    Ok(ExitStatus::Pass)
+}
