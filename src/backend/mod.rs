@@ -75,7 +75,7 @@ pub fn open_fixture(station: &Station, fixture: &Fixture, unit: u64) -> Result<F
         }
         FixtureBackend::Sim => {
             let spec = sim_spec(fixture, unit)?;
-            let clock = Arc::new(VirtualClock::new());
+            let clock = Arc::new(VirtualClock::with_mode(station.time));
             let device = SimDevice::new(&spec, clock).map_err(HwError::Backend)?;
             Ok(sim_hw(debug, device, unit, state_path(station, fixture)))
         }

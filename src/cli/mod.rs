@@ -47,6 +47,9 @@ enum Command {
         /// Write records here instead of the station's records directory.
         #[arg(long)]
         records: Option<PathBuf>,
+        /// Simulated time: virtual (as fast as possible) or realtime[:SCALE].
+        #[arg(long, default_value = "virtual")]
+        time: crate::hw::TimeMode,
         /// Print one JSON event per line.
         #[arg(long)]
         json: bool,
@@ -88,6 +91,9 @@ enum Command {
         station: PathBuf,
         #[arg(long)]
         operator: Option<String>,
+        /// Simulated time: realtime[:SCALE] (watchable) or virtual.
+        #[arg(long, default_value = "realtime")]
+        time: crate::hw::TimeMode,
     },
 }
 
@@ -132,6 +138,7 @@ pub fn main() -> std::process::ExitCode {
     let command = cli.command.unwrap_or(Command::Tui {
         station: PathBuf::from("stations/virtual.toml"),
         operator: None,
+        time: crate::hw::TimeMode::Realtime { scale: 1.0 },
     });
     match dispatch(command) {
         Ok(status) => std::process::ExitCode::from(status as u8),
@@ -181,6 +188,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             fixtures,
             operator,
             records,
+            time,
             json,
         } => {
             if !headless {
@@ -189,6 +197,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 ));
             }
             let mut s = load(&station)?;
+            s.time = time;
             if let Some(dir) = records {
                 s.records_dir = dir;
             }
@@ -247,8 +256,13 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
         Command::Sim {
             command: SimCommand::Reset { at },
         } => fixture::sim_reset(&at),
-        Command::Tui { station, operator } => {
-            let s = load(&station)?;
+        Command::Tui {
+            station,
+            operator,
+            time,
+        } => {
+            let mut s = load(&station)?;
+            s.time = time;
             config::check_station(&s)
                 .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
             let operator = operator.unwrap_or_else(|| s.operator.default.clone());

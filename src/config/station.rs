@@ -179,6 +179,8 @@ pub struct Station {
     pub fixtures: Vec<Fixture>,
     /// Profiles by resolved path.
     pub profiles: BTreeMap<PathBuf, Profile>,
+    /// How simulated fixtures keep time: a run option (`--time`), never read from the file.
+    pub time: crate::hw::TimeMode,
 }
 
 impl Station {
@@ -259,6 +261,7 @@ pub fn load_station(path: &Path) -> Result<Station, Vec<ConfigError>> {
         operator: raw.operator,
         fixtures,
         profiles,
+        time: crate::hw::TimeMode::Virtual,
     })
 }
 

@@ -38,10 +38,40 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when someone sleeps on it or charges work to it.
+/// How simulated time relates to the wall clock: a run option (`--time`), not a config key.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum TimeMode {
+    /// As fast as the host can go; the default for headless runs and tests.
+    #[default]
+    Virtual,
+    /// Paced to the wall clock, `scale` times faster (1.0 = real time): for watching the TUI.
+    Realtime { scale: f64 },
+}
+
+impl std::str::FromStr for TimeMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("expected virtual, realtime or realtime:SCALE (e.g. realtime:20), found {s:?}")
+        };
+        match s.split_once(':') {
+            None if s == "virtual" => Ok(TimeMode::Virtual),
+            None if s == "realtime" => Ok(TimeMode::Realtime { scale: 1.0 }),
+            Some(("realtime", scale)) => match scale.parse::<f64>() {
+                Ok(x) if x.is_finite() && x > 0.0 => Ok(TimeMode::Realtime { scale: x }),
+                _ => Err(bad()),
+            },
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A clock that only moves when someone sleeps on it or charges work to it. Paced, it also
+/// waits out each step on the wall clock (scaled), so a person can watch a simulated run.
 #[derive(Debug, Default)]
 pub struct VirtualClock {
     now: Mutex<Duration>,
+    pace: Option<f64>,
 }
 
 impl VirtualClock {
@@ -53,20 +83,46 @@ impl VirtualClock {
     pub fn starting_at(now: Duration) -> Self {
         Self {
             now: Mutex::new(now),
+            pace: None,
+        }
+    }
+
+    pub fn with_mode(mode: TimeMode) -> Self {
+        let pace = match mode {
+            TimeMode::Virtual => None,
+            TimeMode::Realtime { scale } => Some(scale),
+        };
+        Self {
+            now: Mutex::new(Duration::ZERO),
+            pace,
+        }
+    }
+
+    fn pace(&self, d: Duration) {
+        if let Some(scale) = self.pace
+            && !d.is_zero()
+        {
+            std::thread::sleep(d.div_f64(scale));
         }
     }
 
     /// Charge `d` of simulated work (a flash erase, a USB transfer) to the clock.
     pub fn advance(&self, d: Duration) {
         *self.now.lock().unwrap_or_else(|e| e.into_inner()) += d;
+        self.pace(d);
     }
 
     /// Move to `t` if it lies in the future.
     pub fn advance_to(&self, t: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-        if t > *now {
-            *now = t;
-        }
+        let step = {
+            let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+            let step = t.saturating_sub(*now);
+            if t > *now {
+                *now = t;
+            }
+            step
+        };
+        self.pace(step);
     }
 }
 
@@ -98,5 +154,32 @@ mod tests {
         );
         c.advance_to(Duration::from_secs(1));
         assert_eq!(c.now(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn time_modes_parse_with_clear_errors() {
+        assert_eq!("virtual".parse::<TimeMode>(), Ok(TimeMode::Virtual));
+        assert_eq!(
+            "realtime".parse::<TimeMode>(),
+            Ok(TimeMode::Realtime { scale: 1.0 })
+        );
+        assert_eq!(
+            "realtime:20".parse::<TimeMode>(),
+            Ok(TimeMode::Realtime { scale: 20.0 })
+        );
+        for bad in [
+            "fast",
+            "realtime:0",
+            "realtime:-1",
+            "realtime:x",
+            "virtual:2",
+        ] {
+            assert!(
+                bad.parse::<TimeMode>()
+                    .unwrap_err()
+                    .contains("realtime:SCALE"),
+                "{bad}"
+            );
+        }
     }
 }

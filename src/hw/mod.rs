@@ -6,7 +6,7 @@ mod debug;
 mod fixture;
 mod usb;
 
-pub use clock::{Clock, SystemClock, VirtualClock};
+pub use clock::{Clock, SystemClock, TimeMode, VirtualClock};
 pub use debug::{
     AttachMode, DebugTarget, FlashOptions, FlashPhase, FlashProgress, FlashReport, ResetKind,
     Segment,
