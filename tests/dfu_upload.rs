@@ -202,8 +202,9 @@ fn the_rom_reads_flash_at_rdp0_and_answers_err_vendor_at_rdp1() {
 
     {
         let mut mcu = dev.lock();
-        let options = mcu.fc.stored_options();
-        mcu.fc.set_stored_options((options & !0xFF00) | 0x5500);
+        let fc = mcu.fc.as_f4_mut().expect("an F4 part");
+        let options = fc.stored_options();
+        fc.set_stored_options((options & !0xFF00) | 0x5500);
         mcu.system_reset();
         assert!(matches!(mcu.firmware, Firmware::Rom(_)));
     }

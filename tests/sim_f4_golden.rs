@@ -1316,7 +1316,7 @@ fn hal_style_bytewise_optcr_writes_change_only_their_lanes() {
     let byte0 = mcu.debug_read(optcr).unwrap() & 0xFF;
     mcu.debug_write(optcr, byte0 | 0x02, 1).unwrap();
     mcu.wait_flash_idle();
-    let stored = mcu.fc.stored_options();
+    let stored = mcu.fc.as_f4().expect("an F4 part").stored_options();
     assert_eq!((stored >> 8) & 0xFF, 0x55);
     assert_eq!((stored >> 16) & 0xFFF, 0xFFC);
     // [R] fact: factory low byte 0xED (BOR off, user bits set) survives the byte writes.

@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock};
 
 use probe_rs::config::{RawFlashAlgorithm, Registry};
 
-use super::f4::FlashBus;
+use super::controller::FlashBus;
 use super::fault::{Origin, PowerLost};
 use super::mcu::Mcu;
 use crate::hw::Clock;
@@ -109,7 +109,8 @@ fn errors_to_result(sr_errors: Result<u32, PowerLost>) -> u32 {
     }
 }
 
-fn with_bus(mcu: &mut Mcu, f: impl FnOnce(&mut super::f4::F4Flash, &mut FlashBus) -> u32) -> u32 {
+/// The option-byte algorithm goes through the option registers like any other code would.
+fn write_options(mcu: &mut Mcu, options: u32) -> u32 {
     let now = mcu.clock.now();
     let mut bus = FlashBus {
         flash: &mut mcu.flash,
@@ -118,17 +119,6 @@ fn with_bus(mcu: &mut Mcu, f: impl FnOnce(&mut super::f4::F4Flash, &mut FlashBus
         debugger: mcu.debugger,
         log: &mut mcu.log,
     };
-    f(&mut mcu.fc, &mut bus)
-}
-
-/// The option-byte algorithm goes through OPTKEYR/OPTCR like any other code would.
-fn write_options(mcu: &mut Mcu, options: u32) -> u32 {
-    use super::f4::{OPTCR, OPTCR_OPTSTRT, OPTKEY1, OPTKEY2, OPTKEYR};
-    with_bus(mcu, |fc, bus| {
-        let _ = fc.write(OPTKEYR, OPTKEY1, bus);
-        let _ = fc.write(OPTKEYR, OPTKEY2, bus);
-        let _ = fc.write(OPTCR, options & !OPTCR_OPTSTRT & !1, bus);
-        let _ = fc.write(OPTCR, (options & !1) | OPTCR_OPTSTRT, bus);
-        0
-    })
+    mcu.fc.write_options_through_registers(options, &mut bus);
+    0
 }

@@ -9,8 +9,7 @@
 
 use std::time::Duration;
 
-use super::flash::FlashArray;
-use super::part::FlashTiming;
+pub use super::controller::{BusFault, FlashBus};
 
 pub const KEY1: u32 = 0x4567_0123;
 pub const KEY2: u32 = 0xCDEF_89AB;
@@ -57,16 +56,6 @@ pub fn sector_write_protected(options: u32, sector: usize) -> bool {
     sector < 12 && (options >> (16 + sector)) & 1 == 0
 }
 
-/// What the controller needs from its surroundings for one access.
-pub struct FlashBus<'a> {
-    pub flash: &'a mut FlashArray,
-    pub timing: &'a FlashTiming,
-    pub now: Duration,
-    /// A debugger has been connected since power-on (RDP level 1 then blocks the flash).
-    pub debugger: bool,
-    pub log: &'a mut Vec<String>,
-}
-
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct F4Flash {
     cr: u32,
@@ -84,10 +73,6 @@ pub struct F4Flash {
     /// The option bytes loaded at the last reset: these govern protection.
     loaded: u32,
 }
-
-/// A bus error on a register access.
-#[derive(Debug, PartialEq, Eq)]
-pub struct BusFault;
 
 impl F4Flash {
     pub fn new(options: u32) -> Self {

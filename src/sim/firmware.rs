@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::controller::ERR_WRITE_PROTECT;
 use super::dfuse::{self, DfuMemory, DfuseConfig, DfuseFunction};
-use super::f4;
 use super::fault::{Origin, PowerLost};
 use super::mcu::Mcu;
 use crate::image::header::{self, AppHeader, BootCheck, SlotCheck};
@@ -418,7 +418,7 @@ impl<'a> FirmwareMemory<'a> {
     }
 
     fn rdp_blocks(&self) -> bool {
-        self.rom && f4::rdp_level(self.mcu.fc.loaded_options()) >= 1
+        self.rom && self.mcu.fc.rdp_level() >= 1
     }
 }
 
@@ -441,7 +441,7 @@ impl DfuMemory for FirmwareMemory<'_> {
             .flash_erase(sector, Origin::Dfu)
             .map_err(|_| POWER_LOST)?;
         // The ROM silently skips a write-protected sector (AN2662 p. 78).
-        if errors & f4::SR_WRPERR != 0 && self.rom {
+        if errors & ERR_WRITE_PROTECT != 0 && self.rom {
             return Ok(());
         }
         if errors != 0 {
@@ -481,7 +481,7 @@ impl DfuMemory for FirmwareMemory<'_> {
             .mcu
             .flash_program(address, data, Origin::Dfu)
             .map_err(|_| POWER_LOST)?;
-        if errors & f4::SR_WRPERR != 0 {
+        if errors & ERR_WRITE_PROTECT != 0 {
             Err(dfuse::ERR_WRITE)
         } else if errors != 0 {
             Err(dfuse::ERR_PROG)
@@ -502,13 +502,12 @@ impl DfuMemory for FirmwareMemory<'_> {
     }
 
     fn read_unprotect(&mut self) -> Result<(), u8> {
-        let options = self.mcu.fc.stored_options();
-        if f4::rdp_level(options) == 2 {
+        if self.mcu.fc.stored_rdp_level() == 2 {
             return Err(dfuse::ERR_VENDOR);
         }
         // An RDP regression: the whole flash goes, write protection or not.
         self.mcu.flash.erase_all();
-        self.mcu.fc.set_stored_options((options & !0xFF00) | 0xAA00);
+        self.mcu.fc.store_rdp_level0();
         let mass = self.mcu.timing.mass_erase;
         crate::hw::Clock::sleep(self.mcu.clock.as_ref(), mass);
         Ok(())

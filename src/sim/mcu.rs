@@ -3,8 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::controller::{BusFault, Controller, FlashBus};
 use super::core::{CoreRequest, CortexM};
-use super::f4::{self, BusFault, F4Flash, FlashBus};
+use super::f4::F4Flash;
 use super::fault::{self, Cut, CutPoint, CutWhen, EventRng, FlashOp, OpKind, Origin, PowerLost};
 use super::firmware::{self, Firmware};
 use super::flash::FlashArray;
@@ -24,7 +25,7 @@ pub struct UsbIdentities {
 pub struct Mcu {
     pub part: PartSpec,
     pub flash: FlashArray,
-    pub fc: F4Flash,
+    pub fc: Controller,
     pub core: CortexM,
     ram: Vec<(u32, Vec<u8>)>,
     other: std::collections::BTreeMap<u32, u32>,
@@ -69,7 +70,7 @@ impl Mcu {
         usb: UsbIdentities,
     ) -> Self {
         let flash = FlashArray::new(part.flash_base, part.sectors.clone());
-        let fc = F4Flash::new(part.factory_options);
+        let fc = Controller::F4(F4Flash::new(part.factory_options));
         let ram = part
             .ram
             .iter()
@@ -138,7 +139,7 @@ impl Mcu {
             .collect()
     }
 
-    fn flash_bus(&mut self) -> (&mut F4Flash, FlashBus<'_>) {
+    fn flash_bus(&mut self) -> (&mut Controller, FlashBus<'_>) {
         let now = self.clock.now();
         (
             &mut self.fc,
@@ -342,8 +343,7 @@ impl Mcu {
     /// Whether the controller would carry out `kind` (a torn operation only tears what the
     /// controller would have touched).
     fn op_allowed(&self, kind: OpKind) -> bool {
-        let options = self.fc.loaded_options();
-        let wrp = |s: usize| f4::sector_write_protected(options, s);
+        let wrp = |s: usize| self.fc.sector_write_protected(s);
         match kind {
             OpKind::Erase { sector } => !wrp(sector),
             OpKind::MassErase => !(0..self.flash.sector_count()).any(wrp),
@@ -356,7 +356,7 @@ impl Mcu {
     fn with_flash_bus(
         &mut self,
         debugger: bool,
-        f: impl FnOnce(&mut F4Flash, &mut FlashBus) -> u32,
+        f: impl FnOnce(&mut Controller, &mut FlashBus) -> u32,
     ) -> u32 {
         let now = self.clock.now();
         let mut bus = FlashBus {
@@ -380,11 +380,7 @@ impl Mcu {
     pub fn flash_mass_erase(&mut self, origin: Origin) -> Result<u32, PowerLost> {
         let debugger = origin == Origin::Debugger;
         self.flash_op(origin, OpKind::MassErase, |m| {
-            m.with_flash_bus(debugger, |fc, bus| {
-                let before = fc.read(f4::SR, bus.now);
-                fc.mass_erase(bus);
-                fc.read(f4::SR, bus.now) & !before & 0xF2
-            })
+            m.with_flash_bus(debugger, |fc, bus| fc.mass_erase_block(bus))
         })
     }
 
@@ -474,7 +470,7 @@ impl Mcu {
         let a = address & !3;
         let p = &self.part;
         if self.flash.contains(a) {
-            if self.debugger && f4::rdp_level(self.fc.loaded_options()) >= 1 {
+            if self.debugger && self.fc.rdp_level() >= 1 {
                 return Err(BusFault);
             }
             let b = self.flash.read(a, 4).ok_or(BusFault)?;
@@ -497,9 +493,8 @@ impl Mcu {
         if a == p.idcode_address {
             return Ok(p.idcode);
         }
-        if a == 0x1FFF_C000 {
-            // Memory-mapped user option bytes (RM0090): the stored OPTCR bits.
-            return Ok(self.fc.stored_options());
+        if let Some(word) = self.fc.option_area(a) {
+            return Ok(word);
         }
         if CortexM::is_debug_register(a) {
             return Ok(self.core.read(a));

@@ -9,6 +9,7 @@
 //! flash ([`firmware`]). Time is a per-fixture [`VirtualClock`].
 
 pub mod algo;
+pub mod controller;
 pub mod core;
 pub mod dfuse;
 pub mod f4;

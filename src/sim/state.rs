@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::controller::Controller;
 use super::core::CortexM;
-use super::f4::F4Flash;
 use super::fault::Cut;
 use super::firmware::Firmware;
 use super::mcu::{Mcu, UsbIdentities};
@@ -31,7 +31,7 @@ struct Header {
     now: Duration,
     powered: bool,
     boot0: bool,
-    fc: F4Flash,
+    fc: Controller,
     core: CortexM,
     firmware: Firmware,
     flash_ops: u64,

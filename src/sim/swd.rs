@@ -164,7 +164,7 @@ impl SimProbe {
     /// An unpowered target, or one at RDP level 2, gives no ACK at all.
     fn answering(&self) -> bool {
         let mcu = self.mcu();
-        mcu.powered && super::f4::rdp_level(mcu.fc.loaded_options()) != 2
+        mcu.powered && mcu.fc.rdp_level() != 2
     }
 
     fn access_size(&self) -> u32 {

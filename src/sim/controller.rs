@@ -1,0 +1,163 @@
+//! The FLASH controller of a simulated part, one variant per family, behind one interface:
+//! register access, bus writes into the array, the erase/program services code on the chip
+//! uses, and what the loaded option bytes say about protection.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::f4::{self, F4Flash};
+use super::flash::FlashArray;
+use super::part::FlashTiming;
+
+/// What a controller needs from its surroundings for one access.
+pub struct FlashBus<'a> {
+    pub flash: &'a mut FlashArray,
+    pub timing: &'a FlashTiming,
+    pub now: Duration,
+    /// A debugger has been connected since power-on (RDP level 1 then blocks the flash).
+    pub debugger: bool,
+    pub log: &'a mut Vec<String>,
+}
+
+/// A bus error on a register access.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BusFault;
+
+/// What an erase or program by code on the chip ran into, independent of the family's flags.
+pub const ERR_WRITE_PROTECT: u32 = 1 << 0;
+pub const ERR_OTHER: u32 = 1 << 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Controller {
+    F4(F4Flash),
+}
+
+impl Controller {
+    pub fn as_f4(&self) -> Option<&F4Flash> {
+        match self {
+            Controller::F4(c) => Some(c),
+        }
+    }
+
+    pub fn as_f4_mut(&mut self) -> Option<&mut F4Flash> {
+        match self {
+            Controller::F4(c) => Some(c),
+        }
+    }
+
+    pub fn reset(&mut self) {
+        match self {
+            Controller::F4(c) => c.reset(),
+        }
+    }
+
+    pub fn busy_until(&self) -> Duration {
+        match self {
+            Controller::F4(c) => c.busy_until(),
+        }
+    }
+
+    /// A register read at `offset` from the controller's base.
+    pub fn read(&self, offset: u32, now: Duration) -> u32 {
+        match self {
+            Controller::F4(c) => c.read(offset, now),
+        }
+    }
+
+    pub fn write(&mut self, offset: u32, value: u32, bus: &mut FlashBus) -> Result<(), BusFault> {
+        match self {
+            Controller::F4(c) => c.write(offset, value, bus),
+        }
+    }
+
+    /// A bus write of `width` bytes into the flash array.
+    pub fn program(&mut self, address: u32, value: u32, width: u32, bus: &mut FlashBus) {
+        match self {
+            Controller::F4(c) => c.program(address, value, width, bus),
+        }
+    }
+
+    fn generic(errors: u32, wrp: u32) -> u32 {
+        let mut out = 0;
+        if errors & wrp != 0 {
+            out |= ERR_WRITE_PROTECT;
+        }
+        if errors & !wrp != 0 {
+            out |= ERR_OTHER;
+        }
+        out
+    }
+
+    pub fn erase_block(&mut self, sector: usize, bus: &mut FlashBus) -> u32 {
+        match self {
+            Controller::F4(c) => Self::generic(c.erase_block(sector, bus), f4::SR_WRPERR),
+        }
+    }
+
+    pub fn mass_erase_block(&mut self, bus: &mut FlashBus) -> u32 {
+        match self {
+            Controller::F4(c) => {
+                let before = c.read(f4::SR, bus.now);
+                c.mass_erase(bus);
+                let raised = c.read(f4::SR, bus.now) & !before & 0xF2;
+                Self::generic(raised, f4::SR_WRPERR)
+            }
+        }
+    }
+
+    pub fn program_block(&mut self, address: u32, data: &[u8], bus: &mut FlashBus) -> u32 {
+        match self {
+            Controller::F4(c) => Self::generic(c.program_block(address, data, bus), f4::SR_WRPERR),
+        }
+    }
+
+    /// RDP level of the loaded option bytes (what governs the part now).
+    pub fn rdp_level(&self) -> u8 {
+        match self {
+            Controller::F4(c) => f4::rdp_level(c.loaded_options()),
+        }
+    }
+
+    /// RDP level as stored (what the part will load at its next reset).
+    pub fn stored_rdp_level(&self) -> u8 {
+        match self {
+            Controller::F4(c) => f4::rdp_level(c.stored_options()),
+        }
+    }
+
+    pub fn sector_write_protected(&self, sector: usize) -> bool {
+        match self {
+            Controller::F4(c) => f4::sector_write_protected(c.loaded_options(), sector),
+        }
+    }
+
+    /// The bootloader's Read Unprotect: back to level 0 at the next reset (the caller erases).
+    pub fn store_rdp_level0(&mut self) {
+        match self {
+            Controller::F4(c) => c.set_stored_options((c.stored_options() & !0xFF00) | 0xAA00),
+        }
+    }
+
+    /// A word of the memory-mapped option bytes, where the family has them.
+    pub fn option_area(&self, address: u32) -> Option<u32> {
+        match self {
+            // RM0090: user option bytes at 0x1FFF_C000.
+            Controller::F4(c) if address == 0x1FFF_C000 => Some(c.stored_options()),
+            _ => None,
+        }
+    }
+
+    /// The factory option bytes (what an option-byte erase restores).
+    pub fn write_options_through_registers(&mut self, options: u32, bus: &mut FlashBus) {
+        match self {
+            Controller::F4(c) => {
+                use super::f4::{OPTCR, OPTCR_OPTSTRT, OPTKEY1, OPTKEY2, OPTKEYR};
+                let _ = c.write(OPTKEYR, OPTKEY1, bus);
+                let _ = c.write(OPTKEYR, OPTKEY2, bus);
+                let _ = c.write(OPTCR, options & !OPTCR_OPTSTRT & !1, bus);
+                let _ = c.write(OPTCR, (options & !1) | OPTCR_OPTSTRT, bus);
+            }
+        }
+    }
+}
