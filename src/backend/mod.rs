@@ -144,6 +144,25 @@ fn sim_hw(
     }
 }
 
+/// A simulated unit with no probe: USB, power and lines only (a torture campaign's restored
+/// snapshot).
+pub fn detached_hw(device: SimDevice) -> FixtureHw {
+    let debug = Box::new(probe_rs::ProbeRsTarget::new(
+        "1209:5151:DETACHED",
+        "STM32F407VGTx",
+        4000,
+    ));
+    FixtureHw {
+        sim_state: None,
+        debug,
+        usb: device.usb_bus(),
+        power: Some(device.power()),
+        lines: Some(device.lines()),
+        clock: device.clock.clone(),
+        sim: Some(device),
+    }
+}
+
 /// The unit that is on the fixture now: on the virtual bench, the one saved by the last
 /// command (or a fresh blank unit); on real hardware, whatever is plugged in.
 pub fn open_current(

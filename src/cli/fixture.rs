@@ -92,14 +92,13 @@ pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
     let fixture = find_fixture(&station, &args.at.fixture)?;
     let profile = station.profile_of(fixture);
     let image = load_image(&args.image, args.address)?;
-    let hw = open(&station, fixture)?;
-    let settings = UpdateSettings {
-        alt: args.alt.unwrap_or(profile.dfu.alt),
-        mode: args.mode.unwrap_or(profile.dfu.mode),
-        erase: profile.dfu.erase,
-        verify: args.verify,
-        leave: true,
-    };
+    let mut hw = open(&station, fixture)?;
+    let mut settings = UpdateSettings::new(
+        args.alt.unwrap_or(profile.dfu.alt),
+        args.mode.unwrap_or(profile.dfu.mode),
+        profile.dfu.erase,
+    );
+    settings.verify = args.verify;
     let json = args.json;
     let sink = move |e: Event| {
         if json {
@@ -107,7 +106,7 @@ pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
         }
     };
     let result = update::update(
-        &hw,
+        &mut hw,
         fixture,
         &image.segments,
         &settings,
@@ -143,9 +142,9 @@ pub fn verify(
     let station = at.load()?;
     let fixture = find_fixture(&station, &at.fixture)?;
     let image = load_image(image, address)?;
-    let hw = open(&station, fixture)?;
+    let mut hw = open(&station, fixture)?;
     let result = (|| {
-        let (mut pipe, _) = update::open_dfu(&hw, fixture).map_err(step_error)?;
+        let (mut pipe, _, _) = update::open_dfu(&mut hw, fixture).map_err(step_error)?;
         let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
         let device = crate::dfu::DfuDevice::open(pipe.as_mut(), alt)
             .map_err(|e| StationError::fail(e.to_string()))?;
@@ -179,9 +178,9 @@ pub fn upload(
 ) -> Result<ExitStatus, StationError> {
     let station = at.load()?;
     let fixture = find_fixture(&station, &at.fixture)?;
-    let hw = open(&station, fixture)?;
+    let mut hw = open(&station, fixture)?;
     let result = (|| {
-        let (mut pipe, _) = update::open_dfu(&hw, fixture).map_err(step_error)?;
+        let (mut pipe, _, _) = update::open_dfu(&mut hw, fixture).map_err(step_error)?;
         let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
         let device = crate::dfu::DfuDevice::open(pipe.as_mut(), alt)
             .map_err(|e| StationError::fail(e.to_string()))?;

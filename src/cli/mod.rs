@@ -80,6 +80,24 @@ enum Command {
         #[command(subcommand)]
         command: dfu::DfuCommand,
     },
+    /// Interrupted-update torture campaign: cut an update at every selected operation and
+    /// mode, and check the unit always comes back. Exit 0 when the design never bricks, 1 when
+    /// it does.
+    Torture {
+        #[command(flatten)]
+        at: fixture::FixtureArgs,
+        /// exhaustive, every:N or random:N[:seed] (default: the profile's).
+        #[arg(long)]
+        plan: Option<crate::station::torture::Plan>,
+        /// Cut modes, comma-separated: host-abort, dfu-abort, usb-reset, power-before,
+        /// power-inside, power-after (default: the profile's, else all).
+        #[arg(long, value_delimiter = ',')]
+        modes: Vec<crate::station::torture::CutMode>,
+        #[arg(long)]
+        operator: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The virtual bench.
     Sim {
         #[command(subcommand)]
@@ -253,6 +271,30 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             Ok(ExitStatus::Pass)
         }
         Command::Dfu { command } => dfu::dispatch(command),
+        Command::Torture {
+            at,
+            plan,
+            modes,
+            operator,
+            json,
+        } => {
+            let station = at.load()?;
+            let fixture = fixture::find_fixture(&station, &at.fixture)?;
+            let operator = operator.unwrap_or_else(|| station.operator.default.clone());
+            let options = crate::station::campaign::TortureOptions {
+                plan,
+                modes,
+                operator,
+            };
+            let printer = output::Printer::new(json);
+            let sink = |e: Event| printer.event(&e);
+            let result = crate::station::campaign::run(&station, fixture, &options, &sink)?;
+            output::torture(&result, json);
+            Ok(match result.record.outcome {
+                crate::record::Outcome::Pass => ExitStatus::Pass,
+                _ => ExitStatus::Fail,
+            })
+        }
         Command::Sim {
             command: SimCommand::Reset { at },
         } => fixture::sim_reset(&at),

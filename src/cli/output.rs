@@ -111,3 +111,44 @@ pub fn history(unit: &str, history: &History, json: bool) {
         eprintln!("warning: {} could not be read: {why}", path.display());
     }
 }
+
+pub fn torture(result: &crate::station::campaign::TortureResult, json: bool) {
+    let r = &result.record;
+    if json {
+        let summary = serde_json::json!({
+            "event": "torture_finished",
+            "schema_version": crate::station::events::EVENTS_SCHEMA_VERSION,
+            "fixture": r.fixture,
+            "outcome": r.outcome,
+            "record": result.path.display().to_string(),
+            "counts": result.campaign.counts(),
+            "reproducer": result.campaign.reproducer(),
+        });
+        println!("{summary}");
+        return;
+    }
+    let c = &result.campaign;
+    println!(
+        "{}: {} cut points over {} plan and {} flash operations ({} -> {})",
+        r.fixture,
+        c.results.len(),
+        c.calibration.plan_ops.len(),
+        c.calibration.flash_ops.len(),
+        c.old,
+        c.new
+    );
+    for (outcome, n) in c.counts() {
+        println!("  {:<16} {n}", format!("{outcome:?}"));
+    }
+    match c.reproducer() {
+        Some(p) => println!(
+            "FAIL: the design bricks. Reproducer: --modes {} at operation {} ({}) -> {:?}",
+            p.point.mode, p.point.index, p.operation, p.outcome
+        ),
+        None if c.needs_boot0() => {
+            println!("PASS: never bricks, but recovery needs the BOOT0 strap")
+        }
+        None => println!("PASS: every cut point comes back"),
+    }
+    println!("record {}", result.path.display());
+}

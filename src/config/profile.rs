@@ -171,6 +171,9 @@ pub struct DfuSettings {
     pub mode: DfuMode,
     #[serde(default)]
     pub erase: EraseStrategy,
+    /// The slot DFU writes to, when it is not the image's own (an A/B design's slot B).
+    #[serde(default)]
+    pub target_slot: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
@@ -293,6 +296,15 @@ pub(super) fn load_profile(
             raw.option_bytes.rdp.span(),
             "option_bytes.rdp",
             "RDP level 2 is permanent: it needs allow_permanent_lock = true in [option_bytes]",
+        ));
+    }
+    if let Some(target) = &raw.dfu.target_slot
+        && !raw.memory.slots.iter().any(|s| &s.get_ref().name == target)
+    {
+        errors.push(source.error_at(
+            0..0,
+            "dfu.target_slot",
+            format!("expected one of the memory.slots names, found {target:?}"),
         ));
     }
     if let Some(t) = &raw.torture

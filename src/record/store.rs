@@ -50,6 +50,31 @@ impl RecordStore {
         Ok(path)
     }
 
+    /// Write a file that belongs to a record (a torture campaign's per-point results) beside
+    /// it, crash-safely, before the record that pins its hash. `suffix` is a plain extension.
+    pub fn write_sidecar(
+        &self,
+        serial: &str,
+        record_id: &str,
+        suffix: &str,
+        bytes: &[u8],
+    ) -> Result<PathBuf, RecordError> {
+        if !suffix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.')
+            || suffix.ends_with("json") && !suffix.contains('.')
+        {
+            return Err(RecordError::invalid(format!(
+                "bad sidecar suffix {suffix:?}"
+            )));
+        }
+        let unit_dir = self.dir.join(safe_component(serial));
+        atomic::ensure_dir(&unit_dir, &self.dir)?;
+        let path = unit_dir.join(format!("{}.{suffix}", safe_component(record_id)));
+        atomic::write_new(&path, bytes)?;
+        Ok(path)
+    }
+
     /// Removes `.*.tmp` files left by a killed run. Call it at start-up,
     /// not while another process may be writing.
     pub fn cleanup_temp_files(&self) -> Result<usize, RecordError> {

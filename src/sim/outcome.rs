@@ -1,13 +1,13 @@
 //! What a unit comes back as after a cut: the torture campaign's classifier, and the virtual
 //! bench's own boot tests, use this one definition.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::firmware::{self, DesignKind, Firmware, RomEntry};
 use super::mcu::Mcu;
 use crate::image::header::{self, BootCheck, Version};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BootOutcome {
     /// The update did not take: the old application runs.

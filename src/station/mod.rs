@@ -1,7 +1,9 @@
 //! The station engine: runs units on fixtures in parallel, one worker per fixture, and writes
 //! one record per unit. It knows no terminal; events flow out through an [`EventSink`].
 
+pub mod campaign;
 pub mod events;
+pub mod torture;
 pub mod unit;
 pub mod update;
 

@@ -312,16 +312,11 @@ impl<'a> UnitRun<'a> {
     }
 
     fn dfu_download(&mut self) -> Result<StepOutput, StepError> {
-        let settings = super::update::UpdateSettings {
-            alt: self.profile.dfu.alt,
-            mode: self.profile.dfu.mode,
-            erase: self.profile.dfu.erase,
-            verify: false,
-            leave: true,
-        };
+        let dfu = &self.profile.dfu;
+        let settings = super::update::UpdateSettings::new(dfu.alt, dfu.mode, dfu.erase);
         let segments = self.images.application.segments.clone();
         let report = super::update::update(
-            &self.hw,
+            &mut self.hw,
             self.fixture,
             &segments,
             &settings,

@@ -1,5 +1,7 @@
-//! Updating a unit over DFU: find it in DFU mode (entering it from the application when
-//! needed), plan, download, verify, leave. Shared by the provisioning run and `station dfu`.
+//! Updating a unit over DFU: find it in DFU mode (entering it from the application, or by the
+//! BOOT0 strap where the fixture has one), plan, download, verify, leave. Shared by the
+//! provisioning run, `station dfu` and the torture campaign, which can stop it at any
+//! operation.
 
 use std::time::Duration;
 
@@ -8,10 +10,23 @@ use super::unit::{StepError, wait_for_device};
 use crate::backend::FixtureHw;
 use crate::config::{DfuMode, EraseStrategy, Fixture};
 use crate::dfu::{self, DfuDevice, Download, Finish, Op};
-use crate::hw::{ControlSetup, REQ_TYPE_CLASS_OUT, Segment, UsbControl, UsbSelector};
+use crate::hw::{
+    Clock, ControlSetup, REQ_TYPE_CLASS_OUT, Segment, UsbBus, UsbControl, UsbSelector,
+};
 
 /// How long a unit may take to (re-)enumerate.
 pub const ENUMERATION_DEADLINE: Duration = Duration::from_secs(5);
+
+/// What to do to the unit when the download stops early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interrupt {
+    /// The host simply stops sending.
+    HostAbort,
+    /// DFU_ABORT, back to dfuIDLE.
+    DfuAbort,
+    /// A USB bus reset (what a loose cable does).
+    UsbReset,
+}
 
 pub struct UpdateSettings {
     pub alt: u8,
@@ -21,6 +36,21 @@ pub struct UpdateSettings {
     pub verify: bool,
     /// Leave DFU at the end, starting the new code.
     pub leave: bool,
+    /// Stop before this operation of the plan (the leave counts as the last one).
+    pub stop: Option<(usize, Interrupt)>,
+}
+
+impl UpdateSettings {
+    pub fn new(alt: u8, mode: DfuMode, erase: EraseStrategy) -> Self {
+        Self {
+            alt,
+            mode,
+            erase,
+            verify: false,
+            leave: true,
+            stop: None,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -30,7 +60,13 @@ pub struct UpdateReport {
     pub requests: u64,
     pub polls_per_block: f64,
     pub verified: bool,
+    /// Went through the ST system bootloader.
     pub rom: bool,
+    /// Needed the BOOT0 strap to get in.
+    pub strapped: bool,
+    /// The plan that ran (or would have run to the end).
+    pub ops: Vec<Op>,
+    pub stopped_at: Option<usize>,
 }
 
 fn selector(fixture: &Fixture, ids: (u16, u16)) -> UsbSelector {
@@ -42,62 +78,89 @@ fn selector(fixture: &Fixture, ids: (u16, u16)) -> UsbSelector {
     }
 }
 
-/// A pipe to the unit in DFU mode: its custom bootloader or the ST ROM, or its application
-/// asked to detach into DFU first.
-pub fn open_dfu(
-    hw: &FixtureHw,
+fn find_dfu(bus: &dyn UsbBus, fixture: &Fixture) -> Option<(Box<dyn UsbControl>, bool)> {
+    [(fixture.usb_bootloader, false), (fixture.usb_rom, true)]
+        .into_iter()
+        .find_map(|(ids, rom)| bus.open(&selector(fixture, ids)).ok().map(|p| (p, rom)))
+}
+
+fn wait_dfu(
+    bus: &dyn UsbBus,
     fixture: &Fixture,
-) -> Result<(Box<dyn UsbControl>, bool), StepError> {
-    let bus = hw.usb.as_ref();
-    let clock = hw.clock.as_ref();
-    for (ids, rom) in [(fixture.usb_bootloader, false), (fixture.usb_rom, true)] {
-        if let Ok(pipe) = bus.open(&selector(fixture, ids)) {
-            return Ok((pipe, rom));
-        }
-    }
-    let mut app = wait_for_device(
-        bus,
-        &selector(fixture, fixture.usb_application),
-        clock,
-        ENUMERATION_DEADLINE,
-    )
-    .map_err(|e| {
-        StepError::fail(format!(
-            "the unit is neither in DFU mode nor running its application: {}",
-            e.message
-        ))
-    })?;
-    // Runtime DFU: DETACH, then a bus reset restarts the unit into DFU mode (DFU 1.1, 5.1).
-    let detach = ControlSetup {
-        request_type: REQ_TYPE_CLASS_OUT,
-        request: dfu::proto::DETACH,
-        value: 1000,
-        index: 0,
-    };
-    app.control_out(detach, &[], dfu::host::TRANSFER_TIMEOUT)
-        .map_err(|e| StepError::fail(format!("the application refused DFU DETACH: {e}")))?;
-    app.reset()
-        .map_err(|e| StepError::fail(format!("USB reset after DETACH: {e}")))?;
-    drop(app);
+    clock: &dyn Clock,
+) -> Option<(Box<dyn UsbControl>, bool)> {
     let start = clock.now();
     loop {
-        for (ids, rom) in [(fixture.usb_bootloader, false), (fixture.usb_rom, true)] {
-            if let Ok(pipe) = bus.open(&selector(fixture, ids)) {
-                return Ok((pipe, rom));
-            }
+        if let Some(found) = find_dfu(bus, fixture) {
+            return Some(found);
         }
         if clock.now().saturating_sub(start) >= ENUMERATION_DEADLINE {
-            return Err(StepError::fail(format!(
-                "the unit did not enumerate in DFU mode within {ENUMERATION_DEADLINE:?} after DETACH: check the USB cable, then retest"
-            )));
+            return None;
         }
         clock.sleep(Duration::from_millis(100));
     }
 }
 
+/// Runtime DFU: DETACH, then a bus reset restarts the unit into DFU mode (DFU 1.1, 5.1).
+fn detach(bus: &dyn UsbBus, fixture: &Fixture, clock: &dyn Clock) -> Result<(), StepError> {
+    let mut app = wait_for_device(
+        bus,
+        &selector(fixture, fixture.usb_application),
+        clock,
+        ENUMERATION_DEADLINE,
+    )?;
+    let setup = ControlSetup {
+        request_type: REQ_TYPE_CLASS_OUT,
+        request: dfu::proto::DETACH,
+        value: 1000,
+        index: 0,
+    };
+    app.control_out(setup, &[], dfu::host::TRANSFER_TIMEOUT)
+        .map_err(|e| StepError::fail(format!("the application refused DFU DETACH: {e}")))?;
+    app.reset()
+        .map_err(|e| StepError::fail(format!("USB reset after DETACH: {e}")))
+}
+
+/// A pipe to the unit in DFU mode, and whether it is the ROM and whether the strap was used.
+pub fn open_dfu(
+    hw: &mut FixtureHw,
+    fixture: &Fixture,
+) -> Result<(Box<dyn UsbControl>, bool, bool), StepError> {
+    let clock = hw.clock.clone();
+    if let Some((pipe, rom)) = find_dfu(hw.usb.as_ref(), fixture) {
+        return Ok((pipe, rom, false));
+    }
+    let detached = detach(hw.usb.as_ref(), fixture, clock.as_ref());
+    if detached.is_ok()
+        && let Some((pipe, rom)) = wait_dfu(hw.usb.as_ref(), fixture, clock.as_ref())
+    {
+        return Ok((pipe, rom, false));
+    }
+    // Last resort: the BOOT0 strap and a reset bring up the ST system bootloader.
+    if let Some(lines) = hw.lines.as_mut() {
+        lines.set_boot0(true)?;
+        lines.set_nrst(true)?;
+        clock.sleep(Duration::from_millis(10));
+        lines.set_nrst(false)?;
+        if let Some((pipe, rom)) = wait_dfu(hw.usb.as_ref(), fixture, clock.as_ref()) {
+            return Ok((pipe, rom, true));
+        }
+        lines.set_boot0(false)?;
+    }
+    Err(match detached {
+        Err(e) => StepError::fail(format!(
+            "the unit is not in DFU mode and cannot be put there: {}",
+            e.message
+        )),
+        Ok(()) => StepError::fail(format!(
+            "the unit did not enumerate in DFU mode within {ENUMERATION_DEADLINE:?} after DETACH: check the USB cable, then retest"
+        )),
+    })
+}
+
 /// Download `segments` over DFU with the given settings.
 pub fn update(
-    hw: &FixtureHw,
+    hw: &mut FixtureHw,
     fixture: &Fixture,
     segments: &[Segment],
     settings: &UpdateSettings,
@@ -105,17 +168,68 @@ pub fn update(
     unit: u64,
     step: &str,
 ) -> Result<UpdateReport, StepError> {
-    let (mut pipe, rom) = open_dfu(hw, fixture)?;
-    let device = DfuDevice::open(pipe.as_mut(), settings.alt)
-        .map_err(|e| StepError::fail(format!("DFU: {e}")))?;
+    let (mut pipe, rom, strapped) = open_dfu(hw, fixture)?;
+    let result = download(
+        hw,
+        fixture,
+        pipe.as_mut(),
+        settings,
+        segments,
+        sink,
+        unit,
+        step,
+    );
+    if strapped && let Some(lines) = hw.lines.as_mut() {
+        // Release the strap so the next reset boots from flash.
+        lines.set_boot0(false)?;
+    }
+    let mut report = result?;
+    report.rom = rom;
+    report.strapped = strapped;
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn download(
+    hw: &FixtureHw,
+    fixture: &Fixture,
+    pipe: &mut dyn UsbControl,
+    settings: &UpdateSettings,
+    segments: &[Segment],
+    sink: &dyn EventSink,
+    unit: u64,
+    step: &str,
+) -> Result<UpdateReport, StepError> {
+    let device =
+        DfuDevice::open(pipe, settings.alt).map_err(|e| StepError::fail(format!("DFU: {e}")))?;
     let map = device
         .memory_map(settings.alt)
         .map_err(|e| StepError::fail(format!("DFU: {e}")))?;
     let transfer = device.functional.transfer_size;
-    let ops = dfu::plan_download(segments, &map, transfer, settings.erase, false)
+    let mut ops = dfu::plan_download(segments, &map, transfer, settings.erase, false)
         .map_err(|e| StepError::fail(format!("DFU plan: {e}")))?;
+    if settings.leave {
+        ops.push(Op::Leave);
+    }
     let clock = hw.clock.as_ref();
-    let mut engine = Download::new(ops, settings.mode, device.interface.number);
+    let mut report = UpdateReport {
+        transfer_size: transfer,
+        ops: ops.clone(),
+        ..Default::default()
+    };
+    let body_len = if settings.leave {
+        ops.len() - 1
+    } else {
+        ops.len()
+    };
+    let mut engine = Download::new(
+        ops[..body_len].to_vec(),
+        settings.mode,
+        device.interface.number,
+    );
+    if let Some((k, _)) = settings.stop {
+        engine = engine.stop_before(k);
+    }
     let mut progress = |done, total| {
         sink.emit(Event::Progress {
             fixture: fixture.id.clone(),
@@ -126,23 +240,28 @@ pub fn update(
             total,
         });
     };
-    dfu::execute(&mut engine, pipe.as_mut(), clock, &mut progress)
+    let finish = dfu::execute(&mut engine, pipe, clock, &mut progress)
         .map_err(|e| StepError::fail(format!("DFU download: {e}")))?;
     let stats = engine.stats.clone();
-    let mut report = UpdateReport {
-        transfer_size: transfer,
-        bytes: stats.bytes_written,
-        requests: stats.requests,
-        polls_per_block: if stats.blocks > 0 {
-            stats.polls as f64 / stats.blocks as f64
-        } else {
-            0.0
-        },
-        verified: false,
-        rom,
+    report.bytes = stats.bytes_written;
+    report.requests = stats.requests;
+    report.polls_per_block = if stats.blocks > 0 {
+        stats.polls as f64 / stats.blocks as f64
+    } else {
+        0.0
     };
+    let stop_here = match (finish, settings.stop) {
+        (Finish::Stopped { at }, Some((_, how))) => Some((at, how)),
+        (Finish::Completed, Some((k, how))) if k >= body_len => Some((k, how)),
+        _ => None,
+    };
+    if let Some((at, how)) = stop_here {
+        report.stopped_at = Some(at);
+        interrupt(pipe, how, device.interface.number);
+        return Ok(report);
+    }
     if settings.verify {
-        let v = dfu::verify(pipe.as_mut(), clock, &device, segments)
+        let v = dfu::verify(pipe, clock, &device, segments)
             .map_err(|e| StepError::fail(format!("DFU verify: {e}")))?;
         if let Some(m) = v.first_mismatch {
             return Err(StepError::fail(format!(
@@ -154,10 +273,28 @@ pub fn update(
     }
     if settings.leave {
         let mut leave = Download::new(vec![Op::Leave], settings.mode, device.interface.number);
-        match dfu::execute(&mut leave, pipe.as_mut(), clock, &mut |_, _| {}) {
-            Ok(Finish::Completed | Finish::Stopped { .. }) => {}
-            Err(e) => return Err(StepError::fail(format!("leaving DFU: {e}"))),
-        }
+        dfu::execute(&mut leave, pipe, clock, &mut |_, _| {})
+            .map_err(|e| StepError::fail(format!("leaving DFU: {e}")))?;
     }
     Ok(report)
+}
+
+/// Cut a download short the way the torture campaign asks. Errors are the point here: the
+/// unit may already be gone.
+fn interrupt(pipe: &mut dyn UsbControl, how: Interrupt, interface: u8) {
+    match how {
+        Interrupt::HostAbort => {}
+        Interrupt::DfuAbort => {
+            let setup = ControlSetup {
+                request_type: REQ_TYPE_CLASS_OUT,
+                request: dfu::proto::ABORT,
+                value: 0,
+                index: interface as u16,
+            };
+            let _ = pipe.control_out(setup, &[], dfu::host::TRANSFER_TIMEOUT);
+        }
+        Interrupt::UsbReset => {
+            let _ = pipe.reset();
+        }
+    }
 }

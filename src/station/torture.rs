@@ -1,0 +1,450 @@
+//! The interrupted-update torture campaign: calibrate one clean update, then cut it at every
+//! selected operation in every selected mode, let the unit boot, classify what it came back
+//! as, and confirm it can still be updated without SWD. On the virtual bench every point
+//! starts from a snapshot of the same pre-update unit.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::events::EventSink;
+use super::unit::StepError;
+use super::update::{self, Interrupt, UpdateSettings};
+use crate::backend::{self, FixtureHw};
+use crate::config::{Fixture, Profile};
+use crate::hw::{AttachMode, FlashOptions, Segment};
+use crate::image::Image;
+use crate::image::header::{self, SlotCheck, Version};
+use crate::sim::SimDevice;
+use crate::sim::fault::{Cut, CutPoint, CutWhen, Origin};
+use crate::sim::outcome::{self, BootOutcome};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CutMode {
+    HostAbort,
+    DfuAbort,
+    UsbReset,
+    PowerBefore,
+    PowerInside,
+    PowerAfter,
+}
+
+impl CutMode {
+    pub const ALL: [CutMode; 6] = [
+        CutMode::HostAbort,
+        CutMode::DfuAbort,
+        CutMode::UsbReset,
+        CutMode::PowerBefore,
+        CutMode::PowerInside,
+        CutMode::PowerAfter,
+    ];
+
+    /// Power modes index the flash operations (the device's own included); the others index
+    /// the host's plan.
+    pub fn is_power(self) -> bool {
+        matches!(
+            self,
+            CutMode::PowerBefore | CutMode::PowerInside | CutMode::PowerAfter
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CutMode::HostAbort => "host-abort",
+            CutMode::DfuAbort => "dfu-abort",
+            CutMode::UsbReset => "usb-reset",
+            CutMode::PowerBefore => "power-before",
+            CutMode::PowerInside => "power-inside",
+            CutMode::PowerAfter => "power-after",
+        }
+    }
+}
+
+impl fmt::Display for CutMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for CutMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        CutMode::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown cut mode {s:?}; expected one of {}",
+                    CutMode::ALL.map(CutMode::name).join(", ")
+                )
+            })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    Exhaustive,
+    Every(u64),
+    Random { n: u64, seed: u64 },
+}
+
+impl FromStr for Plan {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("expected exhaustive, every:N or random:N[:seed], found {s:?}");
+        let num = |x: &str| x.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(bad);
+        match s.split(':').collect::<Vec<_>>().as_slice() {
+            ["exhaustive"] => Ok(Plan::Exhaustive),
+            ["every", n] => Ok(Plan::Every(num(n)?)),
+            ["random", n] => Ok(Plan::Random {
+                n: num(n)?,
+                seed: 0,
+            }),
+            ["random", n, seed] => Ok(Plan::Random {
+                n: num(n)?,
+                seed: seed.parse().map_err(|_| bad())?,
+            }),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl Plan {
+    /// The points of `all` this plan visits, in order.
+    pub fn select<T: Clone>(&self, all: &[T]) -> Vec<T> {
+        match *self {
+            Plan::Exhaustive => all.to_vec(),
+            Plan::Every(n) => all.iter().step_by(n as usize).cloned().collect(),
+            Plan::Random { n, seed } => {
+                let mut rng =
+                    crate::sim::fault::EventRng::new(seed, "torture-plan", all.len() as u64);
+                let mut idx: Vec<usize> = (0..all.len()).collect();
+                for i in (1..idx.len()).rev() {
+                    idx.swap(i, rng.below(i as u64 + 1) as usize);
+                }
+                idx.truncate(n as usize);
+                idx.sort();
+                idx.into_iter().map(|i| all[i].clone()).collect()
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Point {
+    pub mode: CutMode,
+    /// Index into the plan (host modes) or the flash operations (power modes).
+    pub index: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointResult {
+    pub point: Point,
+    /// What was cut, in words.
+    pub operation: String,
+    pub outcome: BootOutcome,
+    /// A complete update without SWD brought the new image up afterwards.
+    pub recovered: bool,
+}
+
+impl PointResult {
+    /// A point that leaves the unit beyond a field update.
+    pub fn bricks(&self) -> bool {
+        !self.outcome.recoverable() || !self.recovered
+    }
+}
+
+/// The operations a clean update performs, to cut at.
+#[derive(Clone, Debug, Serialize)]
+pub struct Calibration {
+    pub plan_ops: Vec<String>,
+    /// (origin, description) of each flash operation during the update and the boot after it.
+    pub flash_ops: Vec<(String, String)>,
+}
+
+impl Calibration {
+    pub fn points(&self, modes: &[CutMode]) -> Vec<Point> {
+        let mut out = Vec::new();
+        for &mode in modes {
+            let n = if mode.is_power() {
+                self.flash_ops.len()
+            } else {
+                self.plan_ops.len()
+            };
+            out.extend((0..n as u64).map(|index| Point { mode, index }));
+        }
+        out
+    }
+
+    fn describe(&self, p: Point) -> String {
+        if p.mode.is_power() {
+            self.flash_ops
+                .get(p.index as usize)
+                .map_or_else(String::new, |(o, d)| format!("{o}: {d}"))
+        } else {
+            self.plan_ops
+                .get(p.index as usize)
+                .cloned()
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// What a campaign needs, resolved from the profile.
+pub struct Setup<'a> {
+    pub fixture: &'a Fixture,
+    pub profile: &'a Profile,
+    pub bootloader: &'a Image,
+    pub from: &'a Image,
+    pub to: &'a Image,
+}
+
+fn version_of(image: &Image, slot: (u32, u32)) -> Result<Version, StepError> {
+    let bytes = image.bytes_at(slot.0, slot.1 as usize, 0xFF);
+    match header::check_app(slot.0, &bytes) {
+        SlotCheck::Valid(h) => Ok(h.version),
+        other => Err(StepError::error(format!(
+            "{} has no valid application header: {other:?}",
+            image.name
+        ))),
+    }
+}
+
+/// The to-image's segments where DFU must write them (slot B on an A/B design).
+fn target_segments(setup: &Setup) -> Vec<Segment> {
+    let profile = setup.profile;
+    let (Some(target), Some(home)) = (
+        profile
+            .dfu
+            .target_slot
+            .as_deref()
+            .and_then(|s| profile.slot(s)),
+        profile
+            .image(crate::config::ImageRole::Application)
+            .and_then(|i| i.slot.as_deref())
+            .and_then(|s| profile.slot(s)),
+    ) else {
+        return setup.to.segments.clone();
+    };
+    setup
+        .to
+        .segments
+        .iter()
+        .map(|s| Segment::new(s.address - home.start + target.start, s.data.clone()))
+        .collect()
+}
+
+pub struct Campaign {
+    pub calibration: Calibration,
+    pub results: Vec<PointResult>,
+    pub old: Version,
+    pub new: Version,
+}
+
+impl Campaign {
+    pub fn counts(&self) -> BTreeMap<BootOutcome, u64> {
+        let mut c = BTreeMap::new();
+        for r in &self.results {
+            *c.entry(r.outcome).or_insert(0) += 1;
+        }
+        c
+    }
+
+    /// The first point that bricks the unit, to reproduce it.
+    pub fn reproducer(&self) -> Option<&PointResult> {
+        self.results.iter().find(|r| r.bricks())
+    }
+
+    pub fn needs_boot0(&self) -> bool {
+        self.results
+            .iter()
+            .any(|r| r.outcome == BootOutcome::NeedsBoot0)
+    }
+}
+
+/// A unit in the pre-update state: bootloader and from-image flashed over SWD, booted.
+pub fn prepare(hw: &mut FixtureHw, setup: &Setup) -> Result<SimDevice, StepError> {
+    hw.debug.attach(AttachMode::Normal)?;
+    let segments: Vec<Segment> = setup
+        .bootloader
+        .segments
+        .iter()
+        .chain(&setup.from.segments)
+        .cloned()
+        .collect();
+    hw.debug.flash(
+        &segments,
+        &FlashOptions {
+            verify: true,
+            preverify: false,
+        },
+        &mut |_| {},
+    )?;
+    hw.debug.detach();
+    let device = hw
+        .sim
+        .as_ref()
+        .ok_or_else(|| StepError::error("torture campaigns run on simulated fixtures for now"))?;
+    {
+        let mut mcu = device.lock();
+        mcu.set_power(false);
+        mcu.set_power(true);
+    }
+    Ok(device.snapshot())
+}
+
+fn settings(profile: &Profile) -> UpdateSettings {
+    UpdateSettings::new(
+        profile.dfu.alt,
+        crate::config::DfuMode::Fast,
+        profile.dfu.erase,
+    )
+}
+
+/// One clean update from the pre-update state, listing what can be cut.
+pub fn calibrate(
+    base: &SimDevice,
+    setup: &Setup,
+    sink: &dyn EventSink,
+) -> Result<(Calibration, Version, Version), StepError> {
+    let slot = setup
+        .profile
+        .image(crate::config::ImageRole::Application)
+        .and_then(|i| i.slot.as_deref())
+        .and_then(|s| setup.profile.slot(s))
+        .map(|s| (s.start, s.size))
+        .ok_or_else(|| StepError::error("the profile's application has no slot"))?;
+    let (old, new) = (version_of(setup.from, slot)?, version_of(setup.to, slot)?);
+    let device = base.snapshot();
+    let first = device.lock().flash_ops + 1;
+    let mut hw = backend::detached_hw(device);
+    let report = update::update(
+        &mut hw,
+        setup.fixture,
+        &target_segments(setup),
+        &settings(setup.profile),
+        sink,
+        0,
+        "calibrate",
+    )?;
+    let device = hw
+        .sim
+        .take()
+        .ok_or_else(|| StepError::error("no simulated unit"))?;
+    let got = outcome::classify(&mut device.lock(), old, new);
+    if got != BootOutcome::NewImage {
+        return Err(StepError::fail(format!(
+            "an uninterrupted update does not work: the unit came back as {got:?}"
+        )));
+    }
+    let flash_ops = device
+        .lock()
+        .ops
+        .iter()
+        .filter(|o| o.index >= first)
+        .map(|o| {
+            let origin = match o.origin {
+                Origin::Dfu => "dfu",
+                Origin::Device => "device",
+                Origin::Debugger => "debugger",
+            };
+            (origin.to_string(), format!("{:?}", o.kind))
+        })
+        .collect();
+    let plan_ops = report.ops.iter().map(ToString::to_string).collect();
+    Ok((
+        Calibration {
+            plan_ops,
+            flash_ops,
+        },
+        old,
+        new,
+    ))
+}
+
+/// Cut one update at `point`, let the unit boot, classify it, and try to recover it.
+pub fn run_point(
+    base: &SimDevice,
+    setup: &Setup,
+    cal: &Calibration,
+    point: Point,
+    old: Version,
+    new: Version,
+) -> PointResult {
+    let device = base.snapshot();
+    let first = device.lock().flash_ops + 1;
+    let segments = target_segments(setup);
+    let mut settings = settings(setup.profile);
+    let when = match point.mode {
+        CutMode::PowerBefore => Some(CutWhen::Before),
+        CutMode::PowerInside => Some(CutWhen::Inside),
+        CutMode::PowerAfter => Some(CutWhen::After),
+        CutMode::HostAbort => {
+            settings.stop = Some((point.index as usize, Interrupt::HostAbort));
+            None
+        }
+        CutMode::DfuAbort => {
+            settings.stop = Some((point.index as usize, Interrupt::DfuAbort));
+            None
+        }
+        CutMode::UsbReset => {
+            settings.stop = Some((point.index as usize, Interrupt::UsbReset));
+            None
+        }
+    };
+    if let Some(when) = when {
+        device.lock().schedule_cut(Cut {
+            point: CutPoint::FlashOp(first + point.index),
+            when,
+        });
+    }
+    let mut hw = backend::detached_hw(device);
+    let sink = |_| {};
+    // The update fails once the cut lands; that is the experiment.
+    let _ = update::update(
+        &mut hw,
+        setup.fixture,
+        &segments,
+        &settings,
+        &sink,
+        0,
+        "torture",
+    );
+    let outcome = {
+        let device = hw.sim.as_ref().map(|d| d.mcu.clone());
+        let Some(mcu) = device else {
+            return PointResult {
+                point,
+                operation: cal.describe(point),
+                outcome: BootOutcome::Bricked,
+                recovered: false,
+            };
+        };
+        let mut mcu = mcu.lock().unwrap_or_else(|e| e.into_inner());
+        outcome::classify(&mut mcu, old, new)
+    };
+    let recovered = outcome == BootOutcome::NewImage
+        || (outcome.recoverable()
+            && update::update(
+                &mut hw,
+                setup.fixture,
+                &segments,
+                &self::settings(setup.profile),
+                &sink,
+                0,
+                "recover",
+            )
+            .is_ok()
+            && hw.sim.as_ref().is_some_and(|d| {
+                outcome::classify(&mut d.lock(), old, new) == BootOutcome::NewImage
+            }));
+    PointResult {
+        point,
+        operation: cal.describe(point),
+        outcome,
+        recovered,
+    }
+}
