@@ -167,3 +167,64 @@ fn bad_plans_and_modes_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("power-inside"));
 }
+
+#[test]
+fn the_html_report_maps_every_point_and_refuses_altered_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = torture(
+        "naive",
+        tmp.path(),
+        &["--modes", "power-inside,host-abort"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let r = record(&out);
+    let id = r["record_id"].as_str().unwrap();
+    let html_path = tmp.path().join("report.html");
+    let report = |html: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_station"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["report", "torture", id, "--records"])
+            .arg(tmp.path())
+            .arg("-o")
+            .arg(html)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(report(&html_path).status.code(), Some(0));
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    let points: Vec<serde_json::Value> = {
+        let details = &sweep(&r)["details"];
+        let dir = tmp.path().join(r["serial"].as_str().unwrap());
+        serde_json::from_slice(
+            &std::fs::read(dir.join(details["points_file"].as_str().unwrap())).unwrap(),
+        )
+        .unwrap()
+    };
+    assert!(html.contains("<svg"));
+    assert_eq!(
+        html.matches("<rect").count(),
+        points.len(),
+        "one cell per cut point"
+    );
+    assert!(html.contains("power-inside") && html.contains("host-abort"));
+    assert!(html.contains("Reproducer") && html.contains(r["profile"]["sha256"].as_str().unwrap()));
+    assert!(
+        html.contains("corrupt application"),
+        "a legend names outcomes in words, not colour alone"
+    );
+
+    // Altering the per-point results breaks the pinned hash, and the report says so.
+    let details = &sweep(&r)["details"];
+    let sidecar = tmp
+        .path()
+        .join(r["serial"].as_str().unwrap())
+        .join(details["points_file"].as_str().unwrap());
+    let text = std::fs::read_to_string(&sidecar)
+        .unwrap()
+        .replacen("corrupt_app", "new_image", 1);
+    std::fs::write(&sidecar, text).unwrap();
+    let out = report(&tmp.path().join("again.html"));
+    assert_eq!(out.status.code(), Some(1), "tampering is a failure");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("altered"));
+}

@@ -98,6 +98,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Reports from records.
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// The virtual bench.
     Sim {
         #[command(subcommand)]
@@ -123,6 +128,21 @@ enum ImageCommand {
         manifest: PathBuf,
         #[arg(long, default_value = "fixtures")]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportCommand {
+    /// A self-contained HTML page of a torture record: the cut-point map, the reproducer, the
+    /// hashes.
+    Torture {
+        record_id: String,
+        #[arg(long, conflicts_with = "records")]
+        station: Option<PathBuf>,
+        #[arg(long)]
+        records: Option<PathBuf>,
+        #[arg(short, long)]
+        output: PathBuf,
     },
 }
 
@@ -271,6 +291,22 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             Ok(ExitStatus::Pass)
         }
         Command::Dfu { command } => dfu::dispatch(command),
+        Command::Report {
+            command:
+                ReportCommand::Torture {
+                    record_id,
+                    station,
+                    records,
+                    output,
+                },
+        } => {
+            let dir = match (station, records) {
+                (Some(s), None) => load(&s)?.records_dir,
+                (None, Some(r)) => r,
+                _ => return Err(StationError::usage("give --station S or --records DIR")),
+            };
+            report_torture(&dir, &record_id, &output)
+        }
         Command::Torture {
             at,
             plan,
@@ -335,4 +371,55 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             Ok(ExitStatus::Pass)
         }
     }
+}
+
+fn report_torture(
+    dir: &std::path::Path,
+    record_id: &str,
+    output: &std::path::Path,
+) -> Result<ExitStatus, StationError> {
+    let store = RecordStore::open(dir).map_err(|e| StationError::station(e.to_string()))?;
+    let all = store
+        .all()
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let (path, record) = all
+        .records
+        .iter()
+        .find(|(_, r)| r.record_id == record_id)
+        .ok_or_else(|| {
+            StationError::usage(format!("no record {record_id} in {}", dir.display()))
+        })?;
+    let sweep = record
+        .steps
+        .iter()
+        .find(|s| s.name == "sweep")
+        .ok_or_else(|| {
+            StationError::usage(format!("record {record_id} is not a torture record"))
+        })?;
+    let file = sweep
+        .details
+        .get("points_file")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let pinned = sweep
+        .details
+        .get("points_sha256")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let sidecar = path.with_file_name(file);
+    let bytes = std::fs::read(&sidecar)
+        .map_err(|e| StationError::station(format!("{}: {e}", sidecar.display())))?;
+    if crate::image::sha256_hex(&bytes) != pinned {
+        return Err(StationError::fail(format!(
+            "{} does not match the hash its record pins: the results were altered",
+            sidecar.display()
+        )));
+    }
+    let points: Vec<crate::station::torture::PointResult> = serde_json::from_slice(&bytes)
+        .map_err(|e| StationError::station(format!("{}: {e}", sidecar.display())))?;
+    let html = crate::station::report::torture_html(record, &points);
+    std::fs::write(output, html)
+        .map_err(|e| StationError::station(format!("{}: {e}", output.display())))?;
+    println!("wrote {}", output.display());
+    Ok(ExitStatus::Pass)
 }

@@ -3,6 +3,7 @@
 
 pub mod campaign;
 pub mod events;
+pub mod report;
 pub mod torture;
 pub mod unit;
 pub mod update;
