@@ -153,9 +153,9 @@ pub fn torture_html(record: &Record, points: &[PointResult]) -> String {
             escape(&i.sha256)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
-        "<tr><td>record</td><td><code>{}</code></td></tr></table></body></html>\n",
+        "<tr><td>record</td><td><code>{}</code></td></tr></table></body></html>",
         escape(&record.record_id)
     );
     html
