@@ -123,9 +123,7 @@ pub fn run(
     }
     let store = RecordStore::open(&station.records_dir)
         .map_err(|e| StationError::station(e.to_string()))?;
-    store
-        .cleanup_temp_files()
-        .map_err(|e| StationError::station(e.to_string()))?;
+    cleanup_once(&store).map_err(|e| StationError::station(e.to_string()))?;
     let per_fixture: Vec<(&Fixture, u64)> = fixtures
         .iter()
         .enumerate()
@@ -259,4 +257,18 @@ fn run_unit(
         failure,
     });
     Ok((fixture.id.clone(), serial, outcome, path))
+}
+
+/// Clear a killed run's temp files once per records directory and process: a second run
+/// started while the first is writing must not delete the first's temp files.
+fn cleanup_once(store: &RecordStore) -> Result<usize, crate::record::RecordError> {
+    static CLEANED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let mut cleaned = CLEANED.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = store.dir().to_path_buf();
+    if cleaned.contains(&dir) {
+        return Ok(0);
+    }
+    let n = store.cleanup_temp_files()?;
+    cleaned.push(dir);
+    Ok(n)
 }

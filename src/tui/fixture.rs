@@ -1,0 +1,196 @@
+//! What one fixture's panel knows: the unit on it, its step and progress, and the verdict of
+//! its last unit, which stays until the next start.
+
+use std::time::{Duration, Instant};
+
+use crate::record::Outcome;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Progress {
+    pub phase: String,
+    pub done: u64,
+    pub total: u64,
+}
+
+impl Progress {
+    /// 0.0 ..= 1.0.
+    pub fn ratio(&self) -> f64 {
+        if self.total == 0 {
+            0.0
+        } else {
+            (self.done as f64 / self.total as f64).clamp(0.0, 1.0)
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub outcome: Outcome,
+    /// The engine's failure text ("step: message") when the unit did not pass.
+    pub failure: Option<String>,
+}
+
+/// Where a panel stands, for rendering.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanelState {
+    /// Never started in this session.
+    Ready,
+    /// Started, no event yet.
+    Starting,
+    Running,
+    /// The last unit's verdict is shown.
+    Done,
+}
+
+#[derive(Clone, Debug)]
+pub struct FixturePanel {
+    pub id: String,
+    pub profile: String,
+    /// A unit is on the fixture: from its start until its record is written (or its engine
+    /// run ends without one).
+    pub busy: bool,
+    /// The engine run (one per start action) the current unit belongs to.
+    pub run: Option<u64>,
+    /// The scanned label (the engine does not record labels yet).
+    pub label: Option<String>,
+    pub unit: Option<u64>,
+    /// Known once the unit's record is written.
+    pub serial: Option<String>,
+    pub step: Option<String>,
+    pub progress: Option<Progress>,
+    /// The unit's finished steps, in order: name, outcome, seconds on the fixture's clock.
+    pub finished_steps: Vec<(String, Outcome, f64)>,
+    pub started_at: Option<Instant>,
+    pub finished_at: Option<Instant>,
+    pub verdict: Option<Verdict>,
+    /// Where the unit's record was written.
+    pub record: Option<String>,
+}
+
+impl FixturePanel {
+    pub fn new(id: impl Into<String>, profile: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            profile: profile.into(),
+            busy: false,
+            run: None,
+            label: None,
+            unit: None,
+            serial: None,
+            step: None,
+            progress: None,
+            finished_steps: Vec::new(),
+            started_at: None,
+            finished_at: None,
+            verdict: None,
+            record: None,
+        }
+    }
+
+    pub fn state(&self) -> PanelState {
+        match (self.busy, &self.verdict, self.unit) {
+            (_, Some(_), _) => PanelState::Done,
+            (true, None, None) => PanelState::Starting,
+            (true, None, Some(_)) => PanelState::Running,
+            (false, None, _) => PanelState::Ready,
+        }
+    }
+
+    /// A new unit starts: the previous verdict goes.
+    pub fn begin(&mut self, run: u64, label: Option<String>, now: Instant) {
+        *self = Self {
+            busy: true,
+            run: Some(run),
+            label,
+            started_at: Some(now),
+            ..Self::new(
+                std::mem::take(&mut self.id),
+                std::mem::take(&mut self.profile),
+            )
+        };
+    }
+
+    pub fn step_started(&mut self, unit: u64, step: &str) {
+        self.unit = Some(unit);
+        self.step = Some(step.to_string());
+        self.progress = None;
+    }
+
+    pub fn progressed(&mut self, unit: u64, step: &str, progress: Progress) {
+        self.unit = Some(unit);
+        if self.step.as_deref() != Some(step) {
+            self.step = Some(step.to_string());
+        }
+        self.progress = Some(progress);
+    }
+
+    pub fn step_finished(&mut self, step: &str, outcome: Outcome, duration_s: f64) {
+        self.finished_steps
+            .push((step.to_string(), outcome, duration_s));
+        self.progress = None;
+    }
+
+    pub fn unit_finished(
+        &mut self,
+        unit: u64,
+        serial: &str,
+        verdict: Verdict,
+        record: &str,
+        now: Instant,
+    ) {
+        self.busy = false;
+        self.unit = Some(unit);
+        self.serial = Some(serial.to_string());
+        self.record = Some(record.to_string());
+        self.verdict = Some(verdict);
+        self.progress = None;
+        self.finished_at = Some(now);
+    }
+
+    /// Engine run `run` ended. When this panel's unit belongs to it and got no verdict (the
+    /// engine failed, or stopped before the unit started), `fallback` becomes its verdict and
+    /// is returned.
+    pub fn run_ended(&mut self, run: u64, fallback: Verdict, now: Instant) -> Option<&Verdict> {
+        if self.run != Some(run) || self.verdict.is_some() {
+            return None;
+        }
+        self.busy = false;
+        self.progress = None;
+        self.verdict = Some(fallback);
+        self.finished_at = Some(now);
+        self.verdict.as_ref()
+    }
+
+    /// From the start to the verdict, or to `now` while it runs.
+    pub fn elapsed(&self, now: Instant) -> Option<Duration> {
+        let start = self.started_at?;
+        Some(
+            self.finished_at
+                .unwrap_or(now)
+                .saturating_duration_since(start),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_start_clears_the_last_verdict_and_keeps_the_identity() {
+        let now = Instant::now();
+        let mut p = FixturePanel::new("sim-1", "f407-demo");
+        p.begin(1, Some("A1".into()), now);
+        p.step_started(3, "attach");
+        let pass = Verdict {
+            outcome: Outcome::Pass,
+            failure: None,
+        };
+        p.unit_finished(3, "UID-1", pass, "r.json", now);
+        assert_eq!(p.state(), PanelState::Done);
+        p.begin(2, None, now);
+        assert_eq!(p.state(), PanelState::Starting);
+        assert_eq!((p.id.as_str(), p.profile.as_str()), ("sim-1", "f407-demo"));
+        assert!(p.verdict.is_none() && p.serial.is_none());
+    }
+}

@@ -1,0 +1,158 @@
+//! Plain words for steps and failures: what went wrong, and what the operator does next.
+
+use crate::record::Outcome;
+
+/// The provisioning steps in order (docs/events.md), with the words an operator reads.
+pub const STEPS: [(&str, &str); 6] = [
+    ("attach", "Attaching the probe"),
+    ("identify", "Identifying the chip"),
+    ("flash_bootloader", "Flashing the bootloader"),
+    ("option_bytes", "Setting option bytes"),
+    ("dfu_download", "Downloading application"),
+    ("confirm_application", "Confirming application"),
+];
+
+/// 1-based position of a step in [`STEPS`].
+pub fn step_number(step: &str) -> Option<usize> {
+    STEPS.iter().position(|(id, _)| *id == step).map(|i| i + 1)
+}
+
+pub fn step_title(step: &str) -> String {
+    STEPS
+        .iter()
+        .find(|(id, _)| *id == step)
+        .map_or_else(|| step.replace('_', " "), |(_, title)| (*title).to_string())
+}
+
+pub fn phase_title(phase: &str) -> String {
+    match phase {
+        "erase" => "Erasing".into(),
+        "program" => "Programming".into(),
+        "verify" => "Verifying".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Why a unit did not pass, in plain words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation {
+    /// What happened: "The application download over USB failed".
+    pub what: String,
+    /// What to do now: "check the USB cable, then retest".
+    pub remedy: String,
+    /// The engine's own words, for an engineer.
+    pub detail: String,
+}
+
+impl Explanation {
+    /// "What happened: what to do", the way the panel shows it.
+    pub fn sentence(&self) -> String {
+        format!("{}: {}", self.what, self.remedy)
+    }
+}
+
+const RETEST_THEN_RMA: &str = "retest; if it fails again, set the unit aside for RMA";
+const CALL_ENGINEER: &str = "call an engineer, then retest";
+
+pub fn explain(outcome: Outcome, failure: Option<&str>) -> Explanation {
+    let detail = failure.unwrap_or_default().to_string();
+    let (step, message) = split_step(&detail);
+    let (what, remedy) = match outcome {
+        Outcome::Pass => ("Passed".to_string(), "none".to_string()),
+        Outcome::Aborted => (
+            "Stopped by the operator".to_string(),
+            "retest the unit".to_string(),
+        ),
+        Outcome::Error => (
+            format!("Station fault{}, not the unit's", while_step(step)),
+            CALL_ENGINEER.to_string(),
+        ),
+        Outcome::Timeout => (
+            format!("Timed out{}", while_step(step)),
+            "check the cables and that the board is seated, then retest".to_string(),
+        ),
+        Outcome::Fail => unit_fault(step, message),
+    };
+    Explanation {
+        what,
+        remedy,
+        detail,
+    }
+}
+
+/// The engine writes failures as "step: message".
+fn split_step(failure: &str) -> (Option<&str>, &str) {
+    match failure.split_once(": ") {
+        Some((step, rest)) if step_number(step).is_some() => (Some(step), rest),
+        _ => (None, failure),
+    }
+}
+
+fn while_step(step: Option<&str>) -> String {
+    step.map(|s| format!(" while {}", step_title(s).to_lowercase()))
+        .unwrap_or_default()
+}
+
+fn unit_fault(step: Option<&str>, message: &str) -> (String, String) {
+    let text = message.to_lowercase();
+    let (what, remedy) = match step.unwrap_or_default() {
+        "attach" => (
+            "The probe could not reach the chip",
+            "check the board is seated and the SWD cable, then retest",
+        ),
+        "identify" => (
+            "The chip is not the part this profile expects",
+            "check the board type, then retest",
+        ),
+        "flash_bootloader" => ("Flashing the bootloader failed", RETEST_THEN_RMA),
+        "option_bytes" => ("Setting the option bytes failed", RETEST_THEN_RMA),
+        "dfu_download" if text.contains("did not enumerate") => (
+            "The unit did not appear on USB in DFU mode",
+            "check the USB cable, then retest",
+        ),
+        "dfu_download" => (
+            "The application download over USB failed",
+            "check the USB cable, then retest",
+        ),
+        "confirm_application" if text.contains("did not enumerate") => (
+            "The application did not start",
+            "check the USB cable, then retest",
+        ),
+        "confirm_application" => ("The application reports the wrong version", RETEST_THEN_RMA),
+        _ => ("The unit failed", RETEST_THEN_RMA),
+    };
+    (what.to_string(), remedy.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dfu_enumeration_failure_names_the_cable() {
+        let e = explain(
+            Outcome::Fail,
+            Some("dfu_download: USB device 1209:df00 did not enumerate within 5s"),
+        );
+        assert_eq!(
+            e.sentence(),
+            "The unit did not appear on USB in DFU mode: check the USB cable, then retest"
+        );
+    }
+
+    #[test]
+    fn a_station_error_is_not_the_units_fault() {
+        let e = explain(Outcome::Error, Some("attach: probe not found"));
+        assert_eq!(
+            e.sentence(),
+            "Station fault while attaching the probe, not the unit's: call an engineer, then retest"
+        );
+    }
+
+    #[test]
+    fn unknown_text_keeps_the_engine_words_as_detail() {
+        let e = explain(Outcome::Fail, Some("something odd"));
+        assert_eq!(e.detail, "something odd");
+        assert_eq!(e.what, "The unit failed");
+    }
+}
