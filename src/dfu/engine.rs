@@ -96,6 +96,9 @@ pub struct Download {
     stop_before: Option<usize>,
     result: Option<Result<Finish, DfuError>>,
     polls_this_op: u32,
+    /// Extra wait after every completed operation (zero in use; the benchmark shows what a
+    /// host that dawdles costs).
+    poll_margin: Duration,
     pub stats: Stats,
 }
 
@@ -136,11 +139,18 @@ impl Download {
             stop_before: None,
             result: None,
             polls_this_op: 0,
+            poll_margin: Duration::ZERO,
             stats: Stats {
                 bytes_total,
                 ..Default::default()
             },
         }
+    }
+
+    /// Wait this much after every completed operation, beyond what the mode needs.
+    pub fn with_poll_margin(mut self, margin: Duration) -> Self {
+        self.poll_margin = margin;
+        self
     }
 
     /// Stop before operation `index` runs.
@@ -376,7 +386,12 @@ impl Download {
                 // Fast: ask again at once; the device NAKs until its flash work is done.
             }
             State::DnloadSync => {}
-            State::DnloadIdle | State::Idle => self.advance(),
+            State::DnloadIdle | State::Idle => {
+                if !self.poll_margin.is_zero() {
+                    self.pending_sleep = Some(self.poll_margin);
+                }
+                self.advance()
+            }
             _ => self.finish(Err(DfuError::Device { op, status })),
         }
     }

@@ -331,9 +331,15 @@ impl SimUsbPipe {
         if mcu.usb_request().is_err() {
             return Err(UsbError::NoDevice);
         }
-        let result = mcu.usb_control(setup, data, length);
-        let moved = result.as_ref().map_or(0, Vec::len) + data.len();
+        // The transfer crosses the bus before the device acts on it: ST's library runs a
+        // DfuSe command when the GETSTATUS reply has gone out.
+        let moved = if setup.request_type & 0x80 != 0 {
+            length as usize
+        } else {
+            data.len()
+        };
         mcu.clock.advance(bus_time(moved));
+        let result = mcu.usb_control(setup, data, length);
         if !mcu.powered {
             return Err(UsbError::NoDevice);
         }

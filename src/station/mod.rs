@@ -1,6 +1,7 @@
 //! The station engine: runs units on fixtures in parallel, one worker per fixture, and writes
 //! one record per unit. It knows no terminal; events flow out through an [`EventSink`].
 
+pub mod bench;
 pub mod campaign;
 pub mod events;
 pub mod report;
