@@ -152,15 +152,9 @@ pub fn detached_hw(device: SimDevice) -> FixtureHw {
         "STM32F407VGTx",
         4000,
     ));
-    FixtureHw {
-        sim_state: None,
-        debug,
-        usb: device.usb_bus(),
-        power: Some(device.power()),
-        lines: Some(device.lines()),
-        clock: device.clock.clone(),
-        sim: Some(device),
-    }
+    let mut hw = sim_hw(debug, device, 0, std::path::PathBuf::new());
+    hw.sim_state = None;
+    hw
 }
 
 /// The unit that is on the fixture now: on the virtual bench, the one saved by the last

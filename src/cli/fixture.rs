@@ -142,18 +142,10 @@ pub fn verify(
     let station = at.load()?;
     let fixture = find_fixture(&station, &at.fixture)?;
     let image = load_image(image, address)?;
-    let mut hw = open(&station, fixture)?;
-    let result = (|| {
-        let (mut pipe, _, _) = update::open_dfu(&mut hw, fixture).map_err(step_error)?;
-        let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
-        let device = crate::dfu::DfuDevice::open(pipe.as_mut(), alt)
-            .map_err(|e| StationError::fail(e.to_string()))?;
-        crate::dfu::verify(pipe.as_mut(), hw.clock.as_ref(), &device, &image.segments)
-            .map_err(|e| StationError::fail(e.to_string()))
-    })();
-    hw.save()
-        .map_err(|e| StationError::station(e.to_string()))?;
-    let report = result?;
+    let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
+    let report = with_dfu(&station, fixture, alt, |pipe, clock, device| {
+        crate::dfu::verify(pipe, clock, device, &image.segments)
+    })?;
     match report.first_mismatch {
         None => {
             println!(
@@ -178,25 +170,18 @@ pub fn upload(
 ) -> Result<ExitStatus, StationError> {
     let station = at.load()?;
     let fixture = find_fixture(&station, &at.fixture)?;
-    let mut hw = open(&station, fixture)?;
-    let result = (|| {
-        let (mut pipe, _, _) = update::open_dfu(&mut hw, fixture).map_err(step_error)?;
-        let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
-        let device = crate::dfu::DfuDevice::open(pipe.as_mut(), alt)
-            .map_err(|e| StationError::fail(e.to_string()))?;
+    let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
+    let result = with_dfu(&station, fixture, alt, |pipe, clock, device| {
         crate::dfu::upload::upload(
-            pipe.as_mut(),
-            hw.clock.as_ref(),
+            pipe,
+            clock,
             device.interface.number,
             device.functional.transfer_size,
             address,
             length,
             &mut |_, _| {},
         )
-        .map_err(|e| StationError::fail(e.to_string()))
-    })();
-    hw.save()
-        .map_err(|e| StationError::station(e.to_string()))?;
+    });
     let bytes = result?;
     std::fs::write(out, &bytes)
         .map_err(|e| StationError::station(format!("{}: {e}", out.display())))?;
@@ -227,4 +212,27 @@ pub fn sim_reset(at: &FixtureArgs) -> Result<ExitStatus, StationError> {
         Err(e) => return Err(StationError::station(format!("{}: {e}", path.display()))),
     }
     Ok(ExitStatus::Pass)
+}
+
+/// Open the fixture's unit in DFU mode, run `f` on it, and keep the unit for the next command.
+fn with_dfu<T>(
+    station: &Station,
+    fixture: &Fixture,
+    alt: u8,
+    f: impl FnOnce(
+        &mut dyn crate::hw::UsbControl,
+        &dyn crate::hw::Clock,
+        &crate::dfu::DfuDevice,
+    ) -> Result<T, crate::dfu::DfuError>,
+) -> Result<T, StationError> {
+    let mut hw = open(station, fixture)?;
+    let result = (|| {
+        let (mut pipe, _, _) = update::open_dfu(&mut hw, fixture).map_err(step_error)?;
+        let device = crate::dfu::DfuDevice::open(pipe.as_mut(), alt)
+            .map_err(|e| StationError::fail(e.to_string()))?;
+        f(pipe.as_mut(), hw.clock.as_ref(), &device).map_err(|e| StationError::fail(e.to_string()))
+    })();
+    hw.save()
+        .map_err(|e| StationError::station(e.to_string()))?;
+    result
 }

@@ -114,6 +114,57 @@ impl DfuDevice {
     }
 }
 
+/// A sans-IO DFU state machine the host can drive.
+pub trait Machine {
+    fn next_action(&mut self) -> Action;
+    fn on_reply(&mut self, reply: Result<Vec<u8>, UsbError>);
+    /// (bytes done, bytes in all), for progress reports.
+    fn progress(&self) -> (u64, u64);
+}
+
+impl Machine for Download {
+    fn next_action(&mut self) -> Action {
+        Download::next_action(self)
+    }
+    fn on_reply(&mut self, reply: Result<Vec<u8>, UsbError>) {
+        Download::on_reply(self, reply)
+    }
+    fn progress(&self) -> (u64, u64) {
+        (self.stats.bytes_written, self.stats.bytes_total)
+    }
+}
+
+/// Carry a machine's transfers over `pipe` and its waits on `clock` until it finishes.
+pub fn drive<M: Machine>(
+    machine: &mut M,
+    pipe: &mut dyn UsbControl,
+    clock: &dyn Clock,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Finish, DfuError> {
+    let mut reported = u64::MAX;
+    loop {
+        match machine.next_action() {
+            Action::Transfer(Transfer::Out { setup, data }) => {
+                let r = pipe
+                    .control_out(setup, &data, TRANSFER_TIMEOUT)
+                    .map(|()| Vec::new());
+                machine.on_reply(r);
+            }
+            Action::Transfer(Transfer::In { setup, length }) => {
+                let r = pipe.control_in(setup, length, TRANSFER_TIMEOUT);
+                machine.on_reply(r);
+            }
+            Action::Sleep(d) => clock.sleep(d),
+            Action::Finished(r) => return r,
+        }
+        let (done, total) = machine.progress();
+        if done != reported {
+            reported = done;
+            progress(done, total);
+        }
+    }
+}
+
 /// Run a download to its end (or its stop point), reporting (bytes written, total) as it goes.
 pub fn execute(
     engine: &mut Download,
@@ -121,25 +172,5 @@ pub fn execute(
     clock: &dyn Clock,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Finish, DfuError> {
-    let mut reported = u64::MAX;
-    loop {
-        match engine.next_action() {
-            Action::Transfer(Transfer::Out { setup, data }) => {
-                let r = pipe
-                    .control_out(setup, &data, TRANSFER_TIMEOUT)
-                    .map(|()| Vec::new());
-                engine.on_reply(r);
-            }
-            Action::Transfer(Transfer::In { setup, length }) => {
-                let r = pipe.control_in(setup, length, TRANSFER_TIMEOUT);
-                engine.on_reply(r);
-            }
-            Action::Sleep(d) => clock.sleep(d),
-            Action::Finished(r) => return r,
-        }
-        if engine.stats.bytes_written != reported {
-            reported = engine.stats.bytes_written;
-            progress(reported, engine.stats.bytes_total);
-        }
-    }
+    drive(engine, pipe, clock, progress)
 }

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use super::engine::{Action, DfuError, Download, Finish, Transfer};
-use super::host::TRANSFER_TIMEOUT;
 use super::plan::Op;
 use super::proto::{self, Status};
 use crate::config::DfuMode;
@@ -299,6 +298,18 @@ impl Upload {
     }
 }
 
+impl super::host::Machine for Upload {
+    fn next_action(&mut self) -> Action {
+        Upload::next_action(self)
+    }
+    fn on_reply(&mut self, reply: Result<Vec<u8>, UsbError>) {
+        Upload::on_reply(self, reply)
+    }
+    fn progress(&self) -> (u64, u64) {
+        Upload::progress(self)
+    }
+}
+
 /// Run an upload engine to its end, reporting (bytes read, total) as it goes.
 fn drive(
     engine: &mut Upload,
@@ -306,28 +317,7 @@ fn drive(
     clock: &dyn Clock,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(), DfuError> {
-    let mut reported = u64::MAX;
-    loop {
-        match engine.next_action() {
-            Action::Transfer(Transfer::Out { setup, data }) => {
-                let r = pipe
-                    .control_out(setup, &data, TRANSFER_TIMEOUT)
-                    .map(|()| Vec::new());
-                engine.on_reply(r);
-            }
-            Action::Transfer(Transfer::In { setup, length }) => {
-                let r = pipe.control_in(setup, length, TRANSFER_TIMEOUT);
-                engine.on_reply(r);
-            }
-            Action::Sleep(d) => clock.sleep(d),
-            Action::Finished(r) => return r.map(drop),
-        }
-        let (done, total) = engine.progress();
-        if done != reported {
-            reported = done;
-            progress(done, total);
-        }
-    }
+    super::host::drive(engine, pipe, clock, progress).map(drop)
 }
 
 /// Read `length` bytes from `address` over DfuSe UPLOAD, leaving the device in dfuIDLE.
