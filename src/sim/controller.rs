@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::f4::{self, F4Flash};
+use super::h7::{self, H7Flash};
 use super::flash::FlashArray;
 use super::part::FlashTiming;
 
@@ -31,30 +32,42 @@ pub const ERR_OTHER: u32 = 1 << 1;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Controller {
     F4(F4Flash),
+    H7(H7Flash),
 }
 
 impl Controller {
     pub fn as_f4(&self) -> Option<&F4Flash> {
         match self {
             Controller::F4(c) => Some(c),
+            _ => None,
         }
     }
 
     pub fn as_f4_mut(&mut self) -> Option<&mut F4Flash> {
         match self {
             Controller::F4(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn as_h7(&self) -> Option<&H7Flash> {
+        match self {
+            Controller::H7(c) => Some(c),
+            _ => None,
         }
     }
 
     pub fn reset(&mut self) {
         match self {
             Controller::F4(c) => c.reset(),
+            Controller::H7(c) => c.reset(),
         }
     }
 
     pub fn busy_until(&self) -> Duration {
         match self {
             Controller::F4(c) => c.busy_until(),
+            Controller::H7(c) => c.busy_until(),
         }
     }
 
@@ -62,12 +75,14 @@ impl Controller {
     pub fn read(&self, offset: u32, now: Duration) -> u32 {
         match self {
             Controller::F4(c) => c.read(offset, now),
+            Controller::H7(c) => c.read(offset, now),
         }
     }
 
     pub fn write(&mut self, offset: u32, value: u32, bus: &mut FlashBus) -> Result<(), BusFault> {
         match self {
             Controller::F4(c) => c.write(offset, value, bus),
+            Controller::H7(c) => c.write(offset, value, bus),
         }
     }
 
@@ -75,6 +90,7 @@ impl Controller {
     pub fn program(&mut self, address: u32, value: u32, width: u32, bus: &mut FlashBus) {
         match self {
             Controller::F4(c) => c.program(address, value, width, bus),
+            Controller::H7(c) => c.program(address, value, width, bus),
         }
     }
 
@@ -92,6 +108,7 @@ impl Controller {
     pub fn erase_block(&mut self, sector: usize, bus: &mut FlashBus) -> u32 {
         match self {
             Controller::F4(c) => Self::generic(c.erase_block(sector, bus), f4::SR_WRPERR),
+            Controller::H7(c) => Self::generic(c.erase_block(sector, bus), h7::SR_WRPERR),
         }
     }
 
@@ -103,12 +120,14 @@ impl Controller {
                 let raised = c.read(f4::SR, bus.now) & !before & 0xF2;
                 Self::generic(raised, f4::SR_WRPERR)
             }
+            Controller::H7(c) => Self::generic(c.mass_erase_block(bus), h7::SR_WRPERR),
         }
     }
 
     pub fn program_block(&mut self, address: u32, data: &[u8], bus: &mut FlashBus) -> u32 {
         match self {
             Controller::F4(c) => Self::generic(c.program_block(address, data, bus), f4::SR_WRPERR),
+            Controller::H7(c) => Self::generic(c.program_block(address, data, bus), h7::SR_WRPERR),
         }
     }
 
@@ -116,6 +135,7 @@ impl Controller {
     pub fn rdp_level(&self) -> u8 {
         match self {
             Controller::F4(c) => f4::rdp_level(c.loaded_options()),
+            Controller::H7(c) => c.rdp_level(),
         }
     }
 
@@ -123,12 +143,14 @@ impl Controller {
     pub fn stored_rdp_level(&self) -> u8 {
         match self {
             Controller::F4(c) => f4::rdp_level(c.stored_options()),
+            Controller::H7(c) => c.stored_rdp_level(),
         }
     }
 
     pub fn sector_write_protected(&self, sector: usize) -> bool {
         match self {
             Controller::F4(c) => f4::sector_write_protected(c.loaded_options(), sector),
+            Controller::H7(c) => c.sector_write_protected(sector),
         }
     }
 
@@ -136,6 +158,7 @@ impl Controller {
     pub fn store_rdp_level0(&mut self) {
         match self {
             Controller::F4(c) => c.set_stored_options((c.stored_options() & !0xFF00) | 0xAA00),
+            Controller::H7(c) => c.store_rdp_level0(),
         }
     }
 
@@ -144,13 +167,16 @@ impl Controller {
         match self {
             // RM0090: user option bytes at 0x1FFF_C000.
             Controller::F4(c) if address == 0x1FFF_C000 => Some(c.stored_options()),
+            Controller::H7(c) => c.option_area(address),
             _ => None,
         }
     }
 
-    /// The factory option bytes (what an option-byte erase restores).
+    /// The F4 option-byte flash algorithm's write, through the option registers.
     pub fn write_options_through_registers(&mut self, options: u32, bus: &mut FlashBus) {
         match self {
+            // No H7 option-byte algorithm is emulated: probe-rs has none for the H7.
+            Controller::H7(_) => {}
             Controller::F4(c) => {
                 use super::f4::{OPTCR, OPTCR_OPTSTRT, OPTKEY1, OPTKEY2, OPTKEYR};
                 let _ = c.write(OPTKEYR, OPTKEY1, bus);

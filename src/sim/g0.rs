@@ -33,7 +33,7 @@ pub const PCROP1ASR: u32 = 0x24;
 pub const PCROP1AER: u32 = 0x28;
 pub const PCROP1BSR: u32 = 0x34;
 pub const PCROP1BER: u32 = 0x38;
-/// PCROP1AER bit 31 ([R]: the facts name PCROP_RDP for G0 but not its bit).
+/// PCROP1AER bit 31 (\[R\]: the facts name PCROP_RDP for G0 but not its bit).
 pub const PCROP_RDP: u32 = 1 << 31;
 
 pub const FLASH_BASE: u32 = 0x0800_0000;
@@ -46,7 +46,7 @@ pub const PAGES: usize = 64;
 /// NRST_MODE 28:27, IRHEN 29. Other bits keep their value.
 pub const OPTR_WRITABLE: u32 = 0x3F4F_FFFF;
 
-/// The option bytes in the information block (RM0444 layout recalled, [R]).
+/// The option bytes in the information block (RM0444 layout recalled, \[R\]).
 const OB: u32 = 0x1FFF_7800;
 
 const REGS: [OptReg; 7] = [
@@ -151,7 +151,7 @@ pub struct G0Options {
 }
 
 impl G0Options {
-    /// Factory option bytes, all [R] (recalled, not in the facts file): OPTR 0xFFFF_FEAA
+    /// Factory option bytes, all \[R\] (recalled, not in the facts file): OPTR 0xFFFF_FEAA
     /// (RDP 0xAA, BOR_EN=0, everything else 1 — note nBOOT_SEL=1: BOOT0 comes from the
     /// nBOOT0 bit, not the pin); WRP1xR 0xFF00_FFFF (start 0x3F > end 0: no area);
     /// PCROP1xSR 0xFFFF_FFFF, PCROP1xER 0xFFFF_0000 (start > end: no area).
@@ -192,8 +192,8 @@ impl G0Options {
     }
 }
 
-/// G071 flash timing (facts 5.2, DS12232): all values [R] except the 40 ms page-erase
-/// maximum [V]. A double word programs in ~85 / 125 µs; `word_program` is half of that,
+/// G071 flash timing (facts 5.2, DS12232): all values \[R\] except the 40 ms page-erase
+/// maximum \[V\]. A double word programs in ~85 / 125 µs; `word_program` is half of that,
 /// since the model charges two words per double word. Mass erase ~22 / 40 ms. Option
 /// programming is one page erase (model's choice: the facts give no figure).
 pub fn timing(t: Timing) -> FlashTiming {

@@ -53,7 +53,7 @@ pub const BANK2_BASE: u32 = FLASH_BASE + PAGES_PER_BANK as u32 * PAGE_SIZE;
 /// BFB2 20, DUALBANK 21, nBOOT1 23, SRAM2_PE 24, SRAM2_RST 25. Other bits keep their value.
 pub const OPTR_WRITABLE: u32 = 0x03BF_77FF;
 
-/// Bank 1 / bank 2 option bytes in the information block (RM0351 layout recalled, [R]).
+/// Bank 1 / bank 2 option bytes in the information block (RM0351 layout recalled, \[R\]).
 const OB1: u32 = 0x1FFF_7800;
 const OB2: u32 = 0x1FFF_F800;
 
@@ -183,7 +183,7 @@ pub struct L4Options {
 }
 
 impl L4Options {
-    /// Factory option bytes, all [R] (recalled, not in the facts file): OPTR 0xFFEF_F8AA
+    /// Factory option bytes, all \[R\] (recalled, not in the facts file): OPTR 0xFFEF_F8AA
     /// (RDP 0xAA, BOR level 0, DUALBANK=1, BFB2=0, everything else 1); WRPxyR 0xFF00_FFFF
     /// (start 0xFF > end 0x00: no area); PCROPxSR 0xFFFF_FFFF and PCROPxER 0xFFFF_0000
     /// (start > end: no area).
@@ -240,8 +240,8 @@ pub fn global_page(bank: usize, page: usize) -> usize {
     bank * PAGES_PER_BANK + page
 }
 
-/// L476 flash timing (facts 5.2, DS10198): all values [R] except the 24.47 ms page-erase
-/// maximum [V]. A double word programs in 81.69 / 90.76 µs; `word_program` is half of that,
+/// L476 flash timing (facts 5.2, DS10198): all values \[R\] except the 24.47 ms page-erase
+/// maximum \[V\]. A double word programs in 81.69 / 90.76 µs; `word_program` is half of that,
 /// since the model charges two words per double word. Mass erase 22.1 / 24.6 ms per bank;
 /// the model erases both banks in that time (parallel, model's choice). Option programming
 /// is one page erase (model's choice: the facts give no figure).

@@ -2,9 +2,9 @@
 //! described per family by a [`Layout`] (facts file sections 3.0, 3.4, 3.5).
 //!
 //! [`crate::sim::l4`] and [`crate::sim::g0`] wrap [`OptrCore`] with their layout and a typed
-//! options struct. Register offsets, bits and keys below are [V]/[X] in the facts file.
+//! options struct. Register offsets, bits and keys below are \[V\]/\[X\] in the facts file.
 //!
-//! Modelling choices (the facts file is silent or tags them [R]; where ST's RM0440 for the
+//! Modelling choices (the facts file is silent or tags them \[R\]; where ST's RM0440 for the
 //! sibling STM32G4 controller was read, it is named, but it is not the L4/G0 manual):
 //! - three copies of the option words: `stored` (the option bytes in flash), `loaded` (the
 //!   internal option registers, which govern protection) and `regs` (the software-visible
@@ -21,22 +21,22 @@
 //! - programming is by 64-bit double word, two 32-bit writes low word first (RM0440 §4.3.7):
 //!   byte/half-word writes SIZERR, a first word off a double-word boundary or a second word
 //!   of another double word PGAERR, a write without PG PGSERR, a double word that is not
-//!   all 0xFF PROGERR unless the new data is all zero (RM0440 [R]); any write or STRT while a
-//!   programming error flag is still set PGSERR (RM0440 [R]). A first word left alone when
+//!   all 0xFF PROGERR unless the new data is all zero (RM0440 \[R\]); any write or STRT while a
+//!   programming error flag is still set PGSERR (RM0440 \[R\]). A first word left alone when
 //!   CR changes (PG cleared, LOCK, STRT, OPTSTRT) is dropped with PGSERR (model's choice);
 //! - "programmed once after erase" is judged from the cells (the array is shared with other
 //!   code that erases or restores it): a double word is programmable when it reads all 0xFF;
 //! - WRPERR for a WRP page, a PCROP double word (program) or page (erase), RDP level 1 with a
-//!   debugger connected since power-on, and an option change at RDP level 2 (RM0440 [R]);
+//!   debugger connected since power-on, and an option change at RDP level 2 (RM0440 \[R\]);
 //!   a mass erase is refused if any page of the erased banks is WRP/PCROP protected;
-//! - EOP is set only when EOPIE is set, OPERR only when ERRIE is set (RM0440 [R]);
+//! - EOP is set only when EOPIE is set, OPERR only when ERRIE is set (RM0440 \[R\]);
 //! - CR/option-register writes while BSY are stalled on silicon; like the F4 model, the
 //!   model drops them and flags PGSERR (CR.LOCK/OPTLOCK are still honoured);
 //! - RDP 1 → 0 (level 1 loaded, level 0 requested) erases at OPTSTRT: the whole array when
 //!   PCROP_RDP is set or no PCROP area is loaded, and PCROP is then disabled; otherwise a
 //!   partial erase keeps the pages overlapping a PCROP area and the PCROP settings
-//!   (facts 3.0, from RM0444/RM0432; [R] for the L476). Outside a regression a PCROP area can
-//!   only grow (RM0440 [R]). Backup registers/SRAM2 are not modelled;
+//!   (facts 3.0, from RM0444/RM0432; \[R\] for the L476). Outside a regression a PCROP area can
+//!   only grow (RM0440 \[R\]). Backup registers/SRAM2 are not modelled;
 //! - option-byte complements, OPTVERR, ECC errors (ECCR reads 0) and fast programming timing
 //!   (MISERR/FASTERR) are not modelled; FSTPG writes follow the standard double-word rules.
 
@@ -103,7 +103,7 @@ pub const SR_ERRORS: u32 = SR_OPERR
     | SR_FASTERR
     | SR_RDERR
     | SR_OPTVERR;
-/// The flags that, still set, make the next program or erase a sequence error (RM0440 [R]).
+/// The flags that, still set, make the next program or erase a sequence error (RM0440 \[R\]).
 pub const SR_PROG_ERRORS: u32 =
     SR_PROGERR | SR_WRPERR | SR_PGAERR | SR_SIZERR | SR_PGSERR | SR_MISERR | SR_FASTERR;
 const SR_CLEARABLE: u32 = SR_ERRORS | SR_EOP;
@@ -693,8 +693,11 @@ impl OptrCore {
             let lo = u32::from_le_bytes([dw[0], dw[1], dw[2], dw[3]]);
             let hi = u32::from_le_bytes([dw[4], dw[5], dw[6], dw[7]]);
             self.program(l, at, lo, 4, bus);
+            if self.sr & !before & SR_ERRORS != 0 {
+                break;
+            }
             self.program(l, at.wrapping_add(4), hi, 4, bus);
-            if self.sr & SR_ERRORS != 0 {
+            if self.sr & !before & SR_ERRORS != 0 {
                 break;
             }
         }
