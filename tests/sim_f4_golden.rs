@@ -345,10 +345,7 @@ fn f407_sector_layout_is_4x16k_1x64k_7x128k() {
     }
     assert_eq!(flash.sector_of(FLASH_BASE + FLASH_SIZE), None);
     assert_eq!(flash.sector_of(FLASH_BASE - 1), None);
-    assert!(
-        part.rom_flash_map
-            .ends_with("/0x08000000/04*016Kg,01*064Kg,07*128Kg")
-    );
+    assert!(part.rom_alt_names[0].ends_with("/0x08000000/04*016Kg,01*064Kg,07*128Kg"));
 }
 
 /// Facts 5.2 [R] datasheet table (DS8626, x32): sector erase 16 KB 250/500 ms, 64 KB 550/1100 ms,

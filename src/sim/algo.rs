@@ -80,7 +80,12 @@ pub fn run_call(mcu: &mut Mcu, pc: u32) -> Option<u32> {
         Entry::Init | Entry::UnInit => 0,
         Entry::EraseSector | Entry::EraseAll if option_bytes => {
             // Erasing the option bytes restores the factory values (may regress RDP).
-            write_options(mcu, mcu.part.factory_options)
+            match mcu.part.controller {
+                super::part::ControllerSpec::F4 { factory_options } => {
+                    write_options(mcu, factory_options)
+                }
+                _ => 1,
+            }
         }
         Entry::ProgramPage if option_bytes => match mcu.ram_slice(r2, 4) {
             Some(b) => write_options(mcu, u32::from_le_bytes([b[0], b[1], b[2], b[3]])),

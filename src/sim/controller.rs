@@ -7,8 +7,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::f4::{self, F4Flash};
-use super::h7::{self, H7Flash};
 use super::flash::FlashArray;
+use super::g0::{self, G0Flash};
+use super::h7::{self, H7Flash};
+use super::l4::{self, L4Flash};
 use super::part::FlashTiming;
 
 /// What a controller needs from its surroundings for one access.
@@ -33,6 +35,8 @@ pub const ERR_OTHER: u32 = 1 << 1;
 pub enum Controller {
     F4(F4Flash),
     H7(H7Flash),
+    L4(L4Flash),
+    G0(G0Flash),
 }
 
 impl Controller {
@@ -57,10 +61,31 @@ impl Controller {
         }
     }
 
+    /// A power-on reset: on L4/G0 the option bytes load only here (and at OBL_LAUNCH).
+    pub fn power_on_reset(&mut self) {
+        match self {
+            Controller::F4(c) => c.reset(),
+            Controller::H7(c) => c.reset(),
+            Controller::L4(c) => c.power_on_reset(),
+            Controller::G0(c) => c.power_on_reset(),
+        }
+    }
+
+    /// Code set OBL_LAUNCH: the part must reload its option bytes and reset.
+    pub fn take_obl_launch(&mut self) -> bool {
+        match self {
+            Controller::L4(c) => c.take_obl_launch(),
+            Controller::G0(c) => c.take_obl_launch(),
+            _ => false,
+        }
+    }
+
     pub fn reset(&mut self) {
         match self {
             Controller::F4(c) => c.reset(),
             Controller::H7(c) => c.reset(),
+            Controller::L4(c) => c.reset(),
+            Controller::G0(c) => c.reset(),
         }
     }
 
@@ -68,6 +93,8 @@ impl Controller {
         match self {
             Controller::F4(c) => c.busy_until(),
             Controller::H7(c) => c.busy_until(),
+            Controller::L4(c) => c.busy_until(),
+            Controller::G0(c) => c.busy_until(),
         }
     }
 
@@ -76,6 +103,8 @@ impl Controller {
         match self {
             Controller::F4(c) => c.read(offset, now),
             Controller::H7(c) => c.read(offset, now),
+            Controller::L4(c) => c.read(offset, now),
+            Controller::G0(c) => c.read(offset, now),
         }
     }
 
@@ -83,6 +112,8 @@ impl Controller {
         match self {
             Controller::F4(c) => c.write(offset, value, bus),
             Controller::H7(c) => c.write(offset, value, bus),
+            Controller::L4(c) => c.write(offset, value, bus),
+            Controller::G0(c) => c.write(offset, value, bus),
         }
     }
 
@@ -91,6 +122,8 @@ impl Controller {
         match self {
             Controller::F4(c) => c.program(address, value, width, bus),
             Controller::H7(c) => c.program(address, value, width, bus),
+            Controller::L4(c) => c.program(address, value, width, bus),
+            Controller::G0(c) => c.program(address, value, width, bus),
         }
     }
 
@@ -109,6 +142,8 @@ impl Controller {
         match self {
             Controller::F4(c) => Self::generic(c.erase_block(sector, bus), f4::SR_WRPERR),
             Controller::H7(c) => Self::generic(c.erase_block(sector, bus), h7::SR_WRPERR),
+            Controller::L4(c) => Self::generic(c.erase_block(sector, bus), l4::SR_WRPERR),
+            Controller::G0(c) => Self::generic(c.erase_block(sector, bus), g0::SR_WRPERR),
         }
     }
 
@@ -121,6 +156,8 @@ impl Controller {
                 Self::generic(raised, f4::SR_WRPERR)
             }
             Controller::H7(c) => Self::generic(c.mass_erase_block(bus), h7::SR_WRPERR),
+            Controller::L4(c) => Self::generic(c.mass_erase_block(bus), l4::SR_WRPERR),
+            Controller::G0(c) => Self::generic(c.mass_erase_block(bus), g0::SR_WRPERR),
         }
     }
 
@@ -128,6 +165,8 @@ impl Controller {
         match self {
             Controller::F4(c) => Self::generic(c.program_block(address, data, bus), f4::SR_WRPERR),
             Controller::H7(c) => Self::generic(c.program_block(address, data, bus), h7::SR_WRPERR),
+            Controller::L4(c) => Self::generic(c.program_block(address, data, bus), l4::SR_WRPERR),
+            Controller::G0(c) => Self::generic(c.program_block(address, data, bus), g0::SR_WRPERR),
         }
     }
 
@@ -136,6 +175,8 @@ impl Controller {
         match self {
             Controller::F4(c) => f4::rdp_level(c.loaded_options()),
             Controller::H7(c) => c.rdp_level(),
+            Controller::L4(c) => c.rdp_level(),
+            Controller::G0(c) => c.rdp_level(),
         }
     }
 
@@ -144,6 +185,8 @@ impl Controller {
         match self {
             Controller::F4(c) => f4::rdp_level(c.stored_options()),
             Controller::H7(c) => c.stored_rdp_level(),
+            Controller::L4(c) => c.stored_rdp_level(),
+            Controller::G0(c) => c.stored_rdp_level(),
         }
     }
 
@@ -151,6 +194,8 @@ impl Controller {
         match self {
             Controller::F4(c) => f4::sector_write_protected(c.loaded_options(), sector),
             Controller::H7(c) => c.sector_write_protected(sector),
+            Controller::L4(c) => c.sector_write_protected(sector),
+            Controller::G0(c) => c.sector_write_protected(sector),
         }
     }
 
@@ -159,6 +204,8 @@ impl Controller {
         match self {
             Controller::F4(c) => c.set_stored_options((c.stored_options() & !0xFF00) | 0xAA00),
             Controller::H7(c) => c.store_rdp_level0(),
+            Controller::L4(c) => c.store_rdp_level0(),
+            Controller::G0(c) => c.store_rdp_level0(),
         }
     }
 
@@ -168,6 +215,8 @@ impl Controller {
             // RM0090: user option bytes at 0x1FFF_C000.
             Controller::F4(c) if address == 0x1FFF_C000 => Some(c.stored_options()),
             Controller::H7(c) => c.option_area(address),
+            Controller::L4(c) => c.option_area(address),
+            Controller::G0(c) => c.option_area(address),
             _ => None,
         }
     }
@@ -175,8 +224,8 @@ impl Controller {
     /// The F4 option-byte flash algorithm's write, through the option registers.
     pub fn write_options_through_registers(&mut self, options: u32, bus: &mut FlashBus) {
         match self {
-            // No H7 option-byte algorithm is emulated: probe-rs has none for the H7.
-            Controller::H7(_) => {}
+            // Only the F4's option-byte flash algorithm is emulated.
+            Controller::H7(_) | Controller::L4(_) | Controller::G0(_) => {}
             Controller::F4(c) => {
                 use super::f4::{OPTCR, OPTCR_OPTSTRT, OPTKEY1, OPTKEY2, OPTKEYR};
                 let _ = c.write(OPTKEYR, OPTKEY1, bus);

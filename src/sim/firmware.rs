@@ -327,12 +327,12 @@ fn erase_range(mcu: &mut Mcu, start: u32, len: u32) -> Result<(), PowerLost> {
 fn rom_config(mcu: &Mcu) -> DfuseConfig {
     DfuseConfig {
         transfer_size: 2048,
-        alt_names: vec![
-            mcu.part.rom_flash_map.to_string(),
-            "@Option Bytes  /0x1FFFC000/01*016 e".into(),
-            "@OTP Memory /0x1FFF7800/01*512 e,01*016 e".into(),
-            "@Device Feature/0xFFFF0000/01*004 e".into(),
-        ],
+        alt_names: mcu
+            .part
+            .rom_alt_names
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         commands: vec![0x00, 0x21, 0x41, 0x92],
         default_address: mcu.part.flash_base,
         // The ROM's own poll timeouts are not documented; assumed here (see docs/sim.md).
@@ -508,6 +508,8 @@ impl DfuMemory for FirmwareMemory<'_> {
         // An RDP regression: the whole flash goes, write protection or not.
         self.mcu.flash.erase_all();
         self.mcu.fc.store_rdp_level0();
+        // The ROM reloads the option bytes as it resets (on L4/G0 a plain reset would not).
+        self.mcu.fc.power_on_reset();
         let mass = self.mcu.timing.mass_erase;
         crate::hw::Clock::sleep(self.mcu.clock.as_ref(), mass);
         Ok(())

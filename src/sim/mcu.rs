@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use super::controller::{BusFault, Controller, FlashBus};
 use super::core::{CoreRequest, CortexM};
-use super::f4::F4Flash;
 use super::fault::{self, Cut, CutPoint, CutWhen, EventRng, FlashOp, OpKind, Origin, PowerLost};
 use super::firmware::{self, Firmware};
 use super::flash::FlashArray;
@@ -27,6 +26,10 @@ pub struct Mcu {
     pub flash: FlashArray,
     pub fc: Controller,
     pub core: CortexM,
+    /// The second core of a dual-core part (the H755's Cortex-M4); it runs no firmware here.
+    pub core2: Option<CortexM>,
+    /// DBGMCU_CR as seen through the APB-AP (the H7's debug-component bus).
+    dbgmcu_cr: u32,
     ram: Vec<(u32, Vec<u8>)>,
     other: std::collections::BTreeMap<u32, u32>,
     pub uid: [u32; 3],
@@ -70,7 +73,9 @@ impl Mcu {
         usb: UsbIdentities,
     ) -> Self {
         let flash = FlashArray::new(part.flash_base, part.sectors.clone());
-        let fc = Controller::F4(F4Flash::new(part.factory_options));
+        let fc = part.new_controller();
+        let flash_timing = part.timing(timing);
+        let core2 = part.cores.get(1).map(|(_, cpuid)| CortexM::new(*cpuid));
         let ram = part
             .ram
             .iter()
@@ -78,14 +83,16 @@ impl Mcu {
             .collect();
         let algos = super::algo::algorithms_for(part.probe_rs_chip);
         let mut mcu = Self {
-            core: CortexM::new(part.cpuid),
+            core: CortexM::new(part.cores.first().map_or(0, |c| c.1)),
+            core2,
+            dbgmcu_cr: 0,
             part,
             flash,
             fc,
             ram,
             other: Default::default(),
             uid,
-            timing: FlashTiming::f4(timing),
+            timing: flash_timing,
             timing_mode: timing,
             clock,
             powered: false,
@@ -177,6 +184,12 @@ impl Mcu {
         }
         let (sp, pc) = self.vector_table();
         self.core.power_on(sp, pc);
+        if let Some(core2) = self.core2.as_mut() {
+            core2.power_on(0, 0);
+        }
+        self.dbgmcu_cr = 0;
+        // Option bytes load at power-on on every family (on L4/G0 only then and at OBL_LAUNCH).
+        self.fc.power_on_reset();
         self.reset_peripherals_and_boot();
     }
 
@@ -465,6 +478,47 @@ impl Mcu {
         })
     }
 
+    /// A read through the APB-AP: the debug components (DBGMCU on the H7).
+    pub fn apb_read(&self, address: u32) -> u32 {
+        if address & !3 == 0xE00E_1004 {
+            self.dbgmcu_cr
+        } else {
+            0
+        }
+    }
+
+    pub fn apb_write(&mut self, address: u32, value: u32) {
+        if address & !3 == 0xE00E_1004 {
+            self.dbgmcu_cr = value;
+        }
+    }
+
+    /// A read through core `core`'s AHB-AP: the shared bus, but that core's own debug
+    /// registers.
+    pub fn debug_read_core(&mut self, core: usize, address: u32) -> Result<u32, BusFault> {
+        if core > 0 && CortexM::is_debug_register(address & !3) {
+            return Ok(self.core2.as_mut().map_or(0, |c| c.read(address & !3)));
+        }
+        self.debug_read(address)
+    }
+
+    pub fn debug_write_core(
+        &mut self,
+        core: usize,
+        address: u32,
+        lane_value: u32,
+        size: u32,
+    ) -> Result<(), BusFault> {
+        if core > 0 && CortexM::is_debug_register(address & !3) {
+            if let Some(c) = self.core2.as_mut() {
+                // The second core runs nothing here: resumes and resets only move its state.
+                let _ = c.write(address & !3, lane_value);
+            }
+            return Ok(());
+        }
+        self.debug_write(address, lane_value, size)
+    }
+
     /// A 32-bit read by the debugger (the AHB-AP). Byte lanes are picked by the caller.
     pub fn debug_read(&mut self, address: u32) -> Result<u32, BusFault> {
         let a = address & !3;
@@ -533,7 +587,13 @@ impl Mcu {
                 lane_value
             };
             let (fc, mut bus) = self.flash_bus();
-            return fc.write(a - regs, value, &mut bus);
+            let result = fc.write(a - regs, value, &mut bus);
+            if self.fc.take_obl_launch() {
+                // OBL_LAUNCH: the option bytes load and the part resets (L4/G0).
+                self.fc.power_on_reset();
+                self.system_reset();
+            }
+            return result;
         }
         if CortexM::is_debug_register(a) {
             match self.core.write(a, lane_value) {

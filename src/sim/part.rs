@@ -7,18 +7,26 @@ use std::time::Duration;
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     F4,
+    H7,
+    L4,
+    G0,
 }
 
 impl Family {
+    pub const ALL: [Family; 4] = [Family::F4, Family::H7, Family::L4, Family::G0];
+
     pub fn parse(s: &str) -> Option<Family> {
-        match s.to_ascii_lowercase().as_str() {
-            "f4" | "stm32f4" => Some(Family::F4),
-            _ => None,
-        }
+        let s = s.to_ascii_lowercase();
+        let s = s.strip_prefix("stm32").unwrap_or(&s);
+        Family::ALL.into_iter().find(|f| f.name() == s)
     }
+
     pub fn name(self) -> &'static str {
         match self {
             Family::F4 => "f4",
+            Family::H7 => "h7",
+            Family::L4 => "l4",
+            Family::G0 => "g0",
         }
     }
 }
@@ -93,32 +101,44 @@ pub struct PartSpec {
     pub idcode: u32,
     /// RAM regions as (base, size).
     pub ram: Vec<(u32, u32)>,
-    /// The user option bytes as they leave the factory.
-    pub factory_options: u32,
-    /// The ROM bootloader's DfuSe map of the internal flash.
-    pub rom_flash_map: &'static str,
-    /// Cortex-M CPUID.
-    pub cpuid: u32,
+    /// The FLASH controller and its factory option bytes.
+    pub controller: ControllerSpec,
+    /// The ST ROM bootloader's DfuSe alternate settings (memory maps).
+    pub rom_alt_names: Vec<&'static str>,
+    /// The cores, as (access port, CPUID): the first is the one that boots and runs firmware.
+    pub cores: Vec<(u8, u32)>,
+    /// The APB-AP that reaches the debug components (DBGMCU), where the part has one.
+    pub apb_ap: Option<u8>,
 }
+
+#[derive(Clone, Debug)]
+pub enum ControllerSpec {
+    F4 { factory_options: u32 },
+    H7(super::h7::H7Variant),
+    L4,
+    G0,
+}
+
+const CM4: u32 = 0x410F_C241;
+const CM7: u32 = 0x411F_C272;
+const CM0_PLUS: u32 = 0x410C_C601;
 
 impl PartSpec {
     pub fn lookup(family: Family, part: &str) -> Option<PartSpec> {
         let upper = part.to_ascii_uppercase();
+        let is = |prefix: &str| upper.starts_with(prefix);
         match family {
             // F405/F407 1 MiB: 4x16K, 1x64K, 7x128K (facts 5.1); DEV_ID 0x413 (facts 4);
             // factory OPTCR 0x0FFFAAED is tagged [R] in the facts file (3.1).
-            Family::F4 if upper.starts_with("STM32F407") || upper.starts_with("STM32F405") => {
+            Family::F4 if is("STM32F407") || is("STM32F405") => {
                 let mut sectors = vec![16 * 1024; 4];
                 sectors.push(64 * 1024);
                 sectors.extend(std::iter::repeat_n(128 * 1024, 7));
+                let f407 = is("STM32F407");
                 Some(PartSpec {
                     family,
-                    name: if upper.starts_with("STM32F407") {
-                        "STM32F407VG"
-                    } else {
-                        "STM32F405RG"
-                    },
-                    probe_rs_chip: if upper.starts_with("STM32F407") {
+                    name: if f407 { "STM32F407VG" } else { "STM32F405RG" },
+                    probe_rs_chip: if f407 {
                         "STM32F407VGTx"
                     } else {
                         "STM32F405RGTx"
@@ -131,12 +151,133 @@ impl PartSpec {
                     idcode_address: 0xE004_2000,
                     idcode: 0x1007_6413,
                     ram: vec![(0x2000_0000, 128 * 1024), (0x1000_0000, 64 * 1024)],
-                    factory_options: 0x0FFF_AAED,
-                    rom_flash_map: "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg",
-                    cpuid: 0x410F_C241,
+                    controller: ControllerSpec::F4 {
+                        factory_options: 0x0FFF_AAED,
+                    },
+                    rom_alt_names: vec![
+                        "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg",
+                        "@Option Bytes  /0x1FFFC000/01*016 e",
+                        "@OTP Memory /0x1FFF7800/01*512 e,01*016 e",
+                        "@Device Feature/0xFFFF0000/01*004 e",
+                    ],
+                    cores: vec![(0, CM4)],
+                    apb_ap: None,
                 })
             }
+            // H743/H755: 2 banks x 8 x 128 KiB, FLASH at 0x52002000, UID 0x1FF1E800, DEV_ID
+            // 0x450 at DBGMCU_IDC 0x5C001000 (facts 3.3, 4, 5.1). The H755's Cortex-M4 sits on
+            // AP3 and DBGMCU on AP2 (probe-rs targets, STM32H7 sequence). ROM alt strings are
+            // from third-party logs (facts 2.7).
+            Family::H7 if is("STM32H743") || is("STM32H755") => {
+                let h755 = is("STM32H755");
+                let variant = if h755 {
+                    super::h7::H7Variant::H755
+                } else {
+                    super::h7::H7Variant::H743
+                };
+                Some(PartSpec {
+                    family,
+                    name: if h755 { "STM32H755ZI" } else { "STM32H743ZI" },
+                    probe_rs_chip: if h755 {
+                        "STM32H755ZITx"
+                    } else {
+                        "STM32H743ZITx"
+                    },
+                    flash_base: 0x0800_0000,
+                    sectors: vec![128 * 1024; 16],
+                    flash_regs: 0x5200_2000,
+                    uid_address: 0x1FF1_E800,
+                    flash_size_address: 0x1FF1_E880,
+                    idcode_address: 0x5C00_1000,
+                    idcode: 0x2003_6450,
+                    ram: vec![
+                        (0x0000_0000, 64 * 1024),
+                        (0x2000_0000, 128 * 1024),
+                        (0x2400_0000, 512 * 1024),
+                        (0x3000_0000, 288 * 1024),
+                        (0x3800_0000, 64 * 1024),
+                    ],
+                    controller: ControllerSpec::H7(variant),
+                    rom_alt_names: vec![
+                        "@Internal Flash   /0x08000000/16*128Kg",
+                        "@Option Bytes   /0x5200201C/01*128 e",
+                    ],
+                    cores: if h755 {
+                        vec![(0, CM7), (3, CM4)]
+                    } else {
+                        vec![(0, CM7)]
+                    },
+                    apb_ap: Some(2),
+                })
+            }
+            // L476: 1 MiB dual bank, 2 x 256 pages of 2 KiB; DEV_ID 0x415 (facts 3.4, 4, 5.1).
+            // The ROM's alt strings are not in the facts file: assumed in ST's format.
+            Family::L4 if is("STM32L476") => Some(PartSpec {
+                family,
+                name: "STM32L476RG",
+                probe_rs_chip: "STM32L476RGTx",
+                flash_base: 0x0800_0000,
+                sectors: vec![2048; 512],
+                flash_regs: 0x4002_2000,
+                uid_address: 0x1FFF_7590,
+                flash_size_address: 0x1FFF_75E0,
+                idcode_address: 0xE004_2000,
+                idcode: 0x1007_6415,
+                ram: vec![(0x2000_0000, 96 * 1024), (0x1000_0000, 32 * 1024)],
+                controller: ControllerSpec::L4,
+                rom_alt_names: vec![
+                    "@Internal Flash  /0x08000000/512*0002Kg",
+                    "@Option Bytes  /0x1FFF7800/01*040 e",
+                ],
+                cores: vec![(0, CM4)],
+                apb_ap: None,
+            }),
+            // G071: 128 KiB, 64 pages of 2 KiB; DBGMCU_IDCODE at 0x40015800, DEV_ID 0x460
+            // (facts 3.5, 4, 5.1). A Cortex-M0+.
+            Family::G0 if is("STM32G071") => Some(PartSpec {
+                family,
+                name: "STM32G071RB",
+                probe_rs_chip: "STM32G071RBTx",
+                flash_base: 0x0800_0000,
+                sectors: vec![2048; 64],
+                flash_regs: 0x4002_2000,
+                uid_address: 0x1FFF_7590,
+                flash_size_address: 0x1FFF_75E0,
+                idcode_address: 0x4001_5800,
+                idcode: 0x1000_6460,
+                ram: vec![(0x2000_0000, 36 * 1024)],
+                controller: ControllerSpec::G0,
+                rom_alt_names: vec![
+                    "@Internal Flash  /0x08000000/064*0002Kg",
+                    "@Option Bytes  /0x1FFF7800/01*128 e",
+                ],
+                cores: vec![(0, CM0_PLUS)],
+                apb_ap: None,
+            }),
             _ => None,
+        }
+    }
+
+    pub fn timing(&self, t: Timing) -> FlashTiming {
+        match self.controller {
+            ControllerSpec::F4 { .. } => FlashTiming::f4(t),
+            ControllerSpec::H7(_) => super::h7::timing(t),
+            ControllerSpec::L4 => super::l4::timing(t),
+            ControllerSpec::G0 => super::g0::timing(t),
+        }
+    }
+
+    pub fn new_controller(&self) -> super::controller::Controller {
+        use super::controller::Controller;
+        match &self.controller {
+            ControllerSpec::F4 { factory_options } => {
+                Controller::F4(super::f4::F4Flash::new(*factory_options))
+            }
+            ControllerSpec::H7(v) => {
+                Controller::H7(super::h7::H7Flash::new(super::h7::H7Options::factory(*v)))
+            }
+            ControllerSpec::L4 => Controller::L4(super::l4::L4Flash::factory()),
+            ControllerSpec::G0 => Controller::G0(super::g0::G0Flash::factory()),
         }
     }
 
@@ -147,6 +288,9 @@ impl PartSpec {
     pub fn known_parts(family: Family) -> &'static [&'static str] {
         match family {
             Family::F4 => &["STM32F407VG", "STM32F405RG"],
+            Family::H7 => &["STM32H743ZI", "STM32H755ZI"],
+            Family::L4 => &["STM32L476RG"],
+            Family::G0 => &["STM32G071RB"],
         }
     }
 }

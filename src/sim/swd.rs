@@ -121,8 +121,8 @@ const AP_DRW: u32 = 0x0C;
 const AP_CFG: u32 = 0xF4;
 const AP_BASE: u32 = 0xF8;
 const AP_IDR: u32 = 0xFC;
-/// AHB-AP of a Cortex-M3/M4.
-const AHB_AP_IDR: u32 = 0x2477_0011;
+/// APB-AP (type 2), as on the H7's debug-component bus.
+const APB_AP_IDR: u32 = 0x5477_0002;
 const CSW_DEVICE_EN: u32 = 1 << 6;
 
 pub struct SimProbe {
@@ -130,9 +130,19 @@ pub struct SimProbe {
     speed_khz: u32,
     ctrl_stat: u32,
     select: u32,
-    csw: u32,
-    tar: u32,
+    /// CSW and TAR of each access port.
+    csw: [u32; 4],
+    tar: [u32; 4],
     sticky: bool,
+}
+
+/// What sits behind an access port of the simulated part.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ApKind {
+    /// A core's AHB-AP: the system bus plus that core's debug registers.
+    Ahb { core: usize, idr: u32 },
+    /// The APB-AP of the debug components (DBGMCU on the H7).
+    Apb,
 }
 
 impl std::fmt::Debug for SimProbe {
@@ -151,8 +161,8 @@ impl SimProbe {
             speed_khz: 4000,
             ctrl_stat: 0,
             select: 0,
-            csw: 0x0300_0052,
-            tar: 0,
+            csw: [0x0300_0052; 4],
+            tar: [0; 4],
             sticky: false,
         }
     }
@@ -167,8 +177,12 @@ impl SimProbe {
         mcu.powered && mcu.fc.rdp_level() != 2
     }
 
+    fn apsel(&self) -> usize {
+        (self.select >> 24) as usize
+    }
+
     fn access_size(&self) -> u32 {
-        match self.csw & 7 {
+        match self.csw[self.apsel() & 3] & 7 {
             0 => 1,
             1 => 2,
             _ => 4,
@@ -176,16 +190,60 @@ impl SimProbe {
     }
 
     fn advance_tar(&mut self) {
-        if (self.csw >> 4) & 3 == 1 {
+        let ap = self.apsel() & 3;
+        if (self.csw[ap] >> 4) & 3 == 1 {
             // Auto-increment wraps within a 1 KiB block (ADIv5 C2.2.2).
             let step = self.access_size();
-            self.tar = (self.tar & !0x3FF) | (self.tar.wrapping_add(step) & 0x3FF);
+            self.tar[ap] = (self.tar[ap] & !0x3FF) | (self.tar[ap].wrapping_add(step) & 0x3FF);
         }
     }
 
-    fn ap_register(&self, reg: u8) -> Option<u32> {
-        // Only AP 0 (the AHB-AP) exists on an F4.
-        (self.select >> 24 == 0).then_some((reg as u32 & 0xF) | (self.select & 0xF0))
+    /// The access ports the part really has: one AHB-AP per core, and on the H7 an APB-AP.
+    fn ap_kind(&self) -> Option<ApKind> {
+        let ap = self.apsel();
+        let mcu = self.mcu();
+        if mcu.part.apb_ap == Some(ap as u8) {
+            return Some(ApKind::Apb);
+        }
+        let core = mcu.part.cores.iter().position(|(p, _)| *p as usize == ap)?;
+        // IDR: an AHB-AP (type 1); Cortex-M7 parts carry the AHB5-style revision.
+        let cpuid = mcu.part.cores[core].1;
+        let idr = if (cpuid >> 4) & 0xFFF == 0xC27 {
+            0x8477_0001
+        } else {
+            0x2477_0011
+        };
+        Some(ApKind::Ahb { core, idr })
+    }
+
+    fn ap_register(&self, reg: u8) -> Option<(u32, ApKind)> {
+        let kind = self.ap_kind()?;
+        Some(((reg as u32 & 0xF) | (self.select & 0xF0), kind))
+    }
+
+    fn bus_read(&mut self, kind: ApKind, address: u32) -> Result<u32, ArmError> {
+        let value = match kind {
+            ApKind::Apb => Ok(self.mcu().apb_read(address)),
+            ApKind::Ahb { core, .. } => self.mcu().debug_read_core(core, address),
+        };
+        value.map_err(|_| self.fault())
+    }
+
+    fn bus_write(
+        &mut self,
+        kind: ApKind,
+        address: u32,
+        value: u32,
+        size: u32,
+    ) -> Result<(), ArmError> {
+        let result = match kind {
+            ApKind::Apb => {
+                self.mcu().apb_write(address, value);
+                Ok(())
+            }
+            ApKind::Ahb { core, .. } => self.mcu().debug_write_core(core, address, value, size),
+        };
+        result.map_err(|_| self.fault())
     }
 
     fn fault(&mut self) -> ArmError {
@@ -273,30 +331,29 @@ impl RawDapAccess for SimProbe {
                 _ => 0, // RDBUFF: reads are not posted in this model.
             }),
             RegisterAddress::ApRegister(reg) => {
-                let Some(reg) = self.ap_register(reg) else {
+                // An access port the part does not have reads as all zeros (IDR 0).
+                let Some((reg, kind)) = self.ap_register(reg) else {
                     return Ok(0);
                 };
+                let ap = self.apsel() & 3;
                 match reg {
-                    AP_CSW => Ok(self.csw | CSW_DEVICE_EN),
-                    AP_TAR => Ok(self.tar),
+                    AP_CSW => Ok(self.csw[ap] | CSW_DEVICE_EN),
+                    AP_TAR => Ok(self.tar[ap]),
                     AP_DRW => {
-                        let value = self.mcu().debug_read(self.tar);
-                        match value {
-                            Ok(v) => {
-                                self.advance_tar();
-                                Ok(v)
-                            }
-                            Err(_) => Err(self.fault()),
-                        }
+                        let v = self.bus_read(kind, self.tar[ap])?;
+                        self.advance_tar();
+                        Ok(v)
                     }
-                    0x10..=0x1C => {
-                        let a = (self.tar & !0xF) | (reg & 0xC);
-                        let value = self.mcu().debug_read(a);
-                        value.map_err(|_| self.fault())
-                    }
+                    0x10..=0x1C => self.bus_read(kind, (self.tar[ap] & !0xF) | (reg & 0xC)),
                     AP_CFG => Ok(0),
-                    AP_BASE => Ok(0xE00F_F003),
-                    AP_IDR => Ok(AHB_AP_IDR),
+                    AP_BASE => Ok(match kind {
+                        ApKind::Apb => 0xE00E_0003,
+                        ApKind::Ahb { .. } => 0xE00F_F003,
+                    }),
+                    AP_IDR => Ok(match kind {
+                        ApKind::Apb => APB_AP_IDR,
+                        ApKind::Ahb { idr, .. } => idr,
+                    }),
                     _ => Ok(0),
                 }
             }
@@ -327,26 +384,20 @@ impl RawDapAccess for SimProbe {
                 Ok(())
             }
             RegisterAddress::ApRegister(reg) => {
-                let Some(reg) = self.ap_register(reg) else {
+                let Some((reg, kind)) = self.ap_register(reg) else {
                     return Ok(());
                 };
+                let ap = self.apsel() & 3;
                 match reg {
-                    AP_CSW => self.csw = value & !CSW_DEVICE_EN,
-                    AP_TAR => self.tar = value,
+                    AP_CSW => self.csw[ap] = value & !CSW_DEVICE_EN,
+                    AP_TAR => self.tar[ap] = value,
                     AP_DRW => {
-                        let (a, size) = (self.tar, self.access_size());
-                        let result = self.mcu().debug_write(a, value, size);
-                        if result.is_err() {
-                            return Err(self.fault());
-                        }
+                        let (a, size) = (self.tar[ap], self.access_size());
+                        self.bus_write(kind, a, value, size)?;
                         self.advance_tar();
                     }
                     0x10..=0x1C => {
-                        let a = (self.tar & !0xF) | (reg & 0xC);
-                        let result = self.mcu().debug_write(a, value, 4);
-                        if result.is_err() {
-                            return Err(self.fault());
-                        }
+                        self.bus_write(kind, (self.tar[ap] & !0xF) | (reg & 0xC), value, 4)?
                     }
                     _ => {}
                 }

@@ -48,6 +48,27 @@ fn identity_registers(family: Family) -> IdentityRegisters {
             idcode: 0xE004_2000,
             dev_ids: &[0x413, 0x419],
         },
+        // RM0433/RM0399: DEV_ID 0x450 for H742/743/745/747/750/753/755/757.
+        Family::H7 => IdentityRegisters {
+            uid: 0x1FF1_E800,
+            flash_size: 0x1FF1_E880,
+            idcode: 0x5C00_1000,
+            dev_ids: &[0x450],
+        },
+        // RM0351: L47x/L48x DEV_ID 0x415.
+        Family::L4 => IdentityRegisters {
+            uid: 0x1FFF_7590,
+            flash_size: 0x1FFF_75E0,
+            idcode: 0xE004_2000,
+            dev_ids: &[0x415],
+        },
+        // RM0444: G07x/G08x DEV_ID 0x460.
+        Family::G0 => IdentityRegisters {
+            uid: 0x1FFF_7590,
+            flash_size: 0x1FFF_75E0,
+            idcode: 0x4001_5800,
+            dev_ids: &[0x460],
+        },
     }
 }
 
