@@ -364,3 +364,65 @@ fn ctrl_c_closes_units_as_aborted_and_exits_4() {
     assert!(outcomes.len() < 400);
     assert!(outcomes.iter().any(|o| o == "ABORTED"));
 }
+
+#[test]
+fn every_simulated_family_provisions_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = station()
+        .args([
+            "run",
+            "--headless",
+            "--station",
+            "stations/families.toml",
+            "--units",
+            "5",
+            "--records",
+        ])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let validator = schema();
+    let mut parts = std::collections::BTreeMap::new();
+    for f in record_files(tmp.path()) {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        assert!(
+            validator.iter_errors(&v).next().is_none(),
+            "{}",
+            f.display()
+        );
+        assert_eq!(v["outcome"], "PASS");
+        let ob = &v["steps"][3]["details"];
+        assert_eq!(
+            ob["after"]["rdp_level"], 1,
+            "{}: RDP 1 set and read back",
+            v["fixture"]
+        );
+        assert!(
+            !ob["after"]["write_protected"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "{}",
+            v["fixture"]
+        );
+        parts.insert(
+            v["fixture"].as_str().unwrap().to_string(),
+            v["device"]["idcode"].as_str().unwrap().to_string(),
+        );
+    }
+    // Each part reports its own DEV_ID (facts file section 4).
+    let dev_id =
+        |f: &str| u32::from_str_radix(parts[f].trim_start_matches("0x"), 16).unwrap() & 0xFFF;
+    assert_eq!(
+        (
+            dev_id("f407"),
+            dev_id("h743"),
+            dev_id("h755"),
+            dev_id("l476"),
+            dev_id("g071")
+        ),
+        (0x413, 0x450, 0x450, 0x415, 0x460)
+    );
+}

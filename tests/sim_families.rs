@@ -49,7 +49,7 @@ fn exercise(family: Family, part_name: &str) {
     let seg = Segment::new(part.flash_base, data.clone());
     let report = target
         .flash(
-            &[seg.clone()],
+            std::slice::from_ref(&seg),
             &FlashOptions {
                 verify: true,
                 preverify: false,

@@ -16,7 +16,7 @@ use crate::hw::{
 use crate::image::Image;
 use crate::image::header::{self, SlotCheck};
 use crate::record::{DeviceInfo, Limits, Measurement, Outcome, StepRecord};
-use crate::stm32::{self, f4};
+use crate::stm32;
 
 /// Why a step did not pass, and whose fault that is.
 #[derive(Debug)]
@@ -246,48 +246,60 @@ impl<'a> UnitRun<'a> {
     }
 
     fn option_bytes(&mut self) -> Result<StepOutput, StepError> {
+        use crate::stm32::options::{self, Activation, OptionError};
+        let family = self.profile.family;
         let clock = self.clock();
         let target = self.hw.debug.as_mut();
-        let before = target.read_word(f4::OPTCR)?;
-        let wanted = f4::encode(&self.profile.option_bytes, before).map_err(StepError::error)?;
+        let before = options::read(family, target)?;
+        let wanted = options::encode(family, &self.profile.option_bytes, &before)
+            .map_err(StepError::error)?;
         let mut out = StepOutput::default();
-        out.details.insert(
-            "before".into(),
-            serde_json::to_value(f4::decode(before)).unwrap_or_default(),
-        );
-        out.details.insert(
-            "requested".into(),
-            serde_json::to_value(f4::decode(wanted)).unwrap_or_default(),
-        );
-        let changed = (before & !3) != wanted;
+        out.details
+            .insert("before".into(), options::decode(family, &before));
+        out.details
+            .insert("requested".into(), options::decode(family, &wanted));
+        let changed = before != wanted;
         if changed {
-            if let Err(e) = f4::program(target, clock.as_ref(), wanted) {
-                // Say exactly what state the part was left in.
-                let now = target.read_word(f4::OPTCR).ok().map(f4::decode);
-                out.details.insert(
-                    "after_failure".into(),
-                    serde_json::to_value(now).unwrap_or_default(),
-                );
-                return Err(match e {
-                    f4::OptionError::Hw(h) => h.into(),
-                    other => StepError::fail(other.to_string()),
-                });
+            let activation = match options::program(family, target, clock.as_ref(), &wanted) {
+                Ok(a) => a,
+                Err(e) => {
+                    // Never leave half-programmed option bytes without saying so: the error
+                    // carries what the part reads now.
+                    let now = options::read(family, target)
+                        .ok()
+                        .map(|w| options::decode(family, &w));
+                    let message = format!(
+                        "{e}; the option bytes now read {}",
+                        now.map_or("(unreadable)".into(), |v| v.to_string())
+                    );
+                    return Err(match e {
+                        OptionError::Hw(h) => StepError {
+                            outcome: StepError::from(h).outcome,
+                            message,
+                        },
+                        _ => StepError::fail(message),
+                    });
+                }
+            };
+            match activation {
+                Activation::Immediate => {}
+                // The new values govern the part after a reset; a power cycle also ends the
+                // debug session that RDP level 1 would hold against the flash.
+                Activation::NextReset | Activation::ResetsItself => {
+                    self.hw.debug.detach();
+                    self.power_cycle()?;
+                    self.hw.debug.attach(AttachMode::Normal)?;
+                }
             }
-            // New option bytes govern the part after a reset; a power cycle also ends the
-            // debug session that RDP level 1 would hold against the flash.
-            self.power_cycle()?;
-            self.hw.debug.attach(AttachMode::Normal)?;
         }
-        let after = self.hw.debug.read_word(f4::OPTCR)?;
-        out.details.insert(
-            "after".into(),
-            serde_json::to_value(f4::decode(after)).unwrap_or_default(),
-        );
+        let after = options::read(family, self.hw.debug.as_mut())?;
+        out.details
+            .insert("after".into(), options::decode(family, &after));
         out.details.insert("programmed".into(), changed.into());
-        if after & !3 != wanted {
+        if after != wanted {
             return Err(StepError::fail(format!(
-                "option bytes read back {:#010x}, expected {wanted:#010x}",
-                after & !3
+                "option bytes read back {:?}, expected {:?}",
+                after.0, wanted.0
             )));
         }
         self.hw.debug.detach();

@@ -3,6 +3,9 @@
 //! (facts file sections 3 and 4).
 
 pub mod f4;
+pub mod h7;
+pub mod options;
+pub mod optr;
 
 use std::time::Duration;
 

@@ -1,0 +1,124 @@
+//! Option bytes per family, behind one interface: read the current words, encode the profile's
+//! typed values into them, program them with the family's sequence, and say how the new values
+//! take effect. The engine reads back and compares.
+
+use serde_json::Value;
+
+use super::{f4, h7, optr};
+use crate::config::OptionBytesSpec;
+use crate::hw::{Clock, DebugTarget, HwError};
+use crate::sim::Family;
+
+/// The option registers that matter, by name, as last read (or as wanted).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionWords(pub Vec<(&'static str, u32)>);
+
+impl OptionWords {
+    pub fn get(&self, name: &str) -> u32 {
+        self.0
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+}
+
+/// How programmed option bytes start to govern the part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// At the next reset or power cycle (F4/F7).
+    NextReset,
+    /// At once, when the option change completes (H7).
+    Immediate,
+    /// The part reloads them and resets itself (L4/G0 OBL_LAUNCH): the debug link drops.
+    ResetsItself,
+}
+
+#[derive(Debug)]
+pub enum OptionError {
+    Hw(HwError),
+    /// The unlock keys did not open the option registers (a wrong key locks until reset).
+    StillLocked,
+    /// The controller reported errors (named).
+    Flags(String),
+    /// RDP level 2: option bytes never change again.
+    Frozen,
+    /// The profile asks for something this family cannot express.
+    Spec(String),
+}
+
+impl From<HwError> for OptionError {
+    fn from(e: HwError) -> Self {
+        OptionError::Hw(e)
+    }
+}
+
+impl std::fmt::Display for OptionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionError::Hw(e) => write!(f, "{e}"),
+            OptionError::StillLocked => f.write_str("the option registers stayed locked after the unlock keys (a wrong key locks them until reset)"),
+            OptionError::Flags(m) => write!(f, "the option change failed: {m}"),
+            OptionError::Frozen => f.write_str("the part is at RDP level 2: its option bytes can never change"),
+            OptionError::Spec(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+pub fn read(family: Family, target: &mut dyn DebugTarget) -> Result<OptionWords, HwError> {
+    match family {
+        Family::F4 => Ok(OptionWords(vec![(
+            "OPTCR",
+            target.read_word(f4::OPTCR)? & !3,
+        )])),
+        Family::H7 => h7::read(target),
+        Family::L4 => optr::read(&optr::L4, target),
+        Family::G0 => optr::read(&optr::G0, target),
+    }
+}
+
+/// The words that give `spec`, keeping what the profile does not govern from `current`.
+pub fn encode(
+    family: Family,
+    spec: &OptionBytesSpec,
+    current: &OptionWords,
+) -> Result<OptionWords, String> {
+    match family {
+        Family::F4 => Ok(OptionWords(vec![(
+            "OPTCR",
+            f4::encode(spec, current.get("OPTCR"))?,
+        )])),
+        Family::H7 => h7::encode(spec, current),
+        Family::L4 => optr::encode(&optr::L4, spec, current),
+        Family::G0 => optr::encode(&optr::G0, spec, current),
+    }
+}
+
+pub fn decode(family: Family, words: &OptionWords) -> Value {
+    match family {
+        Family::F4 => serde_json::to_value(f4::decode(words.get("OPTCR"))).unwrap_or_default(),
+        Family::H7 => h7::decode(words),
+        Family::L4 => optr::decode(&optr::L4, words),
+        Family::G0 => optr::decode(&optr::G0, words),
+    }
+}
+
+pub fn program(
+    family: Family,
+    target: &mut dyn DebugTarget,
+    clock: &dyn Clock,
+    wanted: &OptionWords,
+) -> Result<Activation, OptionError> {
+    match family {
+        Family::F4 => f4::program(target, clock, wanted.get("OPTCR"))
+            .map(|()| Activation::NextReset)
+            .map_err(|e| match e {
+                f4::OptionError::Hw(h) => OptionError::Hw(h),
+                f4::OptionError::StillLocked => OptionError::StillLocked,
+                f4::OptionError::Flags(sr) => OptionError::Flags(format!("FLASH_SR {sr:#010x}")),
+                f4::OptionError::Frozen => OptionError::Frozen,
+            }),
+        Family::H7 => h7::program(target, clock, wanted),
+        Family::L4 => optr::program(&optr::L4, target, clock, wanted),
+        Family::G0 => optr::program(&optr::G0, target, clock, wanted),
+    }
+}
