@@ -4,6 +4,7 @@
 mod dfu;
 mod fixture;
 mod output;
+mod rma;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -103,6 +104,14 @@ enum Command {
         #[command(subcommand)]
         command: ReportCommand,
     },
+    /// RMA: show a unit's identity, option bytes, bootloader, slots and what would boot.
+    Inspect(rma::InspectArgs),
+    /// RMA: save the whole flash and the option bytes over SWD (FILE and FILE.json).
+    Dump(rma::DumpArgs),
+    /// RMA: bring back a bricked, locked or half-updated unit over SWD (destructive: needs the
+    /// unit's label). Exit 0 recovered, 1 not recoverable, 2 label missing or wrong, 3 station
+    /// error.
+    Recover(rma::RecoverArgs),
     /// The virtual bench.
     Sim {
         #[command(subcommand)]
@@ -334,6 +343,12 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
         Command::Sim {
             command: SimCommand::Reset { at },
         } => fixture::sim_reset(&at),
+        Command::Inspect(args) => rma::inspect(args),
+        Command::Dump(args) => rma::dump(args),
+        Command::Recover(args) => {
+            install_abort_handler();
+            rma::recover(args, &ABORT)
+        }
         Command::Tui {
             station,
             operator,

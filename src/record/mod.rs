@@ -183,4 +183,7 @@ pub struct Record {
     pub steps: Vec<StepRecord>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceInfo>,
+    /// The record this one follows up (an RMA record names the unit's production record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_record: Option<String>,
 }

@@ -397,6 +397,7 @@ fn write_record(
         failure,
         steps: vec![cal, sweep],
         device: None,
+        parent_record: None,
     };
     store
         .write(&record)

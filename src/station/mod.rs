@@ -5,6 +5,7 @@ pub mod bench;
 pub mod campaign;
 pub mod events;
 pub mod report;
+pub mod rma;
 pub mod torture;
 pub mod unit;
 pub mod update;
@@ -245,6 +246,7 @@ fn run_unit(
         failure: failure.clone(),
         steps,
         device,
+        parent_record: None,
     };
     let path = store
         .write(&record)

@@ -35,6 +35,7 @@ pub fn sample_record(serial: &str, started_ms: i64) -> Record {
         failure: None,
         steps: vec![],
         device: None,
+        parent_record: None,
     }
 }
 

@@ -1,0 +1,213 @@
+//! RMA commands: `station inspect`, `station dump`, `station recover`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use super::fixture::{FixtureArgs, find_fixture, open};
+use super::output::Printer;
+use crate::error::{ExitStatus, StationError};
+use crate::record::Outcome;
+use crate::station::Event;
+use crate::station::rma::analyse::FlashView;
+use crate::station::rma::dump;
+use crate::station::rma::inspect::{self, Inspection, Via};
+use crate::station::rma::recover::{self, Gate, RecoverOptions};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ViaArg {
+    /// The debug probe: identity and option bytes always, the flash at RDP level 0.
+    Swd,
+    /// DfuSe uploads through the unit's bootloader or the ST ROM.
+    Dfu,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub at: FixtureArgs,
+    #[arg(long, value_enum, default_value = "swd")]
+    pub via: ViaArg,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DumpArgs {
+    #[command(flatten)]
+    pub at: FixtureArgs,
+    /// The raw flash goes here; FILE.json describes it.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RecoverArgs {
+    #[command(flatten)]
+    pub at: FixtureArgs,
+    /// The unit's label, typed to authorise the destructive recovery (needed headless).
+    #[arg(long = "yes-i-typed", value_name = "LABEL")]
+    pub yes_i_typed: Option<String>,
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// Print one JSON event per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn inspect(args: InspectArgs) -> Result<ExitStatus, StationError> {
+    let station = args.at.load()?;
+    let fixture = find_fixture(&station, &args.at.fixture)?;
+    let mut hw = open(&station, fixture)?;
+    let via = match args.via {
+        ViaArg::Swd => Via::Swd,
+        ViaArg::Dfu => Via::Dfu,
+    };
+    let result = inspect::inspect(&station, fixture, &mut hw, via);
+    hw.save()
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let inspection = result?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&inspection)
+            .map_err(|e| StationError::station(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print_inspection(&inspection);
+    }
+    Ok(ExitStatus::Pass)
+}
+
+fn print_inspection(i: &Inspection) {
+    let via = format!("{:?}", i.via).to_lowercase();
+    println!("{} (via {via})", i.fixture);
+    match &i.identity {
+        Some(id) => println!(
+            "  UID {}  IDCODE {} (DEV_ID {})  flash {} KiB",
+            id.uid, id.idcode, id.dev_id, id.flash_size_kib
+        ),
+        None => println!("  UID, IDCODE, flash size: not readable this way"),
+    }
+    if let Some(label) = &i.label {
+        let parent = i.last_production_record.as_deref().unwrap_or("none");
+        println!("  label {label}  (last production record: {parent})");
+    }
+    println!("  on USB now: {}", i.usb_now);
+    match (&i.option_bytes, i.rdp_level) {
+        (Some(ob), _) => println!(
+            "  RDP level {} (RDP byte {:#04x}); write-protected sectors {:?}; BOR level {}; \
+             IWDG {}; nRST_STOP {}; nRST_STDBY {}; OPTCR {}",
+            ob.rdp_level,
+            ob.rdp_byte,
+            ob.write_protected,
+            serde_json::to_value(ob.bor_level)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            if ob.iwdg_sw { "software" } else { "hardware" },
+            ob.nrst_stop,
+            ob.nrst_stdby,
+            ob.raw
+        ),
+        (None, Some(level)) => println!("  RDP level {level} (inferred; option bytes unread)"),
+        (None, None) => println!("  RDP level: unknown"),
+    }
+    print_flash(&i.flash);
+    for note in &i.notes {
+        println!("  note: {note}");
+    }
+}
+
+fn print_flash(f: &FlashView) {
+    let b = &f.bootloader;
+    let status = format!("{:?}", b.status).to_lowercase();
+    println!(
+        "  bootloader {} ({} bytes): {status}: {}",
+        b.start, b.size, b.detail
+    );
+    if let Some(d) = &b.found {
+        let crc = if d.crc_valid { "valid" } else { "BAD" };
+        println!(
+            "    descriptor: {} {}, image CRC {crc}",
+            d.design, d.version
+        );
+    }
+    for s in &f.slots {
+        println!("  slot {} {}: {}: {}", s.name, s.start, s.check, s.detail);
+    }
+    println!("  would boot: {}", f.would_boot.detail);
+}
+
+pub fn dump(args: DumpArgs) -> Result<ExitStatus, StationError> {
+    let station = args.at.load()?;
+    let fixture = find_fixture(&station, &args.at.fixture)?;
+    let mut hw = open(&station, fixture)?;
+    let result = dump::dump(&station, fixture, &mut hw, &args.output);
+    hw.save()
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let info = result?;
+    println!(
+        "dumped {} bytes of flash of UID {} into {} (sha256 {}), option bytes {} in {}",
+        info.bytes,
+        info.uid,
+        args.output.display(),
+        info.sha256,
+        info.optcr,
+        dump::sidecar(&args.output).display()
+    );
+    Ok(ExitStatus::Pass)
+}
+
+/// Headless: the flag. At a terminal without it: ask.
+fn typed_label(flag: Option<String>, gate: &Gate) -> Option<String> {
+    if flag.is_some() {
+        return flag;
+    }
+    if !std::io::stdin().is_terminal() {
+        return None;
+    }
+    eprint!("{}\nlabel: ", gate.prompt());
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).ok()?;
+    Some(line.trim().to_string())
+}
+
+pub fn recover(args: RecoverArgs, abort: &'static AtomicBool) -> Result<ExitStatus, StationError> {
+    let station = args.at.load()?;
+    let fixture = find_fixture(&station, &args.at.fixture)?;
+    let hw = open(&station, fixture)?;
+    let options = RecoverOptions {
+        operator: args
+            .operator
+            .unwrap_or_else(|| station.operator.default.clone()),
+        abort,
+    };
+    let printer = Printer::new(args.json);
+    let sink = |e: Event| printer.event(&e);
+    let flag = args.yes_i_typed;
+    let mut authorise = |gate: &Gate| typed_label(flag.clone(), gate);
+    let done = recover::recover(&station, fixture, hw, &options, &mut authorise, &sink)?;
+    if !args.json {
+        let parent = done.parent_record.as_deref().unwrap_or("none found");
+        println!(
+            "{} {}: {}  record {} (parent production record: {parent})",
+            done.serial,
+            done.outcome,
+            done.failure.as_deref().unwrap_or("recovered"),
+            done.record.display()
+        );
+        if done.outcome == Outcome::Pass {
+            println!(
+                "next: download the application over DFU (station dfu download --station {} --fixture {} IMAGE)",
+                args.at.station.display(),
+                fixture.id
+            );
+        }
+    }
+    Ok(match done.outcome {
+        Outcome::Pass => ExitStatus::Pass,
+        Outcome::Fail => ExitStatus::Fail,
+        Outcome::Aborted => ExitStatus::Aborted,
+        Outcome::Error | Outcome::Timeout => ExitStatus::Station,
+    })
+}

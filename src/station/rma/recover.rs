@@ -1,0 +1,421 @@
+//! `station recover`: bring back a bricked, locked or half-updated returned unit over SWD.
+//! Attach under reset, identify, have the operator type the unit's label, lift RDP and write
+//! protection (RDP 1 → 0 mass-erases the flash), flash the profile's bootloader, verify it,
+//! restore the profile's option bytes, restart, and write an `rma` record linked to the unit's
+//! last production record.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::analyse::{self, Match};
+use super::{UnitRef, power_cycle, step_error};
+use crate::backend::FixtureHw;
+use crate::config::{Fixture, OptionBytesSpec, Station};
+use crate::error::StationError;
+use crate::hw::{FlashOptions, UsbSelector};
+use crate::record::{self, ImageRef, Outcome, ProfileRef, Record, RecordKind, RecordStore};
+use crate::station::events::{Event, EventSink};
+use crate::station::unit::{StepError, StepOutput, UnitRun};
+use crate::station::{STATION_VERSION, load_unit_images};
+use crate::stm32::f4;
+
+/// What the operator is asked to confirm before anything changes.
+#[derive(Clone, Debug)]
+pub struct Gate {
+    pub unit: UnitRef,
+    pub rdp_level: u8,
+}
+
+impl Gate {
+    /// What recover will do to this unit, and what to type, in plain words.
+    pub fn prompt(&self) -> String {
+        let erase = if self.rdp_level >= 1 {
+            "regresses RDP 1 -> 0, which ERASES THE WHOLE FLASH, then "
+        } else {
+            ""
+        };
+        format!(
+            "recover {erase}rewrites the bootloader and option bytes of UID {}. \
+             Type the unit's label ({}) to go on: {}",
+            self.unit.uid,
+            self.unit.label_source(),
+            self.unit.label
+        )
+    }
+}
+
+pub struct RecoverOptions<'a> {
+    pub operator: String,
+    pub abort: &'a AtomicBool,
+}
+
+#[derive(Debug)]
+pub struct Recovered {
+    pub serial: String,
+    pub outcome: Outcome,
+    pub failure: Option<String>,
+    pub record: PathBuf,
+    pub parent_record: Option<String>,
+}
+
+/// Recover the unit `hw` holds. `authorise` is shown the gate and returns what the operator
+/// typed (None: nothing). The unit is saved for the next command whatever happens.
+pub fn recover(
+    station: &Station,
+    fixture: &Fixture,
+    hw: FixtureHw,
+    options: &RecoverOptions,
+    authorise: &mut dyn FnMut(&Gate) -> Option<String>,
+    sink: &dyn EventSink,
+) -> Result<Recovered, StationError> {
+    let profile = station.profile_of(fixture);
+    super::require_f4(profile)?;
+    if *profile.option_bytes.rdp.get_ref() == 2 {
+        return Err(StationError::usage(format!(
+            "{}: the profile asks for RDP level 2; recover never sets a permanent lock",
+            profile.source.path.display()
+        )));
+    }
+    let images = load_unit_images(profile)?;
+    let store = RecordStore::open(&station.records_dir)
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let started_at = Utc::now();
+    let mut run = UnitRun {
+        fixture,
+        profile,
+        unit: hw.sim_state.as_ref().map_or(0, |(unit, _)| *unit),
+        images: &images,
+        hw,
+        sink,
+        steps: Vec::new(),
+        device: None,
+        failure: None,
+        abort: options.abort,
+    };
+    let known = run.step("attach", |u| {
+        let mut out = StepOutput::default();
+        if super::ensure_powered(&mut u.hw)? {
+            out.details.insert("switched_on".into(), true.into());
+        }
+        super::attach_under_reset(&mut u.hw)?;
+        Ok(out)
+    }) && run.step("identify", identify);
+    let gate = match (known, run.device.clone()) {
+        (true, Some(device)) => gate(&mut run, &store, &device.uid, authorise),
+        _ => Err(run.failure.take().map_or_else(
+            || StationError::station("the unit could not be identified"),
+            |(outcome, why)| {
+                step_error(StepError {
+                    outcome,
+                    message: format!("cannot recover: {why}"),
+                })
+            },
+        )),
+    };
+    let unit = match gate {
+        Ok(unit) => unit,
+        Err(e) => {
+            run.hw.debug.detach();
+            save(&run.hw)?;
+            return Err(e);
+        }
+    };
+    let _ = run.step("unprotect", unprotect)
+        && run.step("flash_bootloader", flash_bootloader)
+        && run.step("verify_bootloader", verify_bootloader)
+        && run.step("option_bytes", restore_options)
+        && run.step("restart", restart);
+    run.hw.debug.detach();
+    let saved = save(&run.hw).err();
+    let (outcome, failure) = match (run.failure.take(), saved) {
+        (Some((o, why)), _) => (o, Some(why)),
+        (None, Some(e)) => (Outcome::Error, Some(e.message)),
+        (None, None) => (Outcome::Pass, None),
+    };
+    let ended = (outcome, failure);
+    write_record(station, &run, &store, &unit, options, started_at, ended)
+}
+
+fn save(hw: &FixtureHw) -> Result<(), StationError> {
+    hw.save()
+        .map_err(|e| StationError::station(format!("saving the simulated unit: {e}")))
+}
+
+fn gate(
+    run: &mut UnitRun,
+    store: &RecordStore,
+    uid: &str,
+    authorise: &mut dyn FnMut(&Gate) -> Option<String>,
+) -> Result<UnitRef, StationError> {
+    let optcr = run.hw.debug.read_word(f4::OPTCR).map_err(super::hw_error)?;
+    let gate = Gate {
+        unit: UnitRef::find(store, uid)?,
+        rdp_level: f4::decode(optcr).rdp_level,
+    };
+    match authorise(&gate) {
+        Some(typed) if gate.unit.matches(&typed) => Ok(gate.unit),
+        Some(typed) => Err(StationError::usage(format!(
+            "you typed {typed:?}, but the unit in fixture {} has label {}: nothing was changed. \
+             Check it is the unit you mean (UID {}), then run again with --yes-i-typed {}",
+            run.fixture.id, gate.unit.label, gate.unit.uid, gate.unit.label
+        ))),
+        None => Err(StationError::usage(format!(
+            "{}. Nothing was changed: run again with --yes-i-typed {}",
+            gate.prompt(),
+            gate.unit.label
+        ))),
+    }
+}
+
+fn identify(u: &mut UnitRun) -> Result<StepOutput, StepError> {
+    let id = super::identify(&mut u.hw, u.profile)?;
+    let expected_kib = u.profile.memory.flash.size / 1024;
+    if id.flash_kib != expected_kib {
+        return Err(StepError::fail(format!(
+            "the part reports {} KiB of flash, the profile expects {expected_kib} KiB:              it is not this product's part",
+            id.flash_kib
+        )));
+    }
+    u.device = Some(record::DeviceInfo {
+        uid: id.uid_hex(),
+        idcode: id.idcode,
+        flash_size_kib: id.flash_kib,
+    });
+    let optcr = u.hw.debug.read_word(f4::OPTCR)?;
+    let mut out = StepOutput::default();
+    out.details.insert("uid".into(), id.uid_hex().into());
+    out.details
+        .insert("idcode".into(), format!("{:#010x}", id.idcode).into());
+    out.details.insert("option_bytes".into(), json(optcr));
+    Ok(out)
+}
+
+fn json(optcr: u32) -> serde_json::Value {
+    serde_json::to_value(f4::decode(optcr)).unwrap_or_default()
+}
+
+fn option_error(e: f4::OptionError) -> StepError {
+    match e {
+        f4::OptionError::Hw(h) => h.into(),
+        other => StepError::fail(other.to_string()),
+    }
+}
+
+/// Program `wanted`, power cycle so it governs the part, attach again and read it back.
+fn program_options(u: &mut UnitRun, wanted: u32, out: &mut StepOutput) -> Result<u32, StepError> {
+    let clock = u.hw.clock.clone();
+    f4::program(u.hw.debug.as_mut(), clock.as_ref(), wanted).map_err(option_error)?;
+    power_cycle(&mut u.hw)?;
+    super::attach_under_reset(&mut u.hw)?;
+    let after = u.hw.debug.read_word(f4::OPTCR)?;
+    out.details.insert("after".into(), json(after));
+    if after & !3 != wanted {
+        return Err(StepError::fail(format!(
+            "option bytes read back {:#010x}, expected {wanted:#010x}",
+            after & !3
+        )));
+    }
+    Ok(after)
+}
+
+/// Lift read and write protection so the bootloader sectors can be written again.
+fn unprotect(u: &mut UnitRun) -> Result<StepOutput, StepError> {
+    let before = u.hw.debug.read_word(f4::OPTCR)?;
+    let current = f4::decode(before);
+    let mut out = StepOutput::default();
+    out.details.insert("before".into(), json(before));
+    if current.rdp_level == 2 {
+        return Err(StepError::fail(
+            "the unit is at RDP level 2, which is permanent: it cannot be recovered",
+        ));
+    }
+    let mass_erase = current.rdp_level == 1;
+    out.details.insert("mass_erase".into(), mass_erase.into());
+    if !mass_erase && current.write_protected.is_empty() {
+        out.details.insert("needed".into(), false.into());
+        return Ok(out);
+    }
+    let open = OptionBytesSpec {
+        rdp: toml::Spanned::new(0..0, 0),
+        write_protect: toml::Spanned::new(0..0, Vec::new()),
+        bor_level: current.bor_level,
+        iwdg_sw: current.iwdg_sw,
+        nrst_stop: current.nrst_stop,
+        nrst_stdby: current.nrst_stdby,
+        allow_permanent_lock: false,
+    };
+    let wanted = f4::encode(&open, before).map_err(StepError::error)?;
+    out.details.insert("requested".into(), json(wanted));
+    program_options(u, wanted, &mut out)?;
+    Ok(out)
+}
+
+fn flash_bootloader(u: &mut UnitRun) -> Result<StepOutput, StepError> {
+    let segments = u.images.bootloader.segments.clone();
+    let options = FlashOptions {
+        verify: true,
+        preverify: false,
+    };
+    let (sink, fixture, unit) = (u.sink, u.fixture.id.clone(), u.unit);
+    let report = u.hw.debug.flash(&segments, &options, &mut |p| {
+        sink.emit(Event::Progress {
+            fixture: fixture.clone(),
+            unit,
+            step: "flash_bootloader".into(),
+            phase: format!("{:?}", p.phase).to_lowercase(),
+            done: p.done,
+            total: p.total,
+        });
+    })?;
+    let mut out = StepOutput::default();
+    out.details
+        .insert("image".into(), u.images.bootloader.name.clone().into());
+    out.details
+        .insert("bytes".into(), report.bytes_programmed.into());
+    Ok(out)
+}
+
+/// Read the bootloader region back and judge it as inspect does.
+fn verify_bootloader(u: &mut UnitRun) -> Result<StepOutput, StepError> {
+    let debug = &mut u.hw.debug;
+    let mut read = |address: u32, len: u32| {
+        let mut buf = vec![0u8; len as usize];
+        debug
+            .read_bytes(address, &mut buf)
+            .map(|()| buf)
+            .map_err(|e| e.to_string())
+    };
+    let (view, _) = analyse::compare_bootloader(u.profile, &u.images.bootloader, &mut read);
+    let mut out = StepOutput::default();
+    out.details.insert(
+        "bootloader".into(),
+        serde_json::to_value(&view).unwrap_or_default(),
+    );
+    let valid = view.check.as_deref() == Some("valid");
+    if view.status != Match::Match || !valid {
+        return Err(StepError::fail(format!(
+            "the bootloader region does not verify: {}",
+            view.detail
+        )));
+    }
+    Ok(out)
+}
+
+fn restore_options(u: &mut UnitRun) -> Result<StepOutput, StepError> {
+    let before = u.hw.debug.read_word(f4::OPTCR)?;
+    let wanted = f4::encode(&u.profile.option_bytes, before).map_err(StepError::error)?;
+    let mut out = StepOutput::default();
+    out.details.insert("before".into(), json(before));
+    out.details.insert("requested".into(), json(wanted));
+    let changed = before & !3 != wanted;
+    out.details.insert("programmed".into(), changed.into());
+    if changed {
+        program_options(u, wanted, &mut out)?;
+    } else {
+        out.details.insert("after".into(), json(before));
+    }
+    Ok(out)
+}
+
+/// Power cycle with no debugger attached and check the unit comes up on USB.
+fn restart(u: &mut UnitRun) -> Result<StepOutput, StepError> {
+    u.hw.debug.detach();
+    power_cycle(&mut u.hw)?;
+    let f = u.fixture;
+    let clock = u.hw.clock.clone();
+    let modes = [
+        (f.usb_bootloader, "bootloader in DFU mode"),
+        (f.usb_application, "application"),
+    ];
+    let start = clock.now();
+    let deadline = crate::station::update::ENUMERATION_DEADLINE;
+    loop {
+        for ((vid, pid), what) in modes {
+            let selector = UsbSelector {
+                vid,
+                pid,
+                serial: None,
+                port_path: f.usb_port.clone(),
+            };
+            if u.hw.usb.open(&selector).is_ok() {
+                let mut out = StepOutput::default();
+                let found = format!("{what} {vid:04x}:{pid:04x}");
+                out.details.insert("usb".into(), found.into());
+                return Ok(out);
+            }
+        }
+        if clock.now().saturating_sub(start) >= deadline {
+            return Err(StepError::fail(format!(
+                "after recovery the unit did not come up on USB within {deadline:?} \
+                 (neither its bootloader nor an application): check the USB cable, then inspect it"
+            )));
+        }
+        clock.sleep(Duration::from_millis(100));
+    }
+}
+
+fn write_record(
+    station: &Station,
+    run: &UnitRun,
+    store: &RecordStore,
+    unit: &UnitRef,
+    options: &RecoverOptions,
+    started_at: chrono::DateTime<Utc>,
+    (outcome, failure): (Outcome, Option<String>),
+) -> Result<Recovered, StationError> {
+    let profile = run.profile;
+    let production = unit.production.as_ref();
+    let serial =
+        production.map_or_else(|| record::serial_from_uid(&unit.uid), |p| p.serial.clone());
+    let boot = &run.images.bootloader;
+    let record = Record {
+        schema_version: record::SCHEMA_VERSION,
+        record_id: record::new_record_id(started_at),
+        kind: RecordKind::Rma,
+        serial: serial.clone(),
+        label: production.and_then(|p| p.label.clone()),
+        uid: Some(unit.uid.clone()),
+        station: station.id.clone(),
+        fixture: run.fixture.id.clone(),
+        operator: options.operator.clone(),
+        station_version: STATION_VERSION.into(),
+        profile: ProfileRef {
+            name: profile.name.clone(),
+            revision: profile.revision.clone(),
+            sha256: profile.sha256.clone(),
+        },
+        images: vec![ImageRef {
+            name: boot.name.clone(),
+            role: "bootloader".into(),
+            sha256: boot.sha256.clone(),
+        }],
+        started_at,
+        ended_at: Utc::now().max(started_at),
+        outcome,
+        failure: failure.clone(),
+        steps: run.steps.clone(),
+        device: run.device.clone(),
+        parent_record: production.map(|p| p.record_id.clone()),
+    };
+    let path = store
+        .write(&record)
+        .map_err(|e| StationError::station(format!("writing the record: {e}")))?;
+    run.sink.emit(Event::UnitFinished {
+        fixture: run.fixture.id.clone(),
+        unit: run.unit,
+        serial: serial.clone(),
+        outcome,
+        record: path.display().to_string(),
+        failure: failure.clone(),
+    });
+    Ok(Recovered {
+        serial,
+        outcome,
+        failure,
+        record: path,
+        parent_record: record.parent_record,
+    })
+}
