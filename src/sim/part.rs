@@ -156,9 +156,10 @@ impl PartSpec {
                     },
                     rom_alt_names: vec![
                         "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg",
-                        "@Option Bytes  /0x1FFFC000/01*016 e",
-                        "@OTP Memory /0x1FFF7800/01*512 e,01*016 e",
-                        "@Device Feature/0xFFFF0000/01*004 e",
+                        // As the F4 Discovery's ROM reports them (facts 2.7).
+                        "@Option Bytes  /0x1FFFC000/01*016 g",
+                        "@OTP Memory /0x1FFF7800/01*512 g,01*016 g",
+                        "@Device Feature/0xFFFF0000/01*004 g",
                     ],
                     cores: vec![(0, CM4)],
                     apb_ap: None,
