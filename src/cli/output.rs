@@ -152,3 +152,28 @@ pub fn torture(result: &crate::station::campaign::TortureResult, json: bool) {
     }
     println!("record {}", result.path.display());
 }
+
+pub fn bench(runs: &[crate::station::bench::BenchRun], json: bool) {
+    for r in runs {
+        if json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            continue;
+        }
+        println!(
+            "{:<12} {:<9} {:<6} {:>5} KiB  device {:>7.3} s  spec {:>7.3} s  station {:>7.3} s  {:>4.2} polls/block  ratio {:.4}{}",
+            r.part,
+            r.bootloader,
+            r.mode,
+            r.image_bytes / 1024,
+            r.device_bound_s,
+            r.spec_bound_s,
+            r.station_s,
+            r.polls_per_block,
+            r.ratio,
+            r.note
+                .as_ref()
+                .map(|n| format!("  ({n})"))
+                .unwrap_or_default()
+        );
+    }
+}

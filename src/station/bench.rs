@@ -38,9 +38,13 @@ const ROM: (u16, u16) = (0x0483, 0xdf11);
 const BOOTLOADER: (u16, u16) = (0x1209, 0xdf00);
 
 fn device(name: &str) -> SimDevice {
+    device_of(Family::F4, "STM32F407VG", name)
+}
+
+fn device_of(family: Family, part: &str, name: &str) -> SimDevice {
     let spec = DeviceSpec {
-        family: Family::F4,
-        part: "STM32F407VG".into(),
+        family,
+        part: part.into(),
         seed: 1,
         fixture: format!("bench-{name}"),
         unit: 1,
@@ -162,6 +166,17 @@ pub fn run_once(
     })
 }
 
+/// An H743 in its ROM bootloader, for a whole-flash image.
+pub fn h743_rom() -> SimDevice {
+    let dev = device_of(Family::H7, "STM32H743ZI", "h743-rom");
+    {
+        let mut mcu = dev.lock();
+        mcu.boot0 = true;
+        mcu.system_reset();
+    }
+    dev
+}
+
 /// An F407 in its ROM bootloader, for a whole-flash image.
 pub fn f407_rom() -> SimDevice {
     let dev = device("st-rom");
@@ -204,7 +219,7 @@ pub fn f407_ab_slots() -> SimDevice {
     dev
 }
 
-/// The runs the issue asks for, in both polling modes. The H743 run waits for the H7 model.
+/// The runs the issue asks for, in both polling modes.
 pub fn dfu_runs(margin: Duration) -> Vec<BenchRun> {
     let mut runs = Vec::new();
     // 1 MiB to an F407's ROM: the whole flash.
@@ -212,9 +227,12 @@ pub fn dfu_runs(margin: Duration) -> Vec<BenchRun> {
     // The largest application an A/B layout allows on a 1 MiB F407 with a 32 KiB bootloader:
     // slot B holds 480 KiB less the 32-byte pending mark, so a 512 KiB application cannot fit.
     let app = vec![Segment::new(0x0808_0000, bytes(2, 479 * 1024))];
+    // 2 MiB to an H743's ROM: both banks.
+    let h7_whole = vec![Segment::new(0x0800_0000, bytes(3, 2 * 1024 * 1024))];
     for mode in [DfuMode::Fast, DfuMode::Strict] {
         for (name, ids, segments, make) in [
             ("st-rom", ROM, &whole, f407_rom as fn() -> SimDevice),
+            ("st-rom", ROM, &h7_whole, h743_rom as fn() -> SimDevice),
             (
                 "ab-slots",
                 BOOTLOADER,
