@@ -97,7 +97,8 @@ fn four_units_pass_with_valid_records_and_history_shows_them() {
                 "flash_bootloader",
                 "option_bytes",
                 "dfu_download",
-                "confirm_application"
+                "confirm_application",
+                "console_version"
             ]
         );
         let ob = &value["steps"][3]["details"];
@@ -172,7 +173,7 @@ fn json_events_are_one_object_per_line_with_schema_version() {
     assert_eq!(kinds.first(), Some(&"step_started"));
     assert_eq!(kinds.last(), Some(&"unit_finished"));
     assert!(kinds.contains(&"progress"));
-    assert_eq!(kinds.iter().filter(|k| **k == "step_finished").count(), 6);
+    assert_eq!(kinds.iter().filter(|k| **k == "step_finished").count(), 7);
     let last = lines.last().unwrap();
     assert_eq!(last["outcome"], "PASS");
     assert!(Path::new(last["record"].as_str().unwrap()).starts_with(tmp.path()));

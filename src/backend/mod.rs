@@ -17,6 +17,8 @@ use crate::sim::{DeviceSpec, SimDevice, UsbIdentities};
 
 /// The hardware one unit run talks to.
 pub struct FixtureHw {
+    /// The DUT's console port (a serial device, or the virtual bench's pty), if it has one.
+    pub console: Option<std::path::PathBuf>,
     /// The simulated unit's number and state file (virtual bench only).
     pub sim_state: Option<(u64, std::path::PathBuf)>,
     pub debug: Box<dyn DebugTarget>,
@@ -64,6 +66,7 @@ pub fn open_fixture(station: &Station, fixture: &Fixture, unit: u64) -> Result<F
                 PowerSpec::None | PowerSpec::Sim => None,
             };
             Ok(FixtureHw {
+                console: fixture.serial_port.as_ref().map(std::path::PathBuf::from),
                 sim_state: None,
                 debug,
                 usb,
@@ -77,7 +80,10 @@ pub fn open_fixture(station: &Station, fixture: &Fixture, unit: u64) -> Result<F
             let spec = sim_spec(fixture, unit)?;
             let clock = Arc::new(VirtualClock::with_mode(station.time));
             let device = SimDevice::new(&spec, clock).map_err(HwError::Backend)?;
-            Ok(sim_hw(debug, device, unit, state_path(station, fixture)))
+            with_console(
+                sim_hw(debug, device, unit, state_path(station, fixture)),
+                fixture,
+            )
         }
     }
 }
@@ -134,6 +140,7 @@ fn sim_hw(
     state: std::path::PathBuf,
 ) -> FixtureHw {
     FixtureHw {
+        console: None,
         sim_state: Some((unit, state)),
         debug,
         usb: device.usb_bus(),
@@ -178,7 +185,7 @@ pub fn open_current(
         Some(loaded) => {
             let spec = sim_spec(fixture, loaded.unit)?;
             let device = SimDevice::attach(loaded.mcu, &spec.probe_serial);
-            Ok(sim_hw(debug, device, loaded.unit, path))
+            with_console(sim_hw(debug, device, loaded.unit, path), fixture)
         }
         None => open_fixture(station, fixture, next_unit()),
     }
@@ -194,4 +201,26 @@ impl FixtureHw {
             _ => Ok(()),
         }
     }
+}
+
+/// Start the simulated application's console, linked at `<state dir>/<fixture>.tty`.
+fn with_console(mut hw: FixtureHw, fixture: &Fixture) -> Result<FixtureHw, HwError> {
+    let link = hw
+        .sim_state
+        .as_ref()
+        .map(|(_, state)| state.with_extension("tty"));
+    let command = fixture
+        .sim
+        .as_ref()
+        .map_or("dfu", |s| s.dfu_command.as_str())
+        .to_string();
+    if let Some(device) = hw.sim.as_mut() {
+        let path = device
+            .start_console(&command, link.as_deref())
+            .map_err(|e| {
+                HwError::Backend(format!("cannot open a pty for the simulated console: {e}"))
+            })?;
+        hw.console = Some(path);
+    }
+    Ok(hw)
 }

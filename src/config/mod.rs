@@ -7,8 +7,8 @@ mod station;
 
 pub use check::{CheckReport, check_station};
 pub use profile::{
-    BorLevel, DfuMode, DfuSettings, EraseStrategy, ImageRole, ImageSpec, Limit, MemoryMap,
-    OptionBytesSpec, Profile, Region, Slot,
+    BorLevel, ConsoleTest, DfuMode, DfuSettings, EraseStrategy, ImageRole, ImageSpec, Limit,
+    MemoryMap, OptionBytesSpec, Profile, Region, Slot,
 };
 pub use station::{
     Fixture, FixtureBackend, FixtureSpans, LinesSpec, OperatorPolicy, PowerSpec, SimSpec, Station,

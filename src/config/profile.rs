@@ -198,6 +198,34 @@ pub struct TortureSpec {
     pub to_image: Option<String>,
 }
 
+/// A functional test through the application's console: send a command, check the reply
+/// against a regular expression, or a number it captures against limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleTest {
+    pub name: String,
+    pub command: String,
+    /// The reply must match this regular expression.
+    #[serde(default)]
+    pub expect: Option<String>,
+    /// Or: the first capture group of `number` is a number within `low`..`high`.
+    #[serde(default)]
+    pub number: Option<String>,
+    #[serde(default)]
+    pub low: Option<f64>,
+    #[serde(default)]
+    pub high: Option<f64>,
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// How long to wait for the reply.
+    #[serde(default = "default_console_timeout")]
+    pub timeout_ms: u64,
+}
+
+fn default_console_timeout() -> u64 {
+    1000
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileRaw {
@@ -215,6 +243,8 @@ struct ProfileRaw {
     torture: Option<TortureSpec>,
     #[serde(default)]
     limits: BTreeMap<String, Limit>,
+    #[serde(default)]
+    console_test: Vec<ConsoleTest>,
 }
 
 #[derive(Clone, Debug)]
@@ -233,6 +263,7 @@ pub struct Profile {
     pub dfu: DfuSettings,
     pub torture: Option<TortureSpec>,
     pub limits: BTreeMap<String, Limit>,
+    pub console_tests: Vec<ConsoleTest>,
 }
 
 impl Profile {
@@ -297,6 +328,17 @@ pub(super) fn load_profile(
             "option_bytes.rdp",
             "RDP level 2 is permanent: it needs allow_permanent_lock = true in [option_bytes]",
         ));
+    }
+    for (i, t) in raw.console_test.iter().enumerate() {
+        let key = format!("console_test[{i}]");
+        match (&t.expect, &t.number) {
+            (Some(_), Some(_)) | (None, None) => errors.push(source.error_at(0..0, &key, "expected exactly one of `expect` (a regex) or `number` (a regex with one capture group)")),
+            (Some(r), None) | (None, Some(r)) => {
+                if let Err(e) = regex::Regex::new(r) {
+                    errors.push(source.error_at(0..0, &key, format!("not a valid regular expression: {e}")));
+                }
+            }
+        }
     }
     if let Some(target) = &raw.dfu.target_slot
         && !raw.memory.slots.iter().any(|s| &s.get_ref().name == target)
@@ -415,6 +457,7 @@ pub(super) fn load_profile(
         dfu: raw.dfu,
         torture: raw.torture,
         limits: raw.limits,
+        console_tests: raw.console_test,
         source,
     })
 }

@@ -97,6 +97,13 @@ pub struct SimSpecRaw {
     seed: u64,
     #[serde(default)]
     timing: Timing,
+    /// What the simulated application's console takes to enter DFU.
+    #[serde(default = "default_dfu_command")]
+    dfu_command: String,
+}
+
+fn default_dfu_command() -> String {
+    "dfu".into()
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +112,7 @@ pub struct SimSpec {
     pub part: String,
     pub seed: u64,
     pub timing: Timing,
+    pub dfu_command: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -351,6 +359,7 @@ fn resolve_fixture(
                     part: s.part.get_ref().clone(),
                     seed: s.seed,
                     timing: s.timing,
+                    dfu_command: s.dfu_command.clone(),
                 })
             }
         },

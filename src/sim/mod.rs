@@ -9,6 +9,7 @@
 //! flash ([`firmware`]). Time is a per-fixture [`VirtualClock`].
 
 pub mod algo;
+pub mod console;
 pub mod controller;
 pub mod core;
 pub mod dfuse;
@@ -68,6 +69,8 @@ pub fn unit_uid(seed: u64, fixture: &str, unit: u64) -> [u32; 3] {
 pub struct SimDevice {
     pub mcu: Arc<Mutex<Mcu>>,
     pub clock: Arc<VirtualClock>,
+    /// The application's console, once started.
+    pub console: Option<console::Console>,
     /// The probe serial it answers to over SWD, when plugged into probe-rs.
     probe_serial: Option<String>,
 }
@@ -90,6 +93,7 @@ impl SimDevice {
         Ok(Self {
             mcu,
             clock,
+            console: None,
             probe_serial: Some(spec.probe_serial.clone()),
         })
     }
@@ -102,6 +106,7 @@ impl SimDevice {
         Self {
             mcu,
             clock,
+            console: None,
             probe_serial: Some(probe_serial.to_string()),
         }
     }
@@ -112,6 +117,7 @@ impl SimDevice {
         Self {
             mcu: Arc::new(Mutex::new(mcu)),
             clock,
+            console: None,
             probe_serial: None,
         }
     }
@@ -119,6 +125,18 @@ impl SimDevice {
     /// An independent copy of this device's state, with its own clock and no probe.
     pub fn snapshot(&self) -> Self {
         Self::detached(self.lock().snapshot())
+    }
+
+    /// Give the application a console: a pty, with a stable link to it at `link`.
+    pub fn start_console(
+        &mut self,
+        dfu_command: &str,
+        link: Option<&std::path::Path>,
+    ) -> std::io::Result<std::path::PathBuf> {
+        let console = console::Console::start(self.mcu.clone(), dfu_command, link)?;
+        let path = link.map_or_else(|| console.path.clone(), std::path::Path::to_path_buf);
+        self.console = Some(console);
+        Ok(path)
     }
 
     pub fn usb_bus(&self) -> Arc<dyn UsbBus> {

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod campaign;
+pub mod console;
 pub mod events;
 pub mod report;
 pub mod rma;

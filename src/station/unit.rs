@@ -180,9 +180,34 @@ impl<'a> UnitRun<'a> {
             && self.step("flash_bootloader", Self::flash_bootloader)
             && self.step("option_bytes", Self::option_bytes)
             && self.step("dfu_download", Self::dfu_download)
-            && self.step("confirm_application", Self::confirm_application);
+            && self.step("confirm_application", Self::confirm_application)
+            && self.console_tests();
         let _ = ok;
         self.hw.debug.detach();
+    }
+
+    /// The profile's functional tests through the application's console.
+    fn console_tests(&mut self) -> bool {
+        let tests = self.profile.console_tests.clone();
+        for test in tests {
+            let name = format!("console_{}", test.name);
+            let passed = self.step(&name, |u| {
+                let path = u.hw.console.clone().ok_or_else(|| {
+                    StepError::error(
+                        "the fixture has no console port (serial_port in the station file)",
+                    )
+                })?;
+                let (reply, measurement) = super::console::run_test(&path, &test)?;
+                let mut out = StepOutput::default();
+                out.details.insert("reply".into(), reply.into());
+                out.measurements.extend(measurement);
+                Ok(out)
+            });
+            if !passed {
+                return false;
+            }
+        }
+        true
     }
 
     fn identify(&mut self) -> Result<StepOutput, StepError> {

@@ -136,6 +136,19 @@ pub fn open_dfu(
     {
         return Ok((pipe, rom, false));
     }
+    // The field products' way in: the enter-DFU command on the application's console.
+    if let Some(console) = hw.console.clone() {
+        let command = fixture
+            .sim
+            .as_ref()
+            .map_or("dfu", |s| s.dfu_command.as_str());
+        if super::console::ask(&console, command, Duration::from_secs(1))
+            .is_ok_and(|r| !r.starts_with("error"))
+            && let Some((pipe, rom)) = wait_dfu(hw.usb.as_ref(), fixture, clock.as_ref())
+        {
+            return Ok((pipe, rom, false));
+        }
+    }
     // Last resort: the BOOT0 strap and a reset bring up the ST system bootloader.
     if let Some(lines) = hw.lines.as_mut() {
         lines.set_boot0(true)?;
