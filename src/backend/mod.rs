@@ -80,6 +80,9 @@ pub fn open_fixture(station: &Station, fixture: &Fixture, unit: u64) -> Result<F
             let spec = sim_spec(fixture, unit)?;
             let clock = Arc::new(VirtualClock::with_mode(station.time));
             let device = SimDevice::new(&spec, clock).map_err(HwError::Backend)?;
+            if let Some(sim) = &fixture.sim {
+                apply_faults(&device, &sim.faults);
+            }
             with_console(
                 sim_hw(debug, device, unit, state_path(station, fixture)),
                 fixture,
@@ -223,4 +226,19 @@ fn with_console(mut hw: FixtureHw, fixture: &Fixture) -> Result<FixtureHw, HwErr
         hw.console = Some(path);
     }
     Ok(hw)
+}
+
+/// Build a fresh simulated unit with the fixture's faults.
+fn apply_faults(device: &SimDevice, faults: &crate::sim::fault::Faults) {
+    let mut mcu = device.lock();
+    mcu.faults = faults.clone();
+    if faults.delivered_rdp1
+        && let Some(fc) = mcu.fc.as_f4_mut()
+    {
+        // Delivered at RDP level 1: the options as stored, loaded at the next power-on.
+        let options = fc.stored_options();
+        fc.set_stored_options((options & !0xFF00) | 0x5500);
+        mcu.set_power(false);
+        mcu.set_power(true);
+    }
 }

@@ -100,6 +100,9 @@ pub struct SimSpecRaw {
     /// What the simulated application's console takes to enter DFU.
     #[serde(default = "default_dfu_command")]
     dfu_command: String,
+    /// Faults the simulated units are built with (docs/sim.md).
+    #[serde(default)]
+    faults: Vec<Spanned<String>>,
 }
 
 fn default_dfu_command() -> String {
@@ -113,6 +116,7 @@ pub struct SimSpec {
     pub seed: u64,
     pub timing: Timing,
     pub dfu_command: String,
+    pub faults: crate::sim::fault::Faults,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -354,12 +358,26 @@ fn resolve_fixture(
                         ),
                     ));
                 }
+                let mut faults = crate::sim::fault::Faults::default();
+                for f in &s.faults {
+                    if let Err(why) = faults.add(f.get_ref()) {
+                        errors.push(source.error_at(f.span(), &key("sim.faults"), why));
+                    }
+                }
+                if faults.delivered_rdp1 && family != Family::F4 {
+                    errors.push(source.error_at(
+                        s.family.span(),
+                        &key("sim.faults"),
+                        "the rdp1 fault is simulated for the F4 family only so far",
+                    ));
+                }
                 Some(SimSpec {
                     family,
                     part: s.part.get_ref().clone(),
                     seed: s.seed,
                     timing: s.timing,
                     dfu_command: s.dfu_command.clone(),
+                    faults,
                 })
             }
         },

@@ -187,3 +187,74 @@ mod tests {
         );
     }
 }
+
+/// Faults a simulated unit is built with (`[fixtures.sim] faults`), all deterministic.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Faults {
+    /// The firmware never shows up on USB.
+    pub never_enumerates: bool,
+    /// The firmware takes this long to appear on USB after it starts.
+    pub enumeration_delay: Duration,
+    /// The Nth USB request is stalled.
+    pub stall_at_request: Option<u64>,
+    /// The cable comes loose at the Nth USB request (the device stays powered).
+    pub disconnect_at_request: Option<u64>,
+    /// Erase and program fail in this sector.
+    pub dead_sector: Option<usize>,
+    /// The unit arrives at RDP level 1.
+    pub delivered_rdp1: bool,
+}
+
+pub const FAULT_SYNTAX: &str = "never-enumerates, slow-enumeration:MS, stall-at-request:N, disconnect-at-request:N, dead-sector:K or rdp1";
+
+impl Faults {
+    /// Add one fault written as in a station file.
+    pub fn add(&mut self, text: &str) -> Result<(), String> {
+        let bad = || format!("unknown fault {text:?}; expected {FAULT_SYNTAX}");
+        let num = |v: &str| v.parse::<u64>().map_err(|_| bad());
+        match text.split_once(':') {
+            None if text == "never-enumerates" => self.never_enumerates = true,
+            None if text == "rdp1" => self.delivered_rdp1 = true,
+            Some(("slow-enumeration", ms)) => {
+                self.enumeration_delay = Duration::from_millis(num(ms)?)
+            }
+            Some(("stall-at-request", n)) => self.stall_at_request = Some(num(n)?),
+            Some(("disconnect-at-request", n)) => self.disconnect_at_request = Some(num(n)?),
+            Some(("dead-sector", k)) => self.dead_sector = Some(num(k)? as usize),
+            _ => return Err(bad()),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod fault_syntax {
+    use super::*;
+
+    #[test]
+    fn faults_parse_and_refuse_with_the_syntax() {
+        let mut f = Faults::default();
+        for t in [
+            "never-enumerates",
+            "slow-enumeration:1500",
+            "stall-at-request:7",
+            "disconnect-at-request:9",
+            "dead-sector:3",
+            "rdp1",
+        ] {
+            f.add(t).unwrap();
+        }
+        assert!(f.never_enumerates && f.delivered_rdp1);
+        assert_eq!(f.enumeration_delay, Duration::from_millis(1500));
+        assert_eq!(
+            (f.stall_at_request, f.disconnect_at_request, f.dead_sector),
+            (Some(7), Some(9), Some(3))
+        );
+        for bad in ["sometimes", "stall-at-request:x", "dead-sector"] {
+            assert!(
+                f.add(bad).unwrap_err().contains("slow-enumeration:MS"),
+                "{bad}"
+            );
+        }
+    }
+}

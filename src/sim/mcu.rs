@@ -62,6 +62,11 @@ pub struct Mcu {
     pub dfu_request: bool,
     /// The data of the program operation under way, for tearing it.
     pending_program: Option<Vec<u8>>,
+    pub faults: fault::Faults,
+    /// When the running firmware shows up on USB (a slow enumeration delays it).
+    usb_ready_at: Duration,
+    /// The cable is out until then (a loose cable).
+    unplugged_until: Duration,
 }
 
 impl Mcu {
@@ -112,6 +117,9 @@ impl Mcu {
             cut: None,
             dfu_request: false,
             pending_program: None,
+            faults: fault::Faults::default(),
+            usb_ready_at: Duration::ZERO,
+            unplugged_until: Duration::ZERO,
         };
         mcu.set_power(true);
         mcu
@@ -237,6 +245,7 @@ impl Mcu {
     /// The firmware starts: what runs follows from the BOOT0 strap and the bytes in flash.
     pub fn boot(&mut self) {
         self.booted = true;
+        self.usb_ready_at = self.clock.now() + self.faults.enumeration_delay;
         self.firmware = match firmware::boot(self) {
             Ok(f) => f,
             Err(PowerLost) => Firmware::Off,
@@ -384,6 +393,10 @@ impl Mcu {
 
     /// Erase a sector on behalf of code on the chip. Returns the FLASH_SR error bits.
     pub fn flash_erase(&mut self, sector: usize, origin: Origin) -> Result<u32, PowerLost> {
+        if self.faults.dead_sector == Some(sector) {
+            self.flash_ops += 1;
+            return Ok(super::controller::ERR_OTHER);
+        }
         let debugger = origin == Origin::Debugger;
         self.flash_op(origin, OpKind::Erase { sector }, |m| {
             m.with_flash_bus(debugger, |fc, bus| fc.erase_block(sector, bus))
@@ -404,6 +417,12 @@ impl Mcu {
         data: &[u8],
         origin: Origin,
     ) -> Result<u32, PowerLost> {
+        if self.faults.dead_sector.is_some()
+            && self.flash.sector_of(address) == self.faults.dead_sector
+        {
+            self.flash_ops += 1;
+            return Ok(super::controller::ERR_OTHER);
+        }
         let debugger = origin == Origin::Debugger;
         self.pending_program = Some(data.to_vec());
         let kind = OpKind::Program {
@@ -459,7 +478,24 @@ impl Mcu {
 
     /// Whether the device answers on USB now.
     pub fn usb_present(&self) -> bool {
-        self.powered && !self.nrst_low && !self.core.halted && self.firmware.usb_mode().is_some()
+        let now = self.clock.now();
+        self.powered
+            && !self.nrst_low
+            && !self.core.halted
+            && self.firmware.usb_mode().is_some()
+            && !self.faults.never_enumerates
+            && now >= self.usb_ready_at
+            && now >= self.unplugged_until
+    }
+
+    /// The cable comes loose for a moment: the host loses the device, which carries on and
+    /// sees a bus reset when it is plugged back.
+    pub fn unplug_cable(&mut self, for_how_long: Duration) {
+        self.unplugged_until = self.clock.now() + for_how_long;
+        self.leave_bus();
+        if let Firmware::Rom(f) | Firmware::Bootloader(_, f) = &mut self.firmware {
+            f.usb_reset();
+        }
     }
 
     // ------------------------------------------------------------------ the debugger's bus

@@ -38,6 +38,8 @@ struct Header {
     usb_requests: u64,
     cut: Option<Cut>,
     dfu_request: bool,
+    #[serde(default)]
+    faults: super::fault::Faults,
     flash_len: usize,
 }
 
@@ -74,6 +76,7 @@ pub fn save(mcu: &Mcu, unit: u64, path: &Path) -> Result<(), String> {
         usb_requests: mcu.usb_requests,
         cut: mcu.cut,
         dfu_request: mcu.dfu_request,
+        faults: mcu.faults.clone(),
         flash_len: mcu.flash.size() as usize,
     };
     let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
@@ -135,6 +138,7 @@ pub fn load(path: &Path, usb: UsbIdentities) -> Result<Option<Loaded>, String> {
     mcu.usb_requests = header.usb_requests;
     mcu.cut = header.cut;
     mcu.dfu_request = header.dfu_request;
+    mcu.faults = header.faults;
     mcu.restore_power_state(header.powered, header.firmware);
     Ok(Some(Loaded {
         mcu,

@@ -331,6 +331,14 @@ impl SimUsbPipe {
         if mcu.usb_request().is_err() {
             return Err(UsbError::NoDevice);
         }
+        let n = mcu.usb_requests;
+        if mcu.faults.stall_at_request == Some(n) {
+            return Err(UsbError::Stall);
+        }
+        if mcu.faults.disconnect_at_request == Some(n) {
+            mcu.unplug_cable(Duration::from_millis(500));
+            return Err(UsbError::NoDevice);
+        }
         // The transfer crosses the bus before the device acts on it: ST's library runs a
         // DfuSe command when the GETSTATUS reply has gone out.
         let moved = if setup.request_type & 0x80 != 0 {

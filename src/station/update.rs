@@ -127,8 +127,17 @@ pub fn open_dfu(
     fixture: &Fixture,
 ) -> Result<(Box<dyn UsbControl>, bool, bool), StepError> {
     let clock = hw.clock.clone();
-    if let Some((pipe, rom)) = find_dfu(hw.usb.as_ref(), fixture) {
-        return Ok((pipe, rom, false));
+    // Give a unit that is still enumerating its deadline: in DFU mode, or its application.
+    let start = clock.now();
+    loop {
+        if let Some((pipe, rom)) = find_dfu(hw.usb.as_ref(), fixture) {
+            return Ok((pipe, rom, false));
+        }
+        let app = selector(fixture, fixture.usb_application);
+        if hw.usb.open(&app).is_ok() || clock.now().saturating_sub(start) >= ENUMERATION_DEADLINE {
+            break;
+        }
+        clock.sleep(Duration::from_millis(100));
     }
     let detached = detach(hw.usb.as_ref(), fixture, clock.as_ref());
     if detached.is_ok()

@@ -1,0 +1,118 @@
+//! Faulty simulated units: what each fault does to a provisioning run, and what the record
+//! says about it.
+
+use std::path::Path;
+use std::process::Command;
+
+fn station_with_faults(dir: &Path, faults: &[(&str, &str)]) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let profile = root.join("profiles/f407-demo.toml");
+    let mut text = String::from("id = \"faulty-bench\"\nrecords = \"records\"\n");
+    for (i, (id, fault)) in faults.iter().enumerate() {
+        text.push_str(&format!(
+            r#"
+[[fixtures]]
+id = "{id}"
+backend = "sim"
+profile = "{}"
+probe = "1209:5151:FAULT-{i}-{id}"
+usb = {{ application = "1209:a0a0", bootloader = "1209:df00", port = "f-{i}" }}
+power = {{ kind = "sim" }}
+sim = {{ family = "f4", part = "STM32F407VG", seed = 3, faults = [{fault}] }}
+"#,
+            profile.display()
+        ));
+    }
+    let path = dir.join("faulty.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn outcomes(dir: &Path) -> std::collections::BTreeMap<String, (String, String)> {
+    let mut out = std::collections::BTreeMap::new();
+    for d in std::fs::read_dir(dir.join("records")).unwrap().flatten() {
+        if d.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        for f in std::fs::read_dir(d.path()).unwrap().flatten() {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap();
+            out.insert(
+                v["fixture"].as_str().unwrap().to_string(),
+                (
+                    v["outcome"].as_str().unwrap().to_string(),
+                    v["failure"].as_str().unwrap_or("").to_string(),
+                ),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn each_fault_shows_in_the_unit_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let station = station_with_faults(
+        tmp.path(),
+        &[
+            ("never", r#""never-enumerates""#),
+            ("slow", r#""slow-enumeration:2000""#),
+            ("dead", r#""dead-sector:2""#),
+            ("loose", r#""disconnect-at-request:40""#),
+            ("locked", r#""rdp1""#),
+        ],
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_station"))
+        .args(["run", "--headless", "--units", "5", "--station"])
+        .arg(&station)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "some units fail: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let got = outcomes(tmp.path());
+    let (o, why) = &got["never"];
+    assert_eq!(o, "FAIL");
+    assert!(
+        why.contains("did not enumerate") && why.contains("check the USB cable"),
+        "{why}"
+    );
+    assert_eq!(
+        got["slow"].0, "PASS",
+        "a slow enumeration within the deadline still passes"
+    );
+    let (o, why) = &got["dead"];
+    assert_eq!(o, "FAIL");
+    assert!(why.contains("errERASE") || why.contains("erase"), "{why}");
+    let (o, why) = &got["loose"];
+    assert_eq!(o, "FAIL");
+    assert!(why.contains("dfu_download"), "{why}");
+    let (o, why) = &got["locked"];
+    assert_eq!(o, "FAIL");
+    assert!(
+        why.contains("protect"),
+        "a unit delivered at RDP 1 refuses the debugger: {why}"
+    );
+}
+
+#[test]
+fn unknown_faults_are_config_errors_with_their_location() {
+    let tmp = tempfile::tempdir().unwrap();
+    let station = station_with_faults(tmp.path(), &[("x", r#""sometimes""#)]);
+    let out = Command::new(env!("CARGO_BIN_EXE_station"))
+        .args(["check", "--station"])
+        .arg(&station)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("faulty.toml:")
+            && err.contains("sim.faults")
+            && err.contains("slow-enumeration:MS"),
+        "{err}"
+    );
+}
