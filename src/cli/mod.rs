@@ -4,6 +4,7 @@
 mod dfu;
 mod fixture;
 mod output;
+mod records;
 mod rma;
 
 use std::path::PathBuf;
@@ -117,6 +118,16 @@ enum Command {
     /// unit's label). Exit 0 recovered, 1 not recoverable, 2 label missing or wrong, 3 station
     /// error.
     Recover(rma::RecoverArgs),
+    /// Check every record against the tamper-evidence chain and name what was edited,
+    /// removed, added or reordered. Exit 0 clean, 1 tampering found, 2 usage, 3 key missing.
+    VerifyLogs(records::VerifyArgs),
+    /// Verify the chain and print its head (SEQ:MAC): keep it at the end of each shift and
+    /// give it to `verify-logs --head` later.
+    ChainHead(records::HeadArgs),
+    /// First-pass and final yield, units per hour, top failure reasons, fixture cycles.
+    Stats(records::StatsArgs),
+    /// The records as CSV, JSON lines or JUnit XML, one per record.
+    Export(records::ExportArgs),
     /// The virtual bench.
     Sim {
         #[command(subcommand)]
@@ -373,6 +384,10 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
         Command::Sim {
             command: SimCommand::Reset { at },
         } => fixture::sim_reset(&at),
+        Command::VerifyLogs(args) => records::verify_logs(args),
+        Command::ChainHead(args) => records::chain_head(args),
+        Command::Stats(args) => records::stats(args),
+        Command::Export(args) => records::export(args),
         Command::Inspect(args) => rma::inspect(args),
         Command::Dump(args) => rma::dump(args),
         Command::Recover(args) => {

@@ -54,6 +54,76 @@ pub fn ensure_dir(dir: &Path, parent: &Path) -> Result<(), RecordError> {
     }
 }
 
+/// A new file written and fsynced under its temp name, not yet visible under its own.
+/// `publish` renames it into place; dropping it unpublished leaves the temp file (the
+/// chain may already name it, so start-up recovery can finish the rename).
+pub struct Staged {
+    temp: PathBuf,
+    path: PathBuf,
+}
+
+impl Staged {
+    /// Writes and fsyncs `bytes` as `path`'s temp file; refuses if `path` exists.
+    pub fn new(path: &Path, bytes: &[u8]) -> Result<Staged, RecordError> {
+        let temp = temp_path(path)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|err| match err.kind() {
+                ErrorKind::AlreadyExists => RecordError::io(
+                    &temp,
+                    "temp file exists: another write in progress or left by a crash",
+                ),
+                _ => RecordError::io(&temp, err),
+            })?;
+        let staged = Staged {
+            temp,
+            path: path.to_path_buf(),
+        };
+        let result = refuse_existing(path).and_then(|()| fill(file, &staged.temp, bytes));
+        if let Err(err) = result {
+            staged.discard();
+            return Err(err);
+        }
+        Ok(staged)
+    }
+
+    /// Removes the temp file: the write is abandoned.
+    pub fn discard(self) {
+        // Best effort: the temp name is dot-prefixed, so readers skip a leftover.
+        let _ = fs::remove_file(&self.temp);
+    }
+
+    /// Renames the temp file into place and makes the new name durable.
+    pub fn publish(self) -> Result<PathBuf, RecordError> {
+        refuse_existing(&self.path)?;
+        fs::rename(&self.temp, &self.path).map_err(|err| RecordError::io(&self.path, err))?;
+        let dir = self
+            .path
+            .parent()
+            .ok_or_else(|| RecordError::io(&self.path, "no parent directory"))?;
+        sync_dir(dir)?;
+        Ok(self.path)
+    }
+}
+
+fn refuse_existing(path: &Path) -> Result<(), RecordError> {
+    match fs::symlink_metadata(path) {
+        Ok(_) => Err(RecordError::Exists {
+            path: path.to_path_buf(),
+        }),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(RecordError::io(path, err)),
+    }
+}
+
+fn fill(mut file: File, temp: &Path, bytes: &[u8]) -> Result<(), RecordError> {
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|err| RecordError::io(temp, err))
+}
+
 fn publish(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), RecordError> {
     let dir = path
         .parent()
@@ -83,26 +153,15 @@ fn publish(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), RecordError
 }
 
 fn fill_and_rename(
-    mut file: File,
+    file: File,
     temp: &Path,
     path: &Path,
     bytes: &[u8],
     overwrite: bool,
 ) -> Result<(), RecordError> {
     if !overwrite {
-        match fs::symlink_metadata(path) {
-            Ok(_) => {
-                return Err(RecordError::Exists {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(err) if err.kind() == ErrorKind::NotFound => {}
-            Err(err) => return Err(RecordError::io(path, err)),
-        }
+        refuse_existing(path)?;
     }
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|err| RecordError::io(temp, err))?;
-    drop(file);
+    fill(file, temp, bytes)?;
     fs::rename(temp, path).map_err(|err| RecordError::io(path, err))
 }

@@ -10,6 +10,14 @@ pub enum RecordError {
     Invalid { message: String },
     #[error("corrupt file {}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
+    /// The records directory has a chain but this machine lacks the station key for it.
+    #[error(
+        "station key {} not found: the chain in {} cannot be checked or extended without it \
+         (restore the key, or set STATION_KEY_DIR to the directory holding it)",
+        path.display(),
+        records.display()
+    )]
+    KeyMissing { path: PathBuf, records: PathBuf },
 }
 
 impl RecordError {

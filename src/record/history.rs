@@ -78,6 +78,28 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|name| name.to_string_lossy().starts_with('.'))
 }
 
+/// Every record file as (`<unit dir>/<file>`, full path), sorted: what the chain covers.
+pub(crate) fn record_paths(dir: &Path) -> Result<Vec<(String, PathBuf)>, RecordError> {
+    let mut out = Vec::new();
+    for unit_dir in real_subdirs(dir)? {
+        if is_hidden(&unit_dir) {
+            continue;
+        }
+        let files = record_files(&unit_dir).map_err(|why| RecordError::io(&unit_dir, why))?;
+        for path in files {
+            let name = |p: &Path| {
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            out.push((format!("{}/{}", name(&unit_dir), name(&path)), path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Plain `*.json` files directly in `dir`; dot-files (temp files) skipped.
 fn record_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let entries = fs::read_dir(dir).map_err(|err| format!("cannot list: {err}"))?;

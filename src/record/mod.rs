@@ -4,11 +4,14 @@
 //! `docs/record.schema.json`); changing a field is a schema change.
 
 mod atomic;
+pub mod chain;
 mod error;
+pub mod export;
 mod history;
 mod idcode;
 mod ids;
 pub mod paths;
+pub mod stats;
 pub mod store;
 mod timestamp;
 mod units;

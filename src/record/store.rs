@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::Record;
 use super::atomic::{self, TEMP_SUFFIX};
+use super::chain;
 use super::paths::safe_component;
 
 pub use super::RecordError;
@@ -16,6 +17,8 @@ pub(crate) const STATE_DIR: &str = ".station";
 #[derive(Debug, Clone)]
 pub struct RecordStore {
     dir: PathBuf,
+    /// Where the station key lives; None means `chain::default_key_dir()`.
+    key_dir: Option<PathBuf>,
 }
 
 impl RecordStore {
@@ -30,24 +33,39 @@ impl RecordStore {
         }
         Ok(RecordStore {
             dir: dir.to_path_buf(),
+            key_dir: None,
         })
+    }
+
+    /// Keeps the station key in `key_dir` instead of the default location.
+    pub fn with_key_dir(mut self, key_dir: &Path) -> Self {
+        self.key_dir = Some(key_dir.to_path_buf());
+        self
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// Validates and durably writes a new record; never overwrites one.
+    /// Where this store looks for (and makes) the station key.
+    pub fn key_dir(&self) -> Result<PathBuf, RecordError> {
+        match &self.key_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => chain::default_key_dir(),
+        }
+    }
+
+    /// Validates and durably writes a new record, and appends it to the chain; never
+    /// overwrites one. The first write to a directory starts the chain (and makes the key).
     pub fn write(&self, record: &Record) -> Result<PathBuf, RecordError> {
         record.validate()?;
-        let unit_dir = self.dir.join(safe_component(&record.serial));
-        atomic::ensure_dir(&unit_dir, &self.dir)?;
-        let path = unit_dir.join(format!("{}.json", record.record_id));
+        let unit = safe_component(&record.serial);
+        atomic::ensure_dir(&self.dir.join(&unit), &self.dir)?;
         let mut text = serde_json::to_string_pretty(record)
             .map_err(|err| RecordError::invalid(format!("cannot serialize: {err}")))?;
         text.push('\n');
-        atomic::write_new(&path, text.as_bytes())?;
-        Ok(path)
+        let rel = format!("{unit}/{}.json", record.record_id);
+        chain::write_chained(self, &rel, text.as_bytes(), &record.station)
     }
 
     /// Write a file that belongs to a record (a torture campaign's per-point results) beside
@@ -59,15 +77,18 @@ impl RecordStore {
         suffix: &str,
         bytes: &[u8],
     ) -> Result<PathBuf, RecordError> {
-        if !suffix
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.')
-            || suffix.ends_with("json") && !suffix.contains('.')
+        // A plain extension, and never `json`: that would pass for a record.
+        if suffix == "json"
+            || suffix.is_empty()
+            || !suffix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.')
         {
             return Err(RecordError::invalid(format!(
                 "bad sidecar suffix {suffix:?}"
             )));
         }
+        let _lock = chain::lock(&self.dir)?;
         let unit_dir = self.dir.join(safe_component(serial));
         atomic::ensure_dir(&unit_dir, &self.dir)?;
         let path = unit_dir.join(format!("{}.{suffix}", safe_component(record_id)));
@@ -75,9 +96,11 @@ impl RecordStore {
         Ok(path)
     }
 
-    /// Removes `.*.tmp` files left by a killed run. Call it at start-up,
-    /// not while another process may be writing.
+    /// Finishes a record a crash left half-published (its chain entry written, its rename
+    /// not), then removes `.*.tmp` files left by a killed run. Call it at start-up.
     pub fn cleanup_temp_files(&self) -> Result<usize, RecordError> {
+        let _lock = chain::lock(&self.dir)?;
+        chain::roll_forward(&self.dir)?;
         let mut removed = 0;
         for sub in real_subdirs(&self.dir)? {
             let entries = fs::read_dir(&sub).map_err(|err| RecordError::io(&sub, err))?;

@@ -55,6 +55,18 @@ impl RecordStore {
     }
 }
 
+impl RecordStore {
+    /// How many units `fixture` has been given so far (0 if none): its cycle count.
+    pub fn unit_count(&self, fixture: &str) -> Result<u64, RecordError> {
+        let name = safe_component(fixture);
+        let path = self
+            .dir()
+            .join(STATE_DIR)
+            .join(format!("units-{name}.json"));
+        read_last(&path, fixture)
+    }
+}
+
 /// Last number handed out; 0 if the fixture never had one.
 fn read_last(path: &Path, fixture: &str) -> Result<u64, RecordError> {
     let bytes = match fs::read(path) {

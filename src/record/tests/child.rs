@@ -4,13 +4,14 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use super::fixtures::at;
+use super::fixtures::{at, sample_record};
 use crate::record::*;
 
 const ROLE_VAR: &str = "STATION_RECORD_TEST_CHILD";
 const HELPER: &str = "record::tests::child::child_process_helper";
 /// Enough that the children overlap in time, so a missing lock shows.
 const UNITS_PER_CHILD: u64 = 100;
+const WRITES_PER_CHILD: u64 = 25;
 
 /// Does nothing unless started by `spawn_child`.
 #[test]
@@ -25,6 +26,18 @@ fn child_process_helper() {
             let store = RecordStore::open(Path::new(dir)).unwrap();
             (0..UNITS_PER_CHILD)
                 .map(|_| store.next_unit_number("fx").unwrap().to_string())
+                .collect()
+        }
+        Some(("writes", dirs)) => {
+            let (records, keys) = dirs.split_once('|').unwrap();
+            let store = RecordStore::open(Path::new(records))
+                .unwrap()
+                .with_key_dir(Path::new(keys));
+            (0..WRITES_PER_CHILD)
+                .map(|i| {
+                    let path = store.write(&sample_record("SHARED", i as i64)).unwrap();
+                    path.display().to_string()
+                })
                 .collect()
         }
         _ => panic!("unknown role {role}"),
@@ -85,4 +98,22 @@ fn unit_numbers_are_unique_across_processes() {
         store.next_unit_number("fx").unwrap(),
         4 * UNITS_PER_CHILD + 1
     );
+}
+
+#[test]
+fn chained_writes_from_several_processes_serialise() {
+    let temp = tempfile::tempdir().unwrap();
+    let (records, keys) = (temp.path().join("records"), temp.path().join("keys"));
+    let role = format!("writes:{}|{}", records.display(), keys.display());
+    let children: Vec<Child> = (0..4).map(|_| spawn_child(&role)).collect();
+    let written: Vec<String> = children.into_iter().flat_map(child_lines).collect();
+    assert_eq!(written.len(), 4 * WRITES_PER_CHILD as usize);
+    let store = RecordStore::open(&records).unwrap().with_key_dir(&keys);
+    let verification = store.verify_chain(None, None).unwrap();
+    assert!(
+        verification.problems.is_empty(),
+        "{:?}",
+        verification.problems
+    );
+    assert_eq!(verification.entries, 1 + written.len());
 }

@@ -1,10 +1,8 @@
 use super::fixtures::*;
-use crate::record::*;
 
 #[test]
 fn concurrent_writes_from_eight_threads_all_land() {
-    let temp = tempfile::tempdir().unwrap();
-    let store = RecordStore::open(temp.path()).unwrap();
+    let (_temp, store) = temp_store();
     std::thread::scope(|scope| {
         for thread in 0..8 {
             let store = &store;
@@ -26,4 +24,11 @@ fn concurrent_writes_from_eight_threads_all_land() {
     assert_eq!(all.records.len(), 160);
     assert_eq!(store.history("SHARED").unwrap().records.len(), 80);
     assert_eq!(store.cleanup_temp_files().unwrap(), 0);
+    let verification = store.verify_chain(None, None).unwrap();
+    assert!(
+        verification.problems.is_empty(),
+        "{:?}",
+        verification.problems
+    );
+    assert_eq!(verification.entries, 161);
 }

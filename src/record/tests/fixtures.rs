@@ -4,6 +4,16 @@ use chrono::{DateTime, Utc};
 
 use crate::record::*;
 
+/// A store at `<temp>/records` whose station key lives in `<temp>/keys`, never in the
+/// user's config directory.
+pub fn temp_store() -> (tempfile::TempDir, RecordStore) {
+    let temp = tempfile::tempdir().unwrap();
+    let store = RecordStore::open(&temp.path().join("records"))
+        .unwrap()
+        .with_key_dir(&temp.path().join("keys"));
+    (temp, store)
+}
+
 pub const UID: &str = "0123456789abcdef01234567";
 
 /// Millisecond timestamps, since records store millisecond precision.

@@ -4,9 +4,7 @@ use super::fixtures::*;
 use crate::record::*;
 
 fn store() -> (tempfile::TempDir, RecordStore) {
-    let temp = tempfile::tempdir().unwrap();
-    let store = RecordStore::open(temp.path()).unwrap();
-    (temp, store)
+    temp_store()
 }
 
 fn started(history: &History) -> Vec<i64> {
@@ -133,8 +131,7 @@ fn walk_is_two_levels_and_skips_state_dir() {
 fn symlinks_are_not_followed() {
     use std::os::unix::fs::symlink;
     let (_temp, store) = store();
-    let outside = tempfile::tempdir().unwrap();
-    let other = RecordStore::open(outside.path()).unwrap();
+    let (_outside, other) = temp_store();
     let path = other.write(&sample_record("SN-1", 0)).unwrap();
     symlink(path.parent().unwrap(), store.dir().join("SN-1")).unwrap();
     fs::create_dir(store.dir().join("SN-2")).unwrap();

@@ -1,3 +1,4 @@
+mod chain;
 mod child;
 mod concurrency;
 mod fixtures;

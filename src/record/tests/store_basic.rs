@@ -5,9 +5,7 @@ use super::fixtures::*;
 use crate::record::*;
 
 fn store() -> (tempfile::TempDir, RecordStore) {
-    let temp = tempfile::tempdir().unwrap();
-    let store = RecordStore::open(&temp.path().join("records")).unwrap();
-    (temp, store)
+    temp_store()
 }
 
 fn names_in(dir: &Path) -> Vec<String> {
@@ -144,7 +142,11 @@ fn hostile_serials_stay_inside_the_store() {
         assert_eq!(history.records[0].1.serial, *serial);
     }
     assert_eq!(store.all().unwrap().records.len(), hostile.len());
-    assert_eq!(names_in(temp.path()), vec!["records"], "nothing escaped");
+    assert_eq!(
+        names_in(temp.path()),
+        vec!["keys", "records"],
+        "nothing escaped"
+    );
 }
 
 #[test]
