@@ -2,8 +2,10 @@
 //! expected, and exits 2. Each test runs the real binary on a scratch copy of the virtual bench
 //! with one thing broken.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -61,7 +63,7 @@ impl Scratch {
     }
 
     fn check_station(&self, station: &str) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_station"))
+        common::station()
             .args(["check", "--station", station])
             .current_dir(self.dir.path())
             .output()

@@ -1,14 +1,18 @@
 //! `station dfu pack` and `station dfu info` through the real binary: UM0391 layout, round
 //! trip through the image loader, dfu-util's own suffix check, and refusals with exit 2.
 
+mod common;
+
+use std::process::Command;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use station::image::dfuse::dfu_crc;
 use station::image::{Format, Image, Segment};
 
 fn station(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_station"))
+    common::station()
         .current_dir(dir)
         .args(args)
         .output()

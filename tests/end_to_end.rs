@@ -1,11 +1,13 @@
 //! The first end-to-end run on the virtual bench, through the real binary: provisioning,
 //! records that pass the schema, history, and crash safety under kill -9.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn station() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_station"));
+    let mut c = common::station();
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     c
 }

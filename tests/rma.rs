@@ -2,8 +2,10 @@
 //! provision a unit, brick it with an interrupted update and a damaged bootloader, then
 //! inspect, dump and recover it. probe-rs waits in real time, so this is one test.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 use station::sim::fault::{Cut, CutPoint, CutWhen};
@@ -12,7 +14,7 @@ const FIXTURE: &str = "sim-2";
 const AT: [&str; 4] = ["--station", "stations/virtual.toml", "--fixture", FIXTURE];
 
 fn station(args: &[&str], records: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_station"))
+    common::station()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(args)
         .arg("--records")

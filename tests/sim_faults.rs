@@ -1,8 +1,9 @@
 //! Faulty simulated units: what each fault does to a provisioning run, and what the record
 //! says about it.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 fn station_with_faults(dir: &Path, faults: &[(&str, &str)]) -> std::path::PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -62,7 +63,7 @@ fn each_fault_shows_in_the_unit_record() {
             ("locked", r#""rdp1""#),
         ],
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_station"))
+    let out = common::station()
         .args(["run", "--headless", "--units", "5", "--station"])
         .arg(&station)
         .output()
@@ -102,7 +103,7 @@ fn each_fault_shows_in_the_unit_record() {
 fn unknown_faults_are_config_errors_with_their_location() {
     let tmp = tempfile::tempdir().unwrap();
     let station = station_with_faults(tmp.path(), &[("x", r#""sometimes""#)]);
-    let out = Command::new(env!("CARGO_BIN_EXE_station"))
+    let out = common::station()
         .args(["check", "--station"])
         .arg(&station)
         .output()

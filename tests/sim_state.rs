@@ -1,11 +1,13 @@
 //! The virtual bench keeps each fixture's unit between processes, and the same seed gives the
 //! same run.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn station(args: &[&str], records: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_station"))
+    common::station()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(args)
         .arg("--records")

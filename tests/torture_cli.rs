@@ -1,10 +1,12 @@
 //! `station torture` tells the bootloader designs apart, through the binary and its records.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn torture(fixture: &str, records: &Path, extra: &[&str], env: Option<(&str, &str)>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_station"));
+    let mut c = common::station();
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "torture",
@@ -182,7 +184,7 @@ fn the_html_report_maps_every_point_and_refuses_altered_results() {
     let id = r["record_id"].as_str().unwrap();
     let html_path = tmp.path().join("report.html");
     let report = |html: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_station"))
+        common::station()
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .args(["report", "torture", id, "--records"])
             .arg(tmp.path())

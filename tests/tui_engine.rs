@@ -17,6 +17,14 @@ static BENCH: Mutex<()> = Mutex::new(());
 const DEADLINE: Duration = Duration::from_secs(300);
 
 fn bench(records: &Path) -> (App, EngineRunner, Receiver<EngineMessage>) {
+    // The engine runs in this process: its station key goes to the build's temp area.
+    static KEYS: std::sync::Once = std::sync::Once::new();
+    KEYS.call_once(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("station-keys");
+        // SAFETY: set once, before any engine thread of this test binary reads the environment
+        // (every test takes the BENCH lock and calls this first).
+        unsafe { std::env::set_var("STATION_KEY_DIR", dir) };
+    });
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stations/virtual.toml");
     let mut station = station::config::load_station(&path).expect("the virtual bench loads");
     station.records_dir = records.to_path_buf();
