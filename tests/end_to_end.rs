@@ -226,13 +226,47 @@ fn killing_the_station_mid_run_leaves_no_truncated_record() {
                 .unwrap_or_else(|e| panic!("{} is not whole JSON after kill -9: {e}", f.display()));
         }
     }
-    // The next start clears leftovers and carries on.
+    // The next start clears leftovers, closes the units the kills interrupted as ABORTED
+    // with what had been done, and carries on.
     let out = run_units(tmp.path(), 1, &[]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         record_files(tmp.path())
             .iter()
             .all(|f| !f.to_string_lossy().ends_with(".tmp"))
+    );
+    let aborted: Vec<serde_json::Value> = record_files(tmp.path())
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "json"))
+        .map(|f| serde_json::from_slice::<serde_json::Value>(&std::fs::read(f).unwrap()).unwrap())
+        .filter(|v| v["outcome"] == "ABORTED")
+        .collect();
+    assert!(
+        !aborted.is_empty(),
+        "each kill interrupted units, now closed as ABORTED"
+    );
+    for r in &aborted {
+        assert!(
+            r["failure"]
+                .as_str()
+                .unwrap()
+                .contains("stopped before this unit finished")
+        );
+    }
+    assert!(
+        aborted
+            .iter()
+            .any(|r| !r["steps"].as_array().unwrap().is_empty()),
+        "with the steps that were done"
+    );
+    let journal = tmp.path().join(".station/journal");
+    let left: Vec<_> = std::fs::read_dir(&journal)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(
+        left.iter()
+            .all(|e| !e.path().to_string_lossy().ends_with(".json")),
+        "{left:?}"
     );
 }
 

@@ -10,6 +10,7 @@ pub mod export;
 mod history;
 mod idcode;
 mod ids;
+mod journal;
 pub mod paths;
 pub mod stats;
 pub mod store;

@@ -127,6 +127,25 @@ pub fn run(
     let store = RecordStore::open(&station.records_dir)
         .map_err(|e| StationError::station(e.to_string()))?;
     cleanup_once(&store).map_err(|e| StationError::station(e.to_string()))?;
+    // Units a killed station left half done are closed as ABORTED, with what had been done.
+    for path in store
+        .close_abandoned()
+        .map_err(|e| StationError::station(e.to_string()))?
+    {
+        if let Ok(r) = std::fs::read(&path)
+            .map_err(drop)
+            .and_then(|b| serde_json::from_slice::<Record>(&b).map_err(drop))
+        {
+            sink.emit(Event::UnitFinished {
+                fixture: r.fixture.clone(),
+                unit: 0,
+                serial: r.serial.clone(),
+                outcome: r.outcome,
+                record: path.display().to_string(),
+                failure: r.failure.clone(),
+            });
+        }
+    }
     let per_fixture: Vec<(&Fixture, u64)> = fixtures
         .iter()
         .enumerate()
@@ -183,6 +202,27 @@ fn run_unit(
         .map_err(|e| StationError::station(e.to_string()))?;
     let mut steps = Vec::new();
     let mut device = None;
+    // Until the record is written, a provisional one says what has been done: a killed
+    // station leaves it for the next start to close as ABORTED.
+    let journal_key = format!("{}-{unit}", fixture.id);
+    let provisional = production_record(
+        station,
+        fixture,
+        images,
+        &options.operator,
+        unit,
+        started_at,
+        Outcome::Aborted,
+        Some(
+            "the station stopped before this unit finished (killed, crashed or lost power)".into(),
+        ),
+    );
+    let _live = store
+        .hold_journal(&journal_key)
+        .map_err(|e| StationError::station(e.to_string()))?;
+    store
+        .write_journal(&journal_key, &provisional)
+        .map_err(|e| StationError::station(e.to_string()))?;
     let failure = match backend::open_fixture(station, fixture, unit) {
         Err(e) => Some((Outcome::Error, format!("fixture {}: {e}", fixture.id))),
         Ok(hw) => {
@@ -197,6 +237,19 @@ fn run_unit(
                 device: None,
                 failure: None,
                 abort: options.abort,
+                journal: Some(Box::new(
+                    |steps: &[record::StepRecord], device: Option<&record::DeviceInfo>| {
+                        let mut provisional = provisional.clone();
+                        provisional.steps = steps.to_vec();
+                        provisional.ended_at = Utc::now().max(provisional.started_at);
+                        if let Some(d) = device {
+                            provisional.uid = Some(d.uid.clone());
+                            provisional.serial = record::serial_from_uid(&d.uid);
+                            provisional.device = Some(d.clone());
+                        }
+                        let _ = store.write_journal(&journal_key, &provisional);
+                    },
+                )),
             };
             if options.abort.load(Ordering::SeqCst) {
                 run.failure = Some((Outcome::Aborted, "aborted before the unit started".into()));
@@ -223,35 +276,24 @@ fn run_unit(
         Some(uid) => record::serial_from_uid(uid),
         None => format!("{}-unit-{unit}", fixture.id),
     };
-    let ended_at = Utc::now().max(started_at);
-    let record = Record {
-        schema_version: record::SCHEMA_VERSION,
-        record_id: record::new_record_id(started_at),
-        kind: RecordKind::Production,
-        serial: serial.clone(),
-        label: None,
-        uid,
-        station: station.id.clone(),
-        fixture: fixture.id.clone(),
-        operator: options.operator.clone(),
-        station_version: STATION_VERSION.into(),
-        profile: ProfileRef {
-            name: profile.name.clone(),
-            revision: profile.revision.clone(),
-            sha256: profile.sha256.clone(),
-        },
-        images: image_refs(images),
+    let mut record = production_record(
+        station,
+        fixture,
+        images,
+        &options.operator,
+        unit,
         started_at,
-        ended_at,
         outcome,
-        failure: failure.clone(),
-        steps,
-        device,
-        parent_record: None,
-    };
+        failure.clone(),
+    );
+    record.steps = steps;
+    record.uid = device.as_ref().map(|d| d.uid.clone());
+    record.serial = serial.clone();
+    record.device = device;
     let path = store
         .write(&record)
         .map_err(|e| StationError::station(format!("writing the record: {e}")))?;
+    store.clear_journal(&journal_key);
     sink.emit(Event::UnitFinished {
         fixture: fixture.id.clone(),
         unit,
@@ -275,4 +317,44 @@ fn cleanup_once(store: &RecordStore) -> Result<usize, crate::record::RecordError
     let n = store.cleanup_temp_files()?;
     cleaned.push(dir);
     Ok(n)
+}
+
+/// A production record for `unit`, before its steps are known.
+#[allow(clippy::too_many_arguments)]
+fn production_record(
+    station: &Station,
+    fixture: &Fixture,
+    images: &UnitImages,
+    operator: &str,
+    unit: u64,
+    started_at: chrono::DateTime<Utc>,
+    outcome: Outcome,
+    failure: Option<String>,
+) -> Record {
+    let profile = station.profile_of(fixture);
+    Record {
+        schema_version: record::SCHEMA_VERSION,
+        record_id: record::new_record_id(started_at),
+        kind: RecordKind::Production,
+        serial: format!("{}-unit-{unit}", fixture.id),
+        label: None,
+        uid: None,
+        station: station.id.clone(),
+        fixture: fixture.id.clone(),
+        operator: operator.to_string(),
+        station_version: STATION_VERSION.into(),
+        profile: ProfileRef {
+            name: profile.name.clone(),
+            revision: profile.revision.clone(),
+            sha256: profile.sha256.clone(),
+        },
+        images: image_refs(images),
+        started_at,
+        ended_at: Utc::now().max(started_at),
+        outcome,
+        failure,
+        steps: Vec::new(),
+        device: None,
+        parent_record: None,
+    }
 }

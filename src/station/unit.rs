@@ -72,6 +72,9 @@ pub struct UnitImages {
     pub application_slot: (u32, u32),
 }
 
+/// Keeps a killed run's progress: called with the steps done and the device, after each step.
+pub type Journal<'a> = Box<dyn Fn(&[StepRecord], Option<&DeviceInfo>) + 'a>;
+
 pub struct UnitRun<'a> {
     pub fixture: &'a Fixture,
     pub profile: &'a Profile,
@@ -84,6 +87,8 @@ pub struct UnitRun<'a> {
     pub failure: Option<(Outcome, String)>,
     /// Set when the operator stops the run: the unit ends after its current step.
     pub abort: &'a std::sync::atomic::AtomicBool,
+    /// Told what has been done after every step, so a killed run can be closed later.
+    pub journal: Option<Journal<'a>>,
 }
 
 fn limits_of(profile: &Profile, name: &str) -> Option<Limits> {
@@ -165,6 +170,9 @@ impl<'a> UnitRun<'a> {
             error: error.clone(),
             details: output.details,
         });
+        if let Some(journal) = &self.journal {
+            journal(&self.steps, self.device.as_ref());
+        }
         if outcome != Outcome::Pass {
             self.failure = Some((outcome, format!("{name}: {}", error.unwrap_or_default())));
             return false;
