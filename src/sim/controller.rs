@@ -27,6 +27,59 @@ pub struct FlashBus<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub struct BusFault;
 
+/// A register unlocked by two keys written in order (KEYR, OPTKEYR on every family). A wrong
+/// key, or a key written while unlocked, blocks it until the next reset (facts 3.0).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KeyLock {
+    pub locked: bool,
+    stage: u8,
+    blocked: bool,
+}
+
+impl Default for KeyLock {
+    fn default() -> Self {
+        Self {
+            locked: true,
+            stage: 0,
+            blocked: false,
+        }
+    }
+}
+
+impl KeyLock {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Locked again, and unblocked: what a reset does.
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// One write of `value` to the key register that expects `first` then `second`.
+    pub fn key(&mut self, value: u32, first: u32, second: u32) -> Result<(), BusFault> {
+        match (self.blocked, self.locked, self.stage) {
+            (false, true, 0) if value == first => self.stage = 1,
+            (false, true, 1) if value == second => {
+                self.stage = 0;
+                self.locked = false;
+            }
+            _ => {
+                self.block();
+                return Err(BusFault);
+            }
+        }
+        Ok(())
+    }
+
+    /// A wrong sequence by other means: locked and blocked until reset.
+    pub fn block(&mut self) {
+        self.blocked = true;
+        self.stage = 0;
+        self.locked = true;
+    }
+}
+
 /// What an erase or program by code on the chip ran into, independent of the family's flags.
 pub const ERR_WRITE_PROTECT: u32 = 1 << 0;
 pub const ERR_OTHER: u32 = 1 << 1;

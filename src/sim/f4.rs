@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use super::controller::KeyLock;
 pub use super::controller::{BusFault, FlashBus};
 
 pub const KEY1: u32 = 0x4567_0123;
@@ -59,12 +60,8 @@ pub fn sector_write_protected(options: u32, sector: usize) -> bool {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct F4Flash {
     cr: u32,
-    locked: bool,
-    key_stage: u8,
-    key_blocked: bool,
-    opt_locked: bool,
-    optkey_stage: u8,
-    optkey_blocked: bool,
+    key: KeyLock,
+    optkey: KeyLock,
     sr: u32,
     busy_until: Duration,
     optcr: u32,
@@ -78,12 +75,8 @@ impl F4Flash {
     pub fn new(options: u32) -> Self {
         let mut f = Self {
             cr: 0,
-            locked: true,
-            key_stage: 0,
-            key_blocked: false,
-            opt_locked: true,
-            optkey_stage: 0,
-            optkey_blocked: false,
+            key: KeyLock::new(),
+            optkey: KeyLock::new(),
             sr: 0,
             busy_until: Duration::ZERO,
             optcr: 0,
@@ -97,12 +90,8 @@ impl F4Flash {
     /// A system reset or power-on: lock everything and load the option bytes.
     pub fn reset(&mut self) {
         self.cr = 0;
-        self.locked = true;
-        self.key_stage = 0;
-        self.key_blocked = false;
-        self.opt_locked = true;
-        self.optkey_stage = 0;
-        self.optkey_blocked = false;
+        self.key.reset();
+        self.optkey.reset();
         self.sr = 0;
         // A reset ends any operation under way (what it leaves in the array is the
         // caller's business: see the power-cut model).
@@ -138,8 +127,8 @@ impl F4Flash {
     pub fn read(&self, offset: u32, now: Duration) -> u32 {
         match offset {
             SR => self.sr | if self.busy(now) { SR_BSY } else { 0 },
-            CR => self.cr | if self.locked { CR_LOCK } else { 0 },
-            OPTCR => self.optcr | if self.opt_locked { OPTCR_OPTLOCK } else { 0 },
+            CR => self.cr | if self.key.locked { CR_LOCK } else { 0 },
+            OPTCR => self.optcr | if self.optkey.locked { OPTCR_OPTLOCK } else { 0 },
             _ => 0,
         }
     }
@@ -165,41 +154,12 @@ impl F4Flash {
     }
 
     fn key_write(&mut self, value: u32) -> Result<(), BusFault> {
-        match (self.key_blocked, self.locked, self.key_stage, value) {
-            (false, true, 0, KEY1) => self.key_stage = 1,
-            (false, true, 1, KEY2) => {
-                self.key_stage = 0;
-                self.locked = false;
-            }
-            _ => {
-                // RM0090: a wrong sequence locks FLASH_CR until the next reset.
-                self.key_blocked = true;
-                self.locked = true;
-                return Err(BusFault);
-            }
-        }
-        Ok(())
+        // RM0090: a wrong sequence locks FLASH_CR until the next reset.
+        self.key.key(value, KEY1, KEY2)
     }
 
     fn optkey_write(&mut self, value: u32) -> Result<(), BusFault> {
-        match (
-            self.optkey_blocked,
-            self.opt_locked,
-            self.optkey_stage,
-            value,
-        ) {
-            (false, true, 0, OPTKEY1) => self.optkey_stage = 1,
-            (false, true, 1, OPTKEY2) => {
-                self.optkey_stage = 0;
-                self.opt_locked = false;
-            }
-            _ => {
-                self.optkey_blocked = true;
-                self.opt_locked = true;
-                return Err(BusFault);
-            }
-        }
-        Ok(())
+        self.optkey.key(value, OPTKEY1, OPTKEY2)
     }
 
     fn flash_blocked(&self, bus: &FlashBus) -> bool {
@@ -207,11 +167,11 @@ impl F4Flash {
     }
 
     fn cr_write(&mut self, value: u32, bus: &mut FlashBus) {
-        if self.locked {
+        if self.key.locked {
             return;
         }
         if value & CR_LOCK != 0 {
-            self.locked = true;
+            self.key.locked = true;
             self.cr = 0;
             return;
         }
@@ -263,7 +223,7 @@ impl F4Flash {
 
     /// A bus write into the flash array. `width` is the access size in bytes.
     pub fn program(&mut self, address: u32, value: u32, width: u32, bus: &mut FlashBus) {
-        if self.locked || self.cr & CR_PG == 0 || self.cr & (CR_SER | CR_MER) != 0 {
+        if self.key.locked || self.cr & CR_PG == 0 || self.cr & (CR_SER | CR_MER) != 0 {
             self.sr |= SR_PGSERR;
             return;
         }
@@ -295,8 +255,8 @@ impl F4Flash {
     /// algorithm): the same rules as bus writes, word by word. Returns the SR error bits.
     pub fn program_block(&mut self, address: u32, data: &[u8], bus: &mut FlashBus) -> u32 {
         let before = self.sr;
-        let (cr, locked) = (self.cr, self.locked);
-        self.locked = false;
+        let (cr, locked) = (self.cr, self.key.locked);
+        self.key.locked = false;
         self.cr = CR_PG | (2 << 8);
         for (i, chunk) in data.chunks(4).enumerate() {
             let mut word = [0xFF; 4];
@@ -307,7 +267,7 @@ impl F4Flash {
             }
         }
         self.cr = cr;
-        self.locked = locked;
+        self.key.locked = locked;
         self.errors_since(before)
     }
 
@@ -326,13 +286,13 @@ impl F4Flash {
     }
 
     fn optcr_write(&mut self, value: u32, bus: &mut FlashBus) {
-        if self.opt_locked {
+        if self.optkey.locked {
             return;
         }
         self.optcr_update(value, bus);
         // Facts 3.1: the option sequence ends by setting OPTLOCK (set-only; keys clear it).
         if value & OPTCR_OPTLOCK != 0 {
-            self.opt_locked = true;
+            self.optkey.locked = true;
         }
     }
 

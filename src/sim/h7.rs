@@ -46,6 +46,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sim::controller::KeyLock;
 pub use crate::sim::controller::{BusFault, FlashBus};
 use crate::sim::flash::{ERASED, FlashArray};
 use crate::sim::part::{FlashTiming, Timing};
@@ -382,9 +383,7 @@ struct WriteBuffer {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Bank {
     cr: u32,
-    locked: bool,
-    key_stage: u8,
-    key_blocked: bool,
+    key: KeyLock,
     /// Sticky flags (EOP and errors); BSY/QW/WBNE are computed.
     sr: u32,
     busy_until: Duration,
@@ -395,9 +394,7 @@ impl Bank {
     fn new() -> Self {
         Self {
             cr: CR_RESET,
-            locked: true,
-            key_stage: 0,
-            key_blocked: false,
+            key: KeyLock::new(),
             sr: 0,
             busy_until: Duration::ZERO,
             buffer: None,
@@ -409,7 +406,7 @@ impl Bank {
     }
 
     fn cr_value(&self) -> u32 {
-        self.cr | if self.locked { CR_LOCK } else { 0 }
+        self.cr | if self.key.locked { CR_LOCK } else { 0 }
     }
 
     fn sr_value(&self, now: Duration) -> u32 {
@@ -459,9 +456,7 @@ fn decode(offset: u32) -> Reg {
 pub struct H7Flash {
     banks: [Bank; 2],
     acr: u32,
-    opt_locked: bool,
-    optkey_stage: u8,
-    optkey_blocked: bool,
+    optkey: KeyLock,
     /// OPTCR's stored bits (OPTCHANGEERRIE).
     optcr: u32,
     optchangeerr: bool,
@@ -482,9 +477,7 @@ impl H7Flash {
         let mut f = Self {
             banks: [Bank::new(), Bank::new()],
             acr: ACR_RESET,
-            opt_locked: true,
-            optkey_stage: 0,
-            optkey_blocked: false,
+            optkey: KeyLock::new(),
             optcr: 0,
             optchangeerr: false,
             opt_busy_until: Duration::ZERO,
@@ -504,9 +497,7 @@ impl H7Flash {
     pub fn reset(&mut self) {
         self.banks = [Bank::new(), Bank::new()];
         self.acr = ACR_RESET;
-        self.opt_locked = true;
-        self.optkey_stage = 0;
-        self.optkey_blocked = false;
+        self.optkey.reset();
         self.optcr = 0;
         self.optchangeerr = false;
         self.opt_busy_until = Duration::ZERO;
@@ -604,7 +595,7 @@ impl H7Flash {
                 ACR => self.acr,
                 OPTCR => {
                     let mut v = self.optcr;
-                    if self.opt_locked {
+                    if self.optkey.locked {
                         v |= OPTCR_OPTLOCK;
                     }
                     if self.shown(now).optsr & OPTSR_SWAP_BANK_OPT != 0 {
@@ -664,50 +655,22 @@ impl H7Flash {
     /// The _PRG registers take writes only with OPTLOCK clear and no option change under way
     /// (the latter is the model's choice).
     fn options_writable(&self, now: Duration) -> bool {
-        !self.opt_locked && !self.opt_busy(now)
+        !self.optkey.locked && !self.opt_busy(now)
     }
 
     fn key_write(&mut self, b: usize, value: u32) -> Result<(), BusFault> {
+        // Facts 3.0: a wrong sequence (including keys to an unlocked bank) locks the register
+        // until the next reset, with a bus error; the write buffer is dropped.
         let bank = &mut self.banks[b];
-        match (bank.key_blocked, bank.locked, bank.key_stage, value) {
-            (false, true, 0, KEY1) => bank.key_stage = 1,
-            (false, true, 1, KEY2) => {
-                bank.key_stage = 0;
-                bank.locked = false;
-            }
-            _ => {
-                // Facts 3.0: a wrong sequence (including keys to an unlocked bank) locks the
-                // register until the next reset, with a bus error.
-                bank.key_blocked = true;
-                bank.key_stage = 0;
-                bank.locked = true;
-                bank.buffer = None;
-                return Err(BusFault);
-            }
+        let result = bank.key.key(value, KEY1, KEY2);
+        if result.is_err() {
+            bank.buffer = None;
         }
-        Ok(())
+        result
     }
 
     fn optkey_write(&mut self, value: u32) -> Result<(), BusFault> {
-        match (
-            self.optkey_blocked,
-            self.opt_locked,
-            self.optkey_stage,
-            value,
-        ) {
-            (false, true, 0, OPTKEY1) => self.optkey_stage = 1,
-            (false, true, 1, OPTKEY2) => {
-                self.optkey_stage = 0;
-                self.opt_locked = false;
-            }
-            _ => {
-                self.optkey_blocked = true;
-                self.optkey_stage = 0;
-                self.opt_locked = true;
-                return Err(BusFault);
-            }
-        }
-        Ok(())
+        self.optkey.key(value, OPTKEY1, OPTKEY2)
     }
 
     fn flash_blocked(&self, bus: &FlashBus) -> bool {
@@ -716,13 +679,13 @@ impl H7Flash {
 
     fn cr_write(&mut self, b: usize, value: u32, bus: &mut FlashBus) {
         let bank = &mut self.banks[b];
-        if bank.locked {
+        if bank.key.locked {
             return;
         }
         bank.cr = value & CR_STORED;
         if value & CR_LOCK != 0 {
             // Locking drops a partial flash word (model's choice).
-            bank.locked = true;
+            bank.key.locked = true;
             bank.buffer = None;
             return;
         }
@@ -847,7 +810,7 @@ impl H7Flash {
         };
         let refused = self.flash_blocked(bus) || self.loaded.sector_write_protected(sector);
         let bank = &mut self.banks[b];
-        if bank.locked || bank.cr & CR_PG == 0 || bank.cr & (CR_SER | CR_BER) != 0 {
+        if bank.key.locked || bank.cr & CR_PG == 0 || bank.cr & (CR_SER | CR_BER) != 0 {
             bank.sr |= SR_PGSERR;
             return false;
         }
@@ -917,11 +880,11 @@ impl H7Flash {
         let saved: Vec<_> = self
             .banks
             .iter()
-            .map(|bank| (bank.cr, bank.locked, bank.buffer.clone()))
+            .map(|bank| (bank.cr, bank.key.locked, bank.buffer.clone()))
             .collect();
         for bank in &mut self.banks {
             bank.cr = CR_PG | CR_PSIZE_X64;
-            bank.locked = false;
+            bank.key.locked = false;
             bank.buffer = None;
         }
         let mut a = address;
@@ -941,7 +904,7 @@ impl H7Flash {
         }
         for (bank, (cr, locked, buffer)) in self.banks.iter_mut().zip(saved) {
             bank.cr = cr;
-            bank.locked = locked;
+            bank.key.locked = locked;
             bank.buffer = buffer;
         }
         self.errors_since(before)
@@ -974,7 +937,7 @@ impl H7Flash {
     // -------------------------------------------------------------- options
 
     fn optcr_write(&mut self, value: u32, bus: &mut FlashBus) {
-        if self.opt_locked {
+        if self.optkey.locked {
             return;
         }
         self.optcr = value & OPTCR_OPTCHANGEERRIE;
@@ -991,7 +954,7 @@ impl H7Flash {
         }
         // OPTLOCK is set-only; the keys clear it (facts 3.3 sequence ends with OPTCR = OPTLOCK).
         if value & OPTCR_OPTLOCK != 0 {
-            self.opt_locked = true;
+            self.optkey.locked = true;
         }
     }
 
@@ -1000,7 +963,7 @@ impl H7Flash {
     fn optcr_mass_erase(&mut self, bus: &mut FlashBus) {
         let mut locked = false;
         for bank in &mut self.banks {
-            if bank.locked {
+            if bank.key.locked {
                 bank.sr |= SR_PGSERR;
                 locked = true;
             }
@@ -1053,7 +1016,7 @@ impl H7Flash {
     /// debugger's flash algorithm would run it: unlock, write every _PRG register, clear
     /// OPTCHANGEERR, OPTSTART, OPTLOCK.
     pub fn write_options_through_registers(&mut self, options: &H7Options, bus: &mut FlashBus) {
-        if self.opt_locked {
+        if self.optkey.locked {
             let _ = self.write(OPTKEYR, OPTKEY1, bus);
             let _ = self.write(OPTKEYR, OPTKEY2, bus);
         }

@@ -44,7 +44,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::controller::{BusFault, FlashBus};
+use crate::sim::controller::{BusFault, FlashBus, KeyLock};
 use crate::sim::flash::ERASED;
 
 pub const KEY1: u32 = 0x4567_0123;
@@ -248,12 +248,8 @@ impl Layout {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OptrCore {
     cr: u32,
-    locked: bool,
-    key_stage: u8,
-    key_blocked: bool,
-    opt_locked: bool,
-    optkey_stage: u8,
-    optkey_blocked: bool,
+    key: KeyLock,
+    optkey: KeyLock,
     sr: u32,
     busy_until: Duration,
     /// CR.STRT / CR.OPTSTRT of the operation under way (they read 1 until BSY clears).
@@ -274,12 +270,8 @@ impl OptrCore {
     pub fn new(options: Vec<u32>) -> Self {
         let mut c = Self {
             cr: 0,
-            locked: true,
-            key_stage: 0,
-            key_blocked: false,
-            opt_locked: true,
-            optkey_stage: 0,
-            optkey_blocked: false,
+            key: KeyLock::new(),
+            optkey: KeyLock::new(),
             sr: 0,
             busy_until: Duration::ZERO,
             busy_bits: 0,
@@ -297,12 +289,8 @@ impl OptrCore {
     /// loaded option values into the option registers. No option load.
     pub fn reset(&mut self) {
         self.cr = 0;
-        self.locked = true;
-        self.key_stage = 0;
-        self.key_blocked = false;
-        self.opt_locked = true;
-        self.optkey_stage = 0;
-        self.optkey_blocked = false;
+        self.key.reset();
+        self.optkey.reset();
         self.sr = 0;
         self.busy_until = Duration::ZERO;
         self.busy_bits = 0;
@@ -376,10 +364,10 @@ impl OptrCore {
                 if self.obl_request {
                     v |= CR_OBL_LAUNCH;
                 }
-                if self.opt_locked {
+                if self.optkey.locked {
                     v |= CR_OPTLOCK;
                 }
-                if self.locked {
+                if self.key.locked {
                     v |= CR_LOCK;
                 }
                 v
@@ -419,49 +407,25 @@ impl OptrCore {
     }
 
     fn key_write(&mut self, value: u32) -> Result<(), BusFault> {
-        match (self.key_blocked, self.locked, self.key_stage, value) {
-            (false, true, 0, KEY1) => self.key_stage = 1,
-            (false, true, 1, KEY2) => {
-                self.key_stage = 0;
-                self.locked = false;
-            }
-            _ => {
-                // Facts 3.0: a wrong sequence locks FLASH_CR until the next reset, bus error.
-                self.key_blocked = true;
-                self.key_stage = 0;
-                self.locked = true;
-                self.opt_locked = true;
-                self.cr = 0;
-                self.pending = None;
-                return Err(BusFault);
-            }
+        // Facts 3.0: a wrong sequence locks FLASH_CR until the next reset, bus error; setting
+        // LOCK also sets OPTLOCK (RM0444 p. 90).
+        let result = self.key.key(value, KEY1, KEY2);
+        if result.is_err() {
+            self.optkey.locked = true;
+            self.cr = 0;
+            self.pending = None;
         }
-        Ok(())
+        result
     }
 
     fn optkey_write(&mut self, value: u32) -> Result<(), BusFault> {
-        match (
-            self.optkey_blocked,
-            self.locked,
-            self.opt_locked,
-            self.optkey_stage,
-            value,
-        ) {
-            (false, false, true, 0, OPTKEY1) => self.optkey_stage = 1,
-            (false, false, true, 1, OPTKEY2) => {
-                self.optkey_stage = 0;
-                self.opt_locked = false;
-            }
-            _ => {
-                // Facts 3.0: OPTKEYR works only once CR.LOCK is clear; a wrong sequence keeps
-                // OPTLOCK set until the next reset, bus error.
-                self.optkey_blocked = true;
-                self.optkey_stage = 0;
-                self.opt_locked = true;
-                return Err(BusFault);
-            }
+        // Facts 3.0: OPTKEYR works only once CR.LOCK is clear; a wrong sequence keeps OPTLOCK
+        // set until the next reset, bus error.
+        if self.key.locked {
+            self.optkey.block();
+            return Err(BusFault);
         }
-        Ok(())
+        self.optkey.key(value, OPTKEY1, OPTKEY2)
     }
 
     /// Raise an error flag (and OPERR when ERRIE is set).
@@ -490,19 +454,19 @@ impl OptrCore {
     }
 
     fn cr_write(&mut self, l: &Layout, value: u32, bus: &mut FlashBus) {
-        if self.locked {
+        if self.key.locked {
             return;
         }
         if value & CR_LOCK != 0 {
             // Facts 3.0: setting LOCK also sets OPTLOCK.
             self.drop_pending();
-            self.locked = true;
-            self.opt_locked = true;
+            self.key.locked = true;
+            self.optkey.locked = true;
             self.cr = 0;
             return;
         }
         if value & CR_OPTLOCK != 0 {
-            self.opt_locked = true;
+            self.optkey.locked = true;
         }
         if self.busy(bus.now) {
             self.sr |= SR_PGSERR;
@@ -512,8 +476,8 @@ impl OptrCore {
         }
         self.cr = value & l.cr_writable();
         let strt = value & CR_STRT != 0;
-        let optstrt = value & CR_OPTSTRT != 0 && !self.opt_locked;
-        let obl = value & CR_OBL_LAUNCH != 0 && !self.opt_locked;
+        let optstrt = value & CR_OPTSTRT != 0 && !self.optkey.locked;
+        let obl = value & CR_OBL_LAUNCH != 0 && !self.optkey.locked;
         let programming =
             self.cr & (CR_PG | CR_FSTPG) != 0 && self.cr & (CR_PER | CR_MER1 | l.cr_mer2) == 0;
         if self.pending.is_some() && (!programming || strt || optstrt) {
@@ -621,7 +585,7 @@ impl OptrCore {
         width: u32,
         bus: &mut FlashBus,
     ) {
-        let programming = !self.locked
+        let programming = !self.key.locked
             && self.cr & (CR_PG | CR_FSTPG) != 0
             && self.cr & (CR_PER | CR_MER1 | l.cr_mer2) == 0;
         if !programming || self.sr & SR_PROG_ERRORS != 0 {
@@ -682,8 +646,8 @@ impl OptrCore {
     ) -> u32 {
         self.sr &= !SR_PROG_ERRORS;
         let before = self.sr;
-        let (cr, locked) = (self.cr, self.locked);
-        self.locked = false;
+        let (cr, locked) = (self.cr, self.key.locked);
+        self.key.locked = false;
         self.cr = CR_PG;
         self.pending = None;
         for (i, chunk) in data.chunks(8).enumerate() {
@@ -703,7 +667,7 @@ impl OptrCore {
         }
         self.pending = None;
         self.cr = cr;
-        self.locked = locked;
+        self.key.locked = locked;
         self.errors_since(before)
     }
 
@@ -730,7 +694,7 @@ impl OptrCore {
     }
 
     fn option_register_write(&mut self, l: &Layout, i: usize, value: u32, bus: &mut FlashBus) {
-        if self.opt_locked {
+        if self.optkey.locked {
             return;
         }
         if self.busy(bus.now) {
@@ -827,11 +791,11 @@ impl OptrCore {
     /// Write OPTR through the registers as code would: unlock, OPTR, OPTSTRT, lock. No
     /// option load (the caller requests one if it wants the value applied).
     pub fn write_optr_through_registers(&mut self, l: &Layout, optr: u32, bus: &mut FlashBus) {
-        if self.locked {
+        if self.key.locked {
             let _ = self.write(l, KEYR, KEY1, bus);
             let _ = self.write(l, KEYR, KEY2, bus);
         }
-        if self.opt_locked {
+        if self.optkey.locked {
             let _ = self.write(l, OPTKEYR, OPTKEY1, bus);
             let _ = self.write(l, OPTKEYR, OPTKEY2, bus);
         }
