@@ -412,7 +412,7 @@ fn every_simulated_family_provisions_end_to_end() {
             "--station",
             "stations/families.toml",
             "--units",
-            "5",
+            "6",
             "--records",
         ])
         .arg(tmp.path())
@@ -455,11 +455,13 @@ fn every_simulated_family_provisions_end_to_end() {
     assert_eq!(
         (
             dev_id("f407"),
+            dev_id("f767"),
             dev_id("h743"),
             dev_id("h755"),
             dev_id("l476"),
             dev_id("g071")
         ),
-        (0x413, 0x450, 0x450, 0x415, 0x460)
+        (0x413, 0x451, 0x450, 0x450, 0x415, 0x460)
     );
+    assert_eq!(parts.len(), 6, "one unit per part: {parts:?}");
 }

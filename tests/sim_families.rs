@@ -82,6 +82,11 @@ fn exercise(family: Family, part_name: &str) {
 }
 
 #[test]
+fn f767_through_probe_rs() {
+    exercise(Family::F7, "STM32F767ZI");
+}
+
+#[test]
 fn h743_through_probe_rs() {
     exercise(Family::H7, "STM32H743ZI");
 }

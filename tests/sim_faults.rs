@@ -117,3 +117,45 @@ fn unknown_faults_are_config_errors_with_their_location() {
         "{err}"
     );
 }
+
+#[test]
+fn a_unit_delivered_at_rdp1_is_refused_on_every_family() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut text = String::from("id = \"rdp1-bench\"\nrecords = \"records\"\n");
+    let parts = [
+        ("f767", "f7", "STM32F767ZI"),
+        ("h743", "h7", "STM32H743ZI"),
+        ("l476", "l4", "STM32L476RG"),
+        ("g071", "g0", "STM32G071RB"),
+    ];
+    for (i, (id, family, part)) in parts.iter().enumerate() {
+        text.push_str(&format!(
+            r#"
+[[fixtures]]
+id = "{id}"
+backend = "sim"
+profile = "{}"
+probe = "1209:5151:RDP1-{id}"
+usb = {{ application = "1209:a0a0", bootloader = "1209:df00", port = "r-{i}" }}
+power = {{ kind = "sim" }}
+sim = {{ family = "{family}", part = "{part}", seed = 4, faults = ["rdp1"] }}
+"#,
+            root.join(format!("profiles/{id}-demo.toml")).display()
+        ));
+    }
+    let station = tmp.path().join("rdp1.toml");
+    std::fs::write(&station, text).unwrap();
+    let out = common::station()
+        .args(["run", "--headless", "--units", "4", "--station"])
+        .arg(&station)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let got = outcomes(tmp.path());
+    assert_eq!(got.len(), 4, "{got:?}");
+    for (id, (outcome, why)) in &got {
+        assert_eq!(outcome, "FAIL", "{id}");
+        assert!(why.contains("protect"), "{id}: {why}");
+    }
+}

@@ -13,7 +13,7 @@ use crate::hw::{
     Clock, DebugTarget, FixtureLines, HwError, PowerSwitch, SystemClock, UsbBus, UsbControl,
     UsbDeviceInfo, UsbError, UsbSelector, VirtualClock,
 };
-use crate::sim::{DeviceSpec, SimDevice, UsbIdentities};
+use crate::sim::{DeviceSpec, Family, SimDevice, UsbIdentities};
 
 /// The hardware one unit run talks to.
 pub struct FixtureHw {
@@ -232,12 +232,14 @@ fn with_console(mut hw: FixtureHw, fixture: &Fixture) -> Result<FixtureHw, HwErr
 fn apply_faults(device: &SimDevice, faults: &crate::sim::fault::Faults) {
     let mut mcu = device.lock();
     mcu.faults = faults.clone();
-    if faults.delivered_rdp1
-        && let Some(fc) = mcu.fc.as_f4_mut()
-    {
-        // Delivered at RDP level 1: the options as stored, loaded at the next power-on.
-        let options = fc.stored_options();
-        fc.set_stored_options((options & !0xFF00) | 0x5500);
+    if faults.delivered_rdp1 {
+        // Delivered at RDP level 1 (the byte ST's HAL writes on that family): stored in the
+        // option cells, loaded at the next power-on.
+        let byte = match mcu.part.family {
+            Family::L4 | Family::G0 => 0xBB,
+            _ => 0x55,
+        };
+        mcu.fc.store_rdp_byte(byte);
         mcu.set_power(false);
         mcu.set_power(true);
     }

@@ -140,6 +140,9 @@ pub struct OptionBytesSpec {
     pub nrst_stdby: bool,
     #[serde(default)]
     pub allow_permanent_lock: bool,
+    /// Where the (first) core boots from with BOOT0 low: F7 BOOT_ADD0, H7 BOOT_CM7_ADD0.
+    #[serde(default)]
+    pub boot_address: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -364,13 +364,6 @@ fn resolve_fixture(
                         errors.push(source.error_at(f.span(), &key("sim.faults"), why));
                     }
                 }
-                if faults.delivered_rdp1 && family != Family::F4 {
-                    errors.push(source.error_at(
-                        s.family.span(),
-                        &key("sim.faults"),
-                        "the rdp1 fault is simulated for the F4 family only so far",
-                    ));
-                }
                 Some(SimSpec {
                     family,
                     part: s.part.get_ref().clone(),

@@ -262,6 +262,33 @@ impl Controller {
         }
     }
 
+    /// Where the (first) core fetches its vector table after reset, on parts whose option
+    /// bytes hold boot addresses (F7 OPTCR1 BOOT_ADDx << 14, H7 BOOT_ADDx << 16, picked by
+    /// the BOOT0 pin). `None` where BOOT0 alone selects flash or system memory (F4, L4, G0).
+    pub fn boot_address(&self, boot0: bool) -> Option<u32> {
+        let pick = |word: u32| if boot0 { word >> 16 } else { word & 0xFFFF };
+        match self {
+            Controller::F4(c) if c.variant() == f4::Variant::F76x => {
+                Some(pick(c.loaded_boot()) << 14)
+            }
+            Controller::H7(c) => Some(pick(c.loaded_options().boot) << 16),
+            _ => None,
+        }
+    }
+
+    /// Store an RDP byte in the option cells (as a part delivered at level 1 has it); it
+    /// governs from the next power-on.
+    pub fn store_rdp_byte(&mut self, byte: u8) {
+        match self {
+            Controller::F4(c) => {
+                c.set_stored_options((c.stored_options() & !0xFF00) | ((byte as u32) << 8))
+            }
+            Controller::H7(c) => c.store_rdp_byte(byte),
+            Controller::L4(c) => c.store_rdp_byte(byte),
+            Controller::G0(c) => c.store_rdp_byte(byte),
+        }
+    }
+
     /// A word of the memory-mapped option bytes, where the family has them.
     pub fn option_area(&self, address: u32) -> Option<u32> {
         match self {

@@ -1,4 +1,6 @@
-//! The STM32F4 FLASH interface at register level (RM0090, facts file section 3.1).
+//! The STM32F4 FLASH interface at register level (RM0090, facts file section 3.1), and the
+//! STM32F76x/77x one, which keeps the same registers and sequences (RM0410, facts 3.2) with a
+//! 5-bit SNB, more option bits in OPTCR and the boot addresses in OPTCR1.
 //!
 //! Register and bit positions are [V]/[X] in the facts file. Modelling choices:
 //! - a wrong key sequence blocks KEYR/OPTKEYR until the next reset and answers with a bus error;
@@ -22,6 +24,8 @@ pub const OPTKEYR: u32 = 0x08;
 pub const SR: u32 = 0x0C;
 pub const CR: u32 = 0x10;
 pub const OPTCR: u32 = 0x14;
+/// F76x/77x: BOOT_ADD0 bits 15:0, BOOT_ADD1 bits 31:16 (facts 3.2).
+pub const OPTCR1: u32 = 0x18;
 
 pub const CR_PG: u32 = 1 << 0;
 pub const CR_SER: u32 = 1 << 1;
@@ -40,8 +44,36 @@ const SR_CLEARABLE: u32 = SR_EOP | SR_OPERR | SR_WRPERR | SR_PGAERR | SR_PGPERR 
 
 pub const OPTCR_OPTLOCK: u32 = 1 << 0;
 pub const OPTCR_OPTSTRT: u32 = 1 << 1;
-/// Bits of OPTCR that are option bytes (the rest are control bits).
-const OPTCR_OPTION_BITS: u32 = 0x0FFF_FFEC;
+/// F76x/77x FLASH_SR bit 7 is ERSERR (erase sequence error), the F4's PGSERR position.
+pub const SR_ERSERR: u32 = SR_PGSERR;
+
+/// Which controller of the family: they differ in SNB width and option bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Variant {
+    /// F405/F407 (RM0090).
+    #[default]
+    F40x,
+    /// F76x/77x in single-bank mode (RM0410).
+    F76x,
+}
+
+impl Variant {
+    /// Bits of OPTCR that are option bytes (the rest are control bits): facts 3.1 and 3.2.
+    fn option_bits(self) -> u32 {
+        match self {
+            Variant::F40x => 0x0FFF_FFEC,
+            // BOR_LEV, WWDG_SW, IWDG_SW, nRST_*, RDP, nWRP 27:16, nDBOOT, nDBANK, IWDG_*.
+            Variant::F76x => 0xFFFF_FFFC,
+        }
+    }
+
+    fn snb_mask(self) -> u32 {
+        match self {
+            Variant::F40x => 0xF,
+            Variant::F76x => 0x1F,
+        }
+    }
+}
 
 /// RDP level from the RDP byte: 0xAA level 0, 0xCC level 2, anything else level 1.
 pub fn rdp_level(options: u32) -> u8 {
@@ -69,10 +101,29 @@ pub struct F4Flash {
     stored: u32,
     /// The option bytes loaded at the last reset: these govern protection.
     loaded: u32,
+    #[serde(default)]
+    variant: Variant,
+    /// F76x OPTCR1 (boot addresses): register, stored and loaded, as for OPTCR.
+    #[serde(default)]
+    optcr1: u32,
+    #[serde(default)]
+    stored1: u32,
+    #[serde(default)]
+    loaded1: u32,
 }
 
 impl F4Flash {
+    /// An F405/F407 controller whose option cells hold `options`.
     pub fn new(options: u32) -> Self {
+        Self::with_variant(Variant::F40x, options, 0)
+    }
+
+    /// An F76x/77x controller with OPTCR and OPTCR1 cells as given.
+    pub fn f76x(options: u32, boot: u32) -> Self {
+        Self::with_variant(Variant::F76x, options, boot)
+    }
+
+    fn with_variant(variant: Variant, options: u32, boot: u32) -> Self {
         let mut f = Self {
             cr: 0,
             key: KeyLock::new(),
@@ -80,11 +131,28 @@ impl F4Flash {
             sr: 0,
             busy_until: Duration::ZERO,
             optcr: 0,
-            stored: options & OPTCR_OPTION_BITS,
+            stored: options & variant.option_bits(),
             loaded: 0,
+            variant,
+            optcr1: 0,
+            stored1: if variant == Variant::F76x { boot } else { 0 },
+            loaded1: 0,
         };
         f.reset();
         f
+    }
+
+    pub fn variant(&self) -> Variant {
+        self.variant
+    }
+
+    /// F76x: the boot addresses loaded at the last reset (OPTCR1).
+    pub fn loaded_boot(&self) -> u32 {
+        self.loaded1
+    }
+
+    pub fn stored_boot(&self) -> u32 {
+        self.stored1
     }
 
     /// A system reset or power-on: lock everything and load the option bytes.
@@ -98,6 +166,8 @@ impl F4Flash {
         self.busy_until = Duration::ZERO;
         self.optcr = self.stored;
         self.loaded = self.stored;
+        self.optcr1 = self.stored1;
+        self.loaded1 = self.stored1;
     }
 
     pub fn loaded_options(&self) -> u32 {
@@ -109,7 +179,7 @@ impl F4Flash {
     }
 
     pub fn set_stored_options(&mut self, options: u32) {
-        self.stored = options & OPTCR_OPTION_BITS;
+        self.stored = options & self.variant.option_bits();
     }
 
     pub fn busy_until(&self) -> Duration {
@@ -129,6 +199,7 @@ impl F4Flash {
             SR => self.sr | if self.busy(now) { SR_BSY } else { 0 },
             CR => self.cr | if self.key.locked { CR_LOCK } else { 0 },
             OPTCR => self.optcr | if self.optkey.locked { OPTCR_OPTLOCK } else { 0 },
+            OPTCR1 if self.variant == Variant::F76x => self.optcr1,
             _ => 0,
         }
     }
@@ -147,6 +218,11 @@ impl F4Flash {
             }
             OPTCR => {
                 self.optcr_write(value, bus);
+                Ok(())
+            }
+            // Like OPTCR's option bits, OPTCR1 is writable only while OPTLOCK is clear.
+            OPTCR1 if self.variant == Variant::F76x && !self.optkey.locked => {
+                self.optcr1 = value;
                 Ok(())
             }
             _ => Ok(()),
@@ -186,7 +262,7 @@ impl F4Flash {
         }
         let ser = value & CR_SER != 0;
         let mer = value & CR_MER != 0;
-        let snb = ((value >> 3) & 0xF) as usize;
+        let snb = ((value >> 3) & self.variant.snb_mask()) as usize;
         match (ser, mer) {
             (true, false) => self.erase_sector(snb, bus),
             (false, true) => self.mass_erase(bus),
@@ -301,7 +377,7 @@ impl F4Flash {
             self.sr |= SR_PGSERR;
             return;
         }
-        self.optcr = value & OPTCR_OPTION_BITS;
+        self.optcr = value & self.variant.option_bits();
         if value & OPTCR_OPTSTRT == 0 {
             return;
         }
@@ -319,6 +395,13 @@ impl F4Flash {
             bus.log.push("RDP regression 1 -> 0: mass erase".into());
         }
         self.stored = new;
+        self.stored1 = self.optcr1;
+        if self.variant == Variant::F76x && new & (1 << 29) == 0 {
+            // nDBANK = 0 selects dual-bank mode: stored, but the model keeps the single-bank
+            // layout (the profiles never change it; noted in docs/sim.md).
+            bus.log
+                .push("nDBANK cleared: dual-bank layout not modelled".into());
+        }
         self.start_busy(bus.now, bus.timing.option_program);
         bus.log
             .push(format!("option bytes programmed: {new:#010x}"));

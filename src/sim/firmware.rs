@@ -197,11 +197,28 @@ pub fn jump(mcu: &Mcu, base: u32, size: u32, design: Option<&Design>) -> Firmwar
     }
 }
 
+/// System memory (the ST ROM bootloader) as the boot-address options name it: F7 0x0010_0000,
+/// H7 0x1FF0_0000 (facts 3.2, 3.3).
+const SYSTEM_MEMORY: [u32; 2] = [0x0010_0000, 0x1FF0_0000];
+/// The F7's flash as seen on the ITCM bus, where its factory BOOT_ADD0 points.
+const F7_ITCM_FLASH: u32 = 0x0020_0000;
+
 pub fn boot(mcu: &mut Mcu) -> Result<Firmware, PowerLost> {
-    if mcu.boot0 {
-        return Ok(Firmware::Rom(DfuseFunction::new(rom_config(mcu))));
-    }
     let base = mcu.part.flash_base;
+    match mcu.fc.boot_address(mcu.boot0) {
+        None if mcu.boot0 => return Ok(Firmware::Rom(DfuseFunction::new(rom_config(mcu)))),
+        None => {}
+        Some(a) if SYSTEM_MEMORY.contains(&a) => {
+            return Ok(Firmware::Rom(DfuseFunction::new(rom_config(mcu))));
+        }
+        Some(a) if a == base || a == F7_ITCM_FLASH => {}
+        Some(a) => {
+            return Ok(Firmware::HardFault(format!(
+                "boot address {a:#010x} is neither the flash base nor system memory (the \
+                 simulator runs code only from there)"
+            )));
+        }
+    }
     let all = slot(mcu, base, mcu.flash.size());
     match header::check_bootloader(base, all) {
         BootCheck::Valid(desc) => {

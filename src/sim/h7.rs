@@ -537,7 +537,13 @@ impl H7Flash {
     /// The bootloader's Read Unprotect: RDP 0xAA in the cells, loaded at the next reset (the
     /// caller erases).
     pub fn store_rdp_level0(&mut self) {
-        self.stored.optsr = (self.stored.optsr & !OPTSR_RDP_MASK) | (0xAA << OPTSR_RDP_SHIFT);
+        self.store_rdp_byte(0xAA);
+    }
+
+    /// Store an RDP byte in the option cells, loaded at the next reset.
+    pub fn store_rdp_byte(&mut self, byte: u8) {
+        self.stored.optsr =
+            (self.stored.optsr & !OPTSR_RDP_MASK) | ((byte as u32) << OPTSR_RDP_SHIFT);
     }
 
     /// The H7 has no memory-mapped user option area in the facts file (its ROM's "Option

@@ -960,8 +960,13 @@ macro_rules! optr_family {
             /// The ROM's Read Unprotect: RDP byte 0xAA in the stored options (the caller
             /// erases, and must do an option load for it to apply).
             pub fn store_rdp_level0(&mut self) {
+                self.store_rdp_byte(0xAA);
+            }
+
+            /// Store an RDP byte in OPTR's cells, loaded at the next power-on or OBL_LAUNCH.
+            pub fn store_rdp_byte(&mut self, byte: u8) {
                 let mut words = self.core.stored().to_vec();
-                words[0] = (words[0] & !0xFF) | 0xAA;
+                words[0] = (words[0] & !0xFF) | byte as u32;
                 self.core.set_stored(words);
             }
 

@@ -7,13 +7,14 @@ use std::time::Duration;
 #[serde(rename_all = "lowercase")]
 pub enum Family {
     F4,
+    F7,
     H7,
     L4,
     G0,
 }
 
 impl Family {
-    pub const ALL: [Family; 4] = [Family::F4, Family::H7, Family::L4, Family::G0];
+    pub const ALL: [Family; 5] = [Family::F4, Family::F7, Family::H7, Family::L4, Family::G0];
 
     pub fn parse(s: &str) -> Option<Family> {
         let s = s.to_ascii_lowercase();
@@ -24,6 +25,7 @@ impl Family {
     pub fn name(self) -> &'static str {
         match self {
             Family::F4 => "f4",
+            Family::F7 => "f7",
             Family::H7 => "h7",
             Family::L4 => "l4",
             Family::G0 => "g0",
@@ -72,6 +74,27 @@ impl FlashTiming {
         }
     }
 
+    /// F767 (DS11532), tagged [R] in the facts file (5.2): a 32-bit word as on the F4, sectors
+    /// of 32/128/256 KiB on the F4's 16/64/128 KiB scale doubled, and the 4 s maximum for a
+    /// 256 KiB sector that an old Zephyr driver states [V].
+    pub fn f7(timing: Timing) -> Self {
+        let ms = Duration::from_millis;
+        match timing {
+            Timing::Typical => Self {
+                word_program: Duration::from_micros(16),
+                sector_erase: vec![(32, ms(250)), (128, ms(1000)), (256, ms(2000))],
+                mass_erase: ms(16000),
+                option_program: ms(16),
+            },
+            Timing::Max => Self {
+                word_program: Duration::from_micros(100),
+                sector_erase: vec![(32, ms(500)), (128, ms(2000)), (256, ms(4000))],
+                mass_erase: ms(32000),
+                option_program: ms(32),
+            },
+        }
+    }
+
     pub fn erase_time(&self, sector_bytes: u32) -> Duration {
         let kib = sector_bytes / 1024;
         self.sector_erase
@@ -113,7 +136,14 @@ pub struct PartSpec {
 
 #[derive(Clone, Debug)]
 pub enum ControllerSpec {
-    F4 { factory_options: u32 },
+    F4 {
+        factory_options: u32,
+    },
+    /// F76x/77x: factory OPTCR and OPTCR1.
+    F7 {
+        factory_options: u32,
+        factory_boot: u32,
+    },
     H7(super::h7::H7Variant),
     L4,
     G0,
@@ -121,6 +151,8 @@ pub enum ControllerSpec {
 
 const CM4: u32 = 0x410F_C241;
 const CM7: u32 = 0x411F_C272;
+/// The F76x's Cortex-M7 r1p0.
+const CM7_F7: u32 = 0x411F_C270;
 const CM0_PLUS: u32 = 0x410C_C601;
 
 impl PartSpec {
@@ -162,6 +194,36 @@ impl PartSpec {
                         "@Device Feature/0xFFFF0000/01*004 g",
                     ],
                     cores: vec![(0, CM4)],
+                    apb_ap: None,
+                })
+            }
+            // F767 2 MiB single bank (nDBANK = 1): 4x32K, 1x128K, 7x256K (facts 5.1); UID
+            // 0x1FF0F420, flash size 0x1FF0F442, DEV_ID 0x451 (facts 4). Factory OPTCR
+            // 0xFFFFAAFD and OPTCR1 0x00400080 (BOOT_ADD0 0x0080 = ITCM flash 0x00200000,
+            // BOOT_ADD1 0x0040 = system memory) are recalled from RM0410, [R]. The ROM's alt
+            // string is assumed in ST's format; its option-byte alt is not modelled.
+            Family::F7 if is("STM32F767") => {
+                let mut sectors = vec![32 * 1024; 4];
+                sectors.push(128 * 1024);
+                sectors.extend(std::iter::repeat_n(256 * 1024, 7));
+                Some(PartSpec {
+                    family,
+                    name: "STM32F767ZI",
+                    probe_rs_chip: "STM32F767ZITx",
+                    flash_base: 0x0800_0000,
+                    sectors,
+                    flash_regs: 0x4002_3C00,
+                    uid_address: 0x1FF0_F420,
+                    flash_size_address: 0x1FF0_F442,
+                    idcode_address: 0xE004_2000,
+                    idcode: 0x1001_6451,
+                    ram: vec![(0x2000_0000, 128 * 1024), (0x2002_0000, 384 * 1024)],
+                    controller: ControllerSpec::F7 {
+                        factory_options: 0xFFFF_AAFD,
+                        factory_boot: 0x0040_0080,
+                    },
+                    rom_alt_names: vec!["@Internal Flash  /0x08000000/04*032Kg,01*128Kg,07*256Kg"],
+                    cores: vec![(0, CM7_F7)],
                     apb_ap: None,
                 })
             }
@@ -262,6 +324,7 @@ impl PartSpec {
     pub fn timing(&self, t: Timing) -> FlashTiming {
         match self.controller {
             ControllerSpec::F4 { .. } => FlashTiming::f4(t),
+            ControllerSpec::F7 { .. } => FlashTiming::f7(t),
             ControllerSpec::H7(_) => super::h7::timing(t),
             ControllerSpec::L4 => super::l4::timing(t),
             ControllerSpec::G0 => super::g0::timing(t),
@@ -274,6 +337,10 @@ impl PartSpec {
             ControllerSpec::F4 { factory_options } => {
                 Controller::F4(super::f4::F4Flash::new(*factory_options))
             }
+            ControllerSpec::F7 {
+                factory_options,
+                factory_boot,
+            } => Controller::F4(super::f4::F4Flash::f76x(*factory_options, *factory_boot)),
             ControllerSpec::H7(v) => {
                 Controller::H7(super::h7::H7Flash::new(super::h7::H7Options::factory(*v)))
             }
@@ -289,6 +356,7 @@ impl PartSpec {
     pub fn known_parts(family: Family) -> &'static [&'static str] {
         match family {
             Family::F4 => &["STM32F407VG", "STM32F405RG"],
+            Family::F7 => &["STM32F767ZI"],
             Family::H7 => &["STM32H743ZI", "STM32H755ZI"],
             Family::L4 => &["STM32L476RG"],
             Family::G0 => &["STM32G071RB"],

@@ -13,6 +13,7 @@ pub const FLASH: u32 = 0x4002_3C00;
 pub const OPTKEYR: u32 = FLASH + 0x08;
 pub const SR: u32 = FLASH + 0x0C;
 pub const OPTCR: u32 = FLASH + 0x14;
+pub const OPTCR1: u32 = FLASH + 0x18;
 pub const OPTKEY1: u32 = 0x0819_2A3B;
 pub const OPTKEY2: u32 = 0x4C5D_6E7F;
 const OPTLOCK: u32 = 1 << 0;
@@ -136,6 +137,17 @@ pub fn program(
     clock: &dyn Clock,
     value: u32,
 ) -> Result<(), OptionError> {
+    program_with(target, clock, value, None)
+}
+
+/// The same sequence, writing `optcr1` first where the part has OPTCR1 (F76x boot addresses,
+/// as OpenOCD writes OPTCR1 before OPTCR on F42x).
+pub fn program_with(
+    target: &mut dyn DebugTarget,
+    clock: &dyn Clock,
+    value: u32,
+    optcr1: Option<u32>,
+) -> Result<(), OptionError> {
     let current = target.read_word(OPTCR)?;
     if rdp_level(((current >> 8) & 0xFF) as u8) == 2 {
         return Err(OptionError::Frozen);
@@ -153,6 +165,9 @@ pub fn program(
     })?;
     target.write_word(SR, SR_ERRORS)?;
     let value = value & !(OPTLOCK | OPTSTRT);
+    if let Some(boot) = optcr1 {
+        target.write_word(OPTCR1, boot)?;
+    }
     target.write_word(OPTCR, value)?;
     target.write_word(OPTCR, value | OPTSTRT)?;
     let sr = poll_until(target, clock, SR, OPTION_TIMEOUT, |sr| sr & SR_BSY == 0)?;
@@ -178,6 +193,7 @@ mod tests {
             nrst_stop: true,
             nrst_stdby: true,
             allow_permanent_lock: false,
+            boot_address: None,
         }
     }
 

@@ -16,6 +16,10 @@ const OPTCR: u32 = FLASH + 0x18;
 const OPTSR_CUR: u32 = FLASH + 0x1C;
 const OPTSR_PRG: u32 = FLASH + 0x20;
 const OPTCCR: u32 = FLASH + 0x24;
+/// BOOT_CUR / BOOT_PRG (H745/H755: BOOT7, the Cortex-M7's): ADD0 bits 15:0, ADD1 bits 31:16,
+/// each bits 31:16 of the boot address (facts 3.3, [R] for the scaling).
+const BOOT_CUR: u32 = FLASH + 0x40;
+const BOOT_PRG: u32 = FLASH + 0x44;
 const WPSN_CUR: [u32; 2] = [FLASH + 0x038, FLASH + 0x138];
 const WPSN_PRG: [u32; 2] = [FLASH + 0x03C, FLASH + 0x13C];
 const OPTKEY1: u32 = 0x0819_2A3B;
@@ -36,6 +40,7 @@ pub fn read(target: &mut dyn DebugTarget) -> Result<OptionWords, HwError> {
         ),
         ("WPSN1", target.read_word(WPSN_CUR[0])? & 0xFF),
         ("WPSN2", target.read_word(WPSN_CUR[1])? & 0xFF),
+        ("BOOT", target.read_word(BOOT_CUR)?),
     ]))
 }
 
@@ -70,10 +75,20 @@ pub fn encode(spec: &OptionBytesSpec, current: &OptionWords) -> Result<OptionWor
         }
         wpsn[(s / 8) as usize] &= !(1 << (s % 8));
     }
+    let mut boot = current.get("BOOT");
+    if let Some(address) = spec.boot_address {
+        if !address.is_multiple_of(1 << 16) {
+            return Err(format!(
+                "boot_address {address:#010x} cannot be set on an H7: it must be a multiple of                  64 KiB (e.g. 0x08000000)"
+            ));
+        }
+        boot = (boot & 0xFFFF_0000) | (address >> 16);
+    }
     Ok(OptionWords(vec![
         ("OPTSR", optsr),
         ("WPSN1", wpsn[0]),
         ("WPSN2", wpsn[1]),
+        ("BOOT", boot),
     ]))
 }
 
@@ -93,6 +108,8 @@ pub fn decode(words: &OptionWords) -> serde_json::Value {
         "iwdg_sw": optsr & (1 << 4) != 0,
         "nrst_stop": optsr & (1 << 6) != 0,
         "nrst_stdby": optsr & (1 << 7) != 0,
+        "boot_address0": format!("{:#010x}", (words.get("BOOT") & 0xFFFF) << 16),
+        "boot_address1": format!("{:#010x}", words.get("BOOT") & 0xFFFF_0000),
     })
 }
 
@@ -116,6 +133,7 @@ pub fn program(
     target.write_word(OPTSR_PRG, wanted.get("OPTSR"))?;
     target.write_word(WPSN_PRG[0], wanted.get("WPSN1"))?;
     target.write_word(WPSN_PRG[1], wanted.get("WPSN2"))?;
+    target.write_word(BOOT_PRG, wanted.get("BOOT"))?;
     let optcr = target.read_word(OPTCR)?;
     target.write_word(OPTCR, optcr | OPTSTART)?;
     // An RDP regression includes erasing both banks: allow for it.

@@ -3,6 +3,7 @@
 //! (facts file sections 3 and 4).
 
 pub mod f4;
+pub mod f7;
 pub mod h7;
 pub mod options;
 pub mod optr;
@@ -50,6 +51,13 @@ fn identity_registers(family: Family) -> IdentityRegisters {
             flash_size: 0x1FFF_7A22,
             idcode: 0xE004_2000,
             dev_ids: &[0x413, 0x419],
+        },
+        // RM0410: F76x/77x DEV_ID 0x451, F74x/75x 0x449 (same UID and flash-size addresses).
+        Family::F7 => IdentityRegisters {
+            uid: 0x1FF0_F420,
+            flash_size: 0x1FF0_F442,
+            idcode: 0xE004_2000,
+            dev_ids: &[0x451, 0x449],
         },
         // RM0433/RM0399: DEV_ID 0x450 for H742/743/745/747/750/753/755/757.
         Family::H7 => IdentityRegisters {

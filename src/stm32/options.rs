@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{f4, h7, optr};
+use super::{f4, f7, h7, optr};
 use crate::config::OptionBytesSpec;
 use crate::hw::{Clock, DebugTarget, HwError};
 use crate::sim::Family;
@@ -52,6 +52,17 @@ impl From<HwError> for OptionError {
     }
 }
 
+impl From<f4::OptionError> for OptionError {
+    fn from(e: f4::OptionError) -> Self {
+        match e {
+            f4::OptionError::Hw(h) => OptionError::Hw(h),
+            f4::OptionError::StillLocked => OptionError::StillLocked,
+            f4::OptionError::Flags(sr) => OptionError::Flags(format!("FLASH_SR {sr:#010x}")),
+            f4::OptionError::Frozen => OptionError::Frozen,
+        }
+    }
+}
+
 impl std::fmt::Display for OptionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -70,6 +81,7 @@ pub fn read(family: Family, target: &mut dyn DebugTarget) -> Result<OptionWords,
             "OPTCR",
             target.read_word(f4::OPTCR)? & !3,
         )])),
+        Family::F7 => f7::read(target),
         Family::H7 => h7::read(target),
         Family::L4 => optr::read(&optr::L4, target),
         Family::G0 => optr::read(&optr::G0, target),
@@ -87,6 +99,7 @@ pub fn encode(
             "OPTCR",
             f4::encode(spec, current.get("OPTCR"))?,
         )])),
+        Family::F7 => f7::encode(spec, current),
         Family::H7 => h7::encode(spec, current),
         Family::L4 => optr::encode(&optr::L4, spec, current),
         Family::G0 => optr::encode(&optr::G0, spec, current),
@@ -96,6 +109,7 @@ pub fn encode(
 pub fn decode(family: Family, words: &OptionWords) -> Value {
     match family {
         Family::F4 => serde_json::to_value(f4::decode(words.get("OPTCR"))).unwrap_or_default(),
+        Family::F7 => f7::decode(words),
         Family::H7 => h7::decode(words),
         Family::L4 => optr::decode(&optr::L4, words),
         Family::G0 => optr::decode(&optr::G0, words),
@@ -111,12 +125,8 @@ pub fn program(
     match family {
         Family::F4 => f4::program(target, clock, wanted.get("OPTCR"))
             .map(|()| Activation::NextReset)
-            .map_err(|e| match e {
-                f4::OptionError::Hw(h) => OptionError::Hw(h),
-                f4::OptionError::StillLocked => OptionError::StillLocked,
-                f4::OptionError::Flags(sr) => OptionError::Flags(format!("FLASH_SR {sr:#010x}")),
-                f4::OptionError::Frozen => OptionError::Frozen,
-            }),
+            .map_err(OptionError::from),
+        Family::F7 => f7::program(target, clock, wanted),
         Family::H7 => h7::program(target, clock, wanted),
         Family::L4 => optr::program(&optr::L4, target, clock, wanted),
         Family::G0 => optr::program(&optr::G0, target, clock, wanted),

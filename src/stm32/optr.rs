@@ -113,6 +113,10 @@ pub fn encode(
     spec: &OptionBytesSpec,
     current: &OptionWords,
 ) -> Result<OptionWords, String> {
+    if spec.boot_address.is_some() {
+        return Err("boot_address does not apply to this family: it boots from flash, system                     memory or SRAM as the BOOT0 pin and the nBOOT option bits say"
+            .into());
+    }
     let rdp: u32 = match *spec.rdp.get_ref() {
         0 => 0xAA,
         // Any value but 0xAA and 0xCC is level 1; ST's HAL writes 0xBB on these families.

@@ -247,6 +247,7 @@ fn unprotect(u: &mut UnitRun) -> Result<StepOutput, StepError> {
         nrst_stop: current.nrst_stop,
         nrst_stdby: current.nrst_stdby,
         allow_permanent_lock: false,
+        boot_address: None,
     };
     let wanted = f4::encode(&open, before).map_err(StepError::error)?;
     out.details.insert("requested".into(), json(wanted));
