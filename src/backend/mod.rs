@@ -13,7 +13,7 @@ use crate::hw::{
     Clock, DebugTarget, FixtureLines, HwError, PowerSwitch, SystemClock, UsbBus, UsbControl,
     UsbDeviceInfo, UsbError, UsbSelector, VirtualClock,
 };
-use crate::sim::{DeviceSpec, Family, SimDevice, UsbIdentities};
+use crate::sim::{DeviceSpec, SimDevice, UsbIdentities};
 
 /// The hardware one unit run talks to.
 pub struct FixtureHw {
@@ -167,15 +167,11 @@ pub fn detached_hw(device: SimDevice) -> FixtureHw {
     hw
 }
 
-/// The unit that is on the fixture now: on the virtual bench, the one saved by the last
-/// command (or a fresh blank unit); on real hardware, whatever is plugged in.
-pub fn open_current(
-    station: &Station,
-    fixture: &Fixture,
-    next_unit: impl FnOnce() -> u64,
-) -> Result<FixtureHw, HwError> {
+/// The unit a previous command left on the fixture: on the virtual bench, the one it saved
+/// (`None` when there is none); on real hardware, whatever is plugged in.
+pub fn open_saved(station: &Station, fixture: &Fixture) -> Result<Option<FixtureHw>, HwError> {
     if fixture.backend == FixtureBackend::Hw {
-        return open_fixture(station, fixture, 0);
+        return open_fixture(station, fixture, 0).map(Some);
     }
     let path = state_path(station, fixture);
     let profile = station.profile_of(fixture);
@@ -188,9 +184,9 @@ pub fn open_current(
         Some(loaded) => {
             let spec = sim_spec(fixture, loaded.unit)?;
             let device = SimDevice::attach(loaded.mcu, &spec.probe_serial);
-            with_console(sim_hw(debug, device, loaded.unit, path), fixture)
+            with_console(sim_hw(debug, device, loaded.unit, path), fixture).map(Some)
         }
-        None => open_fixture(station, fixture, next_unit()),
+        None => Ok(None),
     }
 }
 
@@ -233,14 +229,6 @@ fn apply_faults(device: &SimDevice, faults: &crate::sim::fault::Faults) {
     let mut mcu = device.lock();
     mcu.faults = faults.clone();
     if faults.delivered_rdp1 {
-        // Delivered at RDP level 1 (the byte ST's HAL writes on that family): stored in the
-        // option cells, loaded at the next power-on.
-        let byte = match mcu.part.family {
-            Family::L4 | Family::G0 => 0xBB,
-            _ => 0x55,
-        };
-        mcu.fc.store_rdp_byte(byte);
-        mcu.set_power(false);
-        mcu.set_power(true);
+        mcu.deliver_at_rdp1();
     }
 }

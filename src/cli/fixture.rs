@@ -52,7 +52,7 @@ pub fn open(station: &Station, fixture: &Fixture) -> Result<FixtureHw, StationEr
     let store = RecordStore::open(&station.records_dir)
         .map_err(|e| StationError::station(e.to_string()))?;
     let mut counter_error = None;
-    let hw = backend::open_current(station, fixture, || {
+    let hw = crate::station::fresh::open_current(station, fixture, || {
         store.next_unit_number(&fixture.id).unwrap_or_else(|e| {
             counter_error = Some(e.to_string());
             0

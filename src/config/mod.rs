@@ -11,8 +11,8 @@ pub use profile::{
     MemoryMap, OptionBytesSpec, Profile, Region, Slot,
 };
 pub use station::{
-    Fixture, FixtureBackend, FixtureSpans, LinesSpec, OperatorPolicy, PowerSpec, SimSpec, Station,
-    StationMode, UsbIdentitySpec, load_station,
+    Fixture, FixtureBackend, FixtureSpans, GeneratedBootloader, Initial, LinesSpec, OperatorPolicy,
+    PowerSpec, SimSpec, Station, StationMode, UsbIdentitySpec, load_station,
 };
 
 use std::fmt;

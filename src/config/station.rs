@@ -103,6 +103,41 @@ pub struct SimSpecRaw {
     /// Faults the simulated units are built with (docs/sim.md).
     #[serde(default)]
     faults: Vec<Spanned<String>>,
+    /// The state each new unit arrives in.
+    #[serde(default)]
+    initial: Initial,
+    /// A bootloader design to generate for units that arrive with one, instead of the
+    /// profile's bootloader image.
+    #[serde(default)]
+    bootloader: Option<Spanned<String>>,
+    /// The generated bootloader's knobs (docs/sim.md); app_base, app_size and slot_b default
+    /// to the profile's slots a and b.
+    #[serde(default)]
+    knobs: Option<Spanned<BTreeMap<String, String>>>,
+}
+
+/// The state a new simulated unit arrives in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Initial {
+    /// From the silicon factory: erased flash, factory option bytes.
+    #[default]
+    Blank,
+    /// A bootloader in its region (the profile's, or the generated `bootloader` design),
+    /// factory option bytes.
+    Bootloader,
+    /// As a unit that passed this station: bootloader, application and the profile's option
+    /// bytes (an RMA return, or a dry run of DFU work without SWD).
+    Provisioned,
+    /// Blank but read-protected at level 1 (a part from a bad reel).
+    Rdp1,
+}
+
+/// A bootloader the virtual bench generates for its units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratedBootloader {
+    pub design: String,
+    pub knobs: BTreeMap<String, String>,
 }
 
 fn default_dfu_command() -> String {
@@ -117,6 +152,8 @@ pub struct SimSpec {
     pub timing: Timing,
     pub dfu_command: String,
     pub faults: crate::sim::fault::Faults,
+    pub initial: Initial,
+    pub bootloader: Option<GeneratedBootloader>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -340,7 +377,7 @@ fn resolve_fixture(
                     s.family.span(),
                     &key("sim.family"),
                     format!(
-                        "expected a simulated family (f4), found {:?}",
+                        "expected a simulated family (f4, f7, h7, l4, g0), found {:?}",
                         s.family.get_ref()
                     ),
                 ));
@@ -364,6 +401,7 @@ fn resolve_fixture(
                         errors.push(source.error_at(f.span(), &key("sim.faults"), why));
                     }
                 }
+                let bootloader = generated_bootloader(&s, source, key, &mut errors);
                 Some(SimSpec {
                     family,
                     part: s.part.get_ref().clone(),
@@ -371,6 +409,8 @@ fn resolve_fixture(
                     timing: s.timing,
                     dfu_command: s.dfu_command.clone(),
                     faults,
+                    initial: s.initial,
+                    bootloader,
                 })
             }
         },
@@ -415,5 +455,60 @@ fn resolve_fixture(
         lines: f.lines,
         sim,
         spans,
+    })
+}
+
+/// `sim.bootloader` and `sim.knobs`, checked as the simulated boot ROM will read them.
+fn generated_bootloader(
+    s: &SimSpecRaw,
+    source: &SourceFile,
+    key: &dyn Fn(&str) -> String,
+    errors: &mut Vec<ConfigError>,
+) -> Option<GeneratedBootloader> {
+    let Some(design) = &s.bootloader else {
+        if let Some(knobs) = &s.knobs {
+            errors.push(source.error_at(
+                knobs.span(),
+                &key("sim.knobs"),
+                "knobs describe a generated bootloader: set sim.bootloader too",
+            ));
+        }
+        return None;
+    };
+    if s.initial == Initial::Blank || s.initial == Initial::Rdp1 {
+        errors.push(source.error_at(
+            design.span(),
+            &key("sim.bootloader"),
+            "units arrive blank, so nothing runs this bootloader: set sim.initial = \"bootloader\" or \"provisioned\"",
+        ));
+    }
+    let knobs = s
+        .knobs
+        .as_ref()
+        .map(|k| k.get_ref().clone())
+        .unwrap_or_default();
+    // Check design and knob values with a placeholder slot where the profile will fill it in.
+    let mut probe = knobs.clone();
+    probe
+        .entry("app_base".into())
+        .or_insert_with(|| "0x08008000".into());
+    let checked = crate::sim::firmware::design_from(design.get_ref(), &probe, 0x0810_0000)
+        .map(|_| ())
+        .and_then(|()| crate::image::header::check_descriptor(design.get_ref(), &knobs));
+    if let Err(why) = checked {
+        let span = match (&s.knobs, why.contains("design")) {
+            (Some(k), false) => k.span(),
+            _ => design.span(),
+        };
+        errors.push(source.error_at(
+            span,
+            &key("sim.bootloader"),
+            format!("{why} (designs: crc-single, ab-slots, naive, st-rom)"),
+        ));
+        return None;
+    }
+    Some(GeneratedBootloader {
+        design: design.get_ref().clone(),
+        knobs,
     })
 }

@@ -281,6 +281,12 @@ fn ascii_only(text: &str) -> String {
         .collect()
 }
 
+/// Whether a design name and knobs fit a bootloader descriptor.
+pub fn check_descriptor(design: &str, knobs: &BTreeMap<String, String>) -> Result<(), String> {
+    validate_design(design)?;
+    encode_knobs(knobs).map(|_| ())
+}
+
 fn validate_design(design: &str) -> Result<(), String> {
     if design.is_empty() || design.len() > boot::DESIGN.len {
         return Err(format!(

@@ -213,6 +213,18 @@ impl Mcu {
         }
     }
 
+    /// A part delivered at RDP level 1 (the byte ST's HAL writes on its family): stored in
+    /// the option cells, loaded at the power-on that follows.
+    pub fn deliver_at_rdp1(&mut self) {
+        let byte = match self.part.family {
+            super::Family::L4 | super::Family::G0 => 0xBB,
+            _ => 0x55,
+        };
+        self.fc.store_rdp_byte(byte);
+        self.set_power(false);
+        self.set_power(true);
+    }
+
     pub fn system_reset(&mut self) {
         if !self.powered {
             return;

@@ -13,6 +13,7 @@ pub mod console;
 pub mod controller;
 pub mod core;
 pub mod dfuse;
+pub mod direct;
 pub mod f4;
 pub mod fault;
 pub mod firmware;

@@ -11,7 +11,6 @@ use super::STATION_VERSION;
 use super::events::{Event, EventSink};
 use super::torture::{self, Campaign, CutMode, Plan, Point, PointResult, Setup};
 use super::unit::StepError;
-use crate::backend;
 use crate::config::{self, Fixture, FixtureBackend, ImageRole, Station};
 use crate::error::StationError;
 use crate::image::Image;
@@ -166,7 +165,7 @@ pub fn run(
     let unit = store
         .next_unit_number(&fixture.id)
         .map_err(|e| StationError::station(e.to_string()))?;
-    let mut hw = backend::open_fixture(station, fixture, unit)
+    let mut hw = super::fresh::open_unit(station, fixture, unit)
         .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
     let base = torture::prepare(&mut hw, &setup).map_err(step_error)?;
     let uid = hw.sim.as_ref().map(|d| d.lock().uid_hex());

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod campaign;
 pub mod console;
 pub mod events;
+pub mod fresh;
 pub mod report;
 pub mod rma;
 pub mod torture;
@@ -19,7 +20,6 @@ use chrono::Utc;
 pub use events::{Event, EventSink};
 use unit::{UnitImages, UnitRun};
 
-use crate::backend;
 use crate::config::{self, Fixture, ImageRole, Profile, Station};
 use crate::error::{ExitStatus, StationError};
 use crate::record::{self, ImageRef, Outcome, ProfileRef, Record, RecordKind, RecordStore};
@@ -223,7 +223,7 @@ fn run_unit(
     store
         .write_journal(&journal_key, &provisional)
         .map_err(|e| StationError::station(e.to_string()))?;
-    let failure = match backend::open_fixture(station, fixture, unit) {
+    let failure = match fresh::open_unit(station, fixture, unit) {
         Err(e) => Some((Outcome::Error, format!("fixture {}: {e}", fixture.id))),
         Ok(hw) => {
             let mut run = UnitRun {

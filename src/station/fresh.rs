@@ -1,0 +1,123 @@
+//! A new unit on a fixture. On the virtual bench it arrives in the state its fixture's
+//! `sim.initial` names (blank, with a bootloader, provisioned, or locked at RDP 1); on real
+//! hardware it is whatever the operator plugged in.
+
+use std::collections::BTreeMap;
+
+use crate::backend::{self, FixtureHw};
+use crate::config::{Fixture, GeneratedBootloader, Initial, Profile, SimSpec, Station};
+use crate::hw::{AttachMode, DebugTarget, FlashOptions, HwError, Segment};
+use crate::image::generate::SplitMix64;
+use crate::image::header::{self, Version};
+use crate::sim::SimDevice;
+use crate::sim::direct::DirectTarget;
+use crate::stm32::options;
+
+/// Unit number `unit` on `fixture`, as it arrives.
+pub fn open_unit(station: &Station, fixture: &Fixture, unit: u64) -> Result<FixtureHw, HwError> {
+    let hw = backend::open_fixture(station, fixture, unit)?;
+    if let (Some(device), Some(sim)) = (&hw.sim, &fixture.sim) {
+        arrive(device, sim, station.profile_of(fixture))
+            .map_err(|e| HwError::Backend(format!("preparing the simulated unit: {e}")))?;
+    }
+    Ok(hw)
+}
+
+/// The unit on the fixture now: on the virtual bench the one the last command left (or a new
+/// one as it arrives); on real hardware whatever is plugged in.
+pub fn open_current(
+    station: &Station,
+    fixture: &Fixture,
+    next_unit: impl FnOnce() -> u64,
+) -> Result<FixtureHw, HwError> {
+    match backend::open_saved(station, fixture)? {
+        Some(hw) => Ok(hw),
+        None => open_unit(station, fixture, next_unit()),
+    }
+}
+
+fn arrive(device: &SimDevice, sim: &SimSpec, profile: &Profile) -> Result<(), String> {
+    let mut target = DirectTarget::new(device.mcu.clone());
+    let flash = |target: &mut DirectTarget, segments: &[Segment]| {
+        target
+            .flash(segments, &FlashOptions::default(), &mut |_| {})
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    match sim.initial {
+        Initial::Blank => return Ok(()),
+        Initial::Rdp1 => {
+            device.lock().deliver_at_rdp1();
+            return Ok(());
+        }
+        Initial::Bootloader | Initial::Provisioned => {}
+    }
+    power_cycle(device);
+    target
+        .attach(AttachMode::Normal)
+        .map_err(|e| e.to_string())?;
+    flash(&mut target, &bootloader_segments(sim, profile)?)?;
+    if sim.initial == Initial::Provisioned {
+        let images = super::load_unit_images(profile).map_err(|e| e.to_string())?;
+        flash(&mut target, &images.application.segments)?;
+        let current = options::read(profile.family, &mut target).map_err(|e| e.to_string())?;
+        let wanted = options::encode(profile.family, &profile.option_bytes, &current)?;
+        if wanted != current {
+            let clock = device.clock.clone();
+            options::program(profile.family, &mut target, clock.as_ref(), &wanted)
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    // Delivered: powered up once, no debugger attached.
+    power_cycle(device);
+    Ok(())
+}
+
+fn power_cycle(device: &SimDevice) {
+    let mut mcu = device.lock();
+    mcu.set_power(false);
+    mcu.set_power(true);
+}
+
+/// The profile's bootloader image, or the generated design with the profile's slots.
+fn bootloader_segments(sim: &SimSpec, profile: &Profile) -> Result<Vec<Segment>, String> {
+    let Some(generated) = &sim.bootloader else {
+        let images = super::load_unit_images(profile).map_err(|e| e.to_string())?;
+        return Ok(images.bootloader.segments);
+    };
+    let base = profile.memory.bootloader.get_ref().start;
+    let bytes = generate(generated, profile, sim.seed)?;
+    if bytes.len() as u64 > profile.memory.bootloader.get_ref().size as u64 {
+        return Err(format!(
+            "the generated {} bootloader ({} bytes) does not fit the profile's bootloader region",
+            generated.design,
+            bytes.len()
+        ));
+    }
+    Ok(vec![Segment::new(base, bytes)])
+}
+
+/// Knobs the profile's memory map answers unless the fixture sets them.
+fn generate(g: &GeneratedBootloader, profile: &Profile, seed: u64) -> Result<Vec<u8>, String> {
+    let mut knobs: BTreeMap<String, String> = g.knobs.clone();
+    let hex = |v: u32| format!("{v:#010x}");
+    if let Some(a) = profile.slot("a") {
+        knobs.entry("app_base".into()).or_insert(hex(a.start));
+        knobs.entry("app_size".into()).or_insert(hex(a.size));
+    }
+    if let Some(b) = profile.slot("b") {
+        knobs.entry("slot_b".into()).or_insert(hex(b.start));
+    }
+    let body = SplitMix64::new(seed).bytes(8 * 1024);
+    header::build_bootloader(
+        profile.memory.bootloader.get_ref().start,
+        Version {
+            major: 1,
+            minor: 0,
+            patch: 0,
+        },
+        &g.design,
+        &knobs,
+        &body,
+    )
+}
