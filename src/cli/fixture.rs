@@ -105,10 +105,17 @@ pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
             println!("{}", to_json_line(&e));
         }
     };
-    let result = update::update(
+    let targets = targets_of(
+        &image,
+        args.alt.unwrap_or(profile.dfu.alt),
+        args.alt.is_some(),
+    );
+    let borrowed: Vec<(u8, &[crate::hw::Segment])> =
+        targets.iter().map(|(a, s)| (*a, s.as_slice())).collect();
+    let result = update::update_targets(
         &mut hw,
         fixture,
-        &image.segments,
+        &borrowed,
         &settings,
         &sink,
         0,
@@ -133,6 +140,27 @@ pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
     Ok(ExitStatus::Pass)
 }
 
+/// What goes through which alternate setting: a DfuSe file's own targets (unless `--alt`
+/// overrides), anything else through `alt`.
+fn targets_of(
+    image: &crate::image::Image,
+    alt: u8,
+    forced: bool,
+) -> Vec<(u8, Vec<crate::hw::Segment>)> {
+    match &image.dfu {
+        Some(file) if !forced => file
+            .targets
+            .iter()
+            .map(|t| {
+                let mut elements = t.elements.clone();
+                elements.sort_by_key(|e| e.address);
+                (t.alt, elements)
+            })
+            .collect(),
+        _ => vec![(alt, image.segments.clone())],
+    }
+}
+
 pub fn verify(
     at: &FixtureArgs,
     image: &Path,
@@ -142,10 +170,20 @@ pub fn verify(
     let station = at.load()?;
     let fixture = find_fixture(&station, &at.fixture)?;
     let image = load_image(image, address)?;
-    let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
-    let report = with_dfu(&station, fixture, alt, |pipe, clock, device| {
-        crate::dfu::verify(pipe, clock, device, &image.segments)
-    })?;
+    let targets = targets_of(
+        &image,
+        alt.unwrap_or(station.profile_of(fixture).dfu.alt),
+        alt.is_some(),
+    );
+    let mut report = crate::dfu::verify::VerifyReport::default();
+    for (alt, segments) in &targets {
+        let one = with_dfu(&station, fixture, *alt, |pipe, clock, device| {
+            crate::dfu::verify(pipe, clock, device, segments)
+        })?;
+        report.bytes_checked += one.bytes_checked;
+        report.differing_bytes += one.differing_bytes;
+        report.first_mismatch = report.first_mismatch.or(one.first_mismatch);
+    }
     match report.first_mismatch {
         None => {
             println!(

@@ -90,6 +90,9 @@ pub struct DfuseFunction {
     pub address: u32,
     pending: Option<Pending>,
     poll: Duration,
+    /// The alternate setting the host selected (which memory the requests reach).
+    #[serde(default)]
+    pub alt: u8,
 }
 
 pub struct Stall;
@@ -104,7 +107,17 @@ impl DfuseFunction {
             address,
             pending: None,
             poll: Duration::ZERO,
+            alt: 0,
         }
+    }
+
+    /// SET_INTERFACE: a different memory, and the request state starts over.
+    pub fn select_alt(&mut self, alt: u8) -> Result<(), Stall> {
+        if alt as usize >= self.config.alt_names.len() {
+            return Err(Stall);
+        }
+        self.alt = alt;
+        Ok(())
     }
 
     fn fail(&mut self, status: u8) {

@@ -46,9 +46,22 @@ pub enum Origin {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OpKind {
-    Erase { sector: usize },
+    Erase {
+        sector: usize,
+    },
     MassErase,
-    Program { address: u32, len: u32 },
+    Program {
+        address: u32,
+        len: u32,
+    },
+    /// The external QSPI NOR flash (`sim::qspi`): a 64 KiB sector erase, a page program.
+    QspiErase {
+        sector: usize,
+    },
+    QspiProgram {
+        address: u32,
+        len: u32,
+    },
 }
 
 /// One flash operation as it happened, for calibration and reports.

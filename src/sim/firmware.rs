@@ -59,6 +59,9 @@ pub struct Design {
     pub transfer_size: u16,
     pub poll_erase: Duration,
     pub poll_program: Duration,
+    /// Expose the board's QSPI flash as DfuSe alternate setting 1 (custom designs).
+    #[serde(default)]
+    pub qspi: bool,
 }
 
 impl Design {
@@ -174,6 +177,12 @@ pub fn design_from(
         // ST's USB device library templates advertise fixed values (facts section 6).
         poll_erase: ms("poll_erase_ms", 50)?,
         poll_program: ms("poll_program_ms", 50)?,
+        qspi: match flag("qspi", false)? {
+            true if kind == DesignKind::StRom => {
+                return Err("knob qspi applies to custom designs; st-rom is ST's ROM".into());
+            }
+            q => q,
+        },
     })
 }
 
@@ -390,12 +399,16 @@ fn custom_config(mcu: &Mcu, design: &Design) -> DfuseConfig {
         .map(|(n, size, l)| format!("{n:02}*{:03}K{l}", size / 1024))
         .collect::<Vec<_>>()
         .join(",");
+    let mut alt_names = vec![format!(
+        "@Internal Flash   /{:#010x}/{map}",
+        mcu.part.flash_base
+    )];
+    if design.qspi {
+        alt_names.push(super::qspi::alt_name());
+    }
     DfuseConfig {
         transfer_size: design.transfer_size,
-        alt_names: vec![format!(
-            "@Internal Flash   /{:#010x}/{map}",
-            mcu.part.flash_base
-        )],
+        alt_names,
         commands: vec![0x00, 0x21, 0x41],
         default_address: lo,
         poll_erase: design.poll_erase,
@@ -413,6 +426,8 @@ pub struct FirmwareMemory<'a> {
     pub rom: bool,
     /// DFU may write [lo, hi).
     pub writable: (u32, u32),
+    /// The selected alternate setting is the QSPI chip's.
+    pub qspi: bool,
 }
 
 impl<'a> FirmwareMemory<'a> {
@@ -423,14 +438,17 @@ impl<'a> FirmwareMemory<'a> {
             mcu,
             rom: true,
             writable: (base, end),
+            qspi: false,
         }
     }
 
-    pub fn custom(mcu: &'a mut Mcu, design: &Design) -> Self {
+    /// A custom bootloader's memory as seen through alternate setting `alt`.
+    pub fn custom(mcu: &'a mut Mcu, design: &Design, alt: u8) -> Self {
         Self {
             mcu,
             rom: false,
             writable: writable(design),
+            qspi: design.qspi && alt == 1,
         }
     }
 
@@ -442,8 +460,21 @@ impl<'a> FirmwareMemory<'a> {
 /// A cut while serving a request: nobody is left to answer.
 const POWER_LOST: u8 = 0xFF;
 
+/// The QSPI alt's media: addresses outside the chip are errADDRESS, as ST's media layer checks
+/// them against its own range.
+fn qspi_result(r: Option<Result<(), PowerLost>>) -> Result<(), u8> {
+    match r {
+        None => Err(dfuse::ERR_ADDRESS),
+        Some(Err(PowerLost)) => Err(POWER_LOST),
+        Some(Ok(())) => Ok(()),
+    }
+}
+
 impl DfuMemory for FirmwareMemory<'_> {
     fn erase(&mut self, address: u32) -> Result<(), u8> {
+        if self.qspi {
+            return qspi_result(self.mcu.qspi_erase(address, Origin::Dfu));
+        }
         if self.rdp_blocks() {
             return Err(dfuse::ERR_VENDOR);
         }
@@ -469,6 +500,9 @@ impl DfuMemory for FirmwareMemory<'_> {
     }
 
     fn mass_erase(&mut self) -> Result<(), u8> {
+        if self.qspi {
+            return Err(dfuse::ERR_TARGET);
+        }
         if self.rdp_blocks() {
             return Err(dfuse::ERR_VENDOR);
         }
@@ -487,6 +521,9 @@ impl DfuMemory for FirmwareMemory<'_> {
     }
 
     fn write(&mut self, address: u32, data: &[u8]) -> Result<(), u8> {
+        if self.qspi {
+            return qspi_result(self.mcu.qspi_program(address, data, Origin::Dfu));
+        }
         if self.rdp_blocks() {
             return Err(dfuse::ERR_VENDOR);
         }
@@ -508,6 +545,9 @@ impl DfuMemory for FirmwareMemory<'_> {
     }
 
     fn read(&mut self, address: u32, len: usize) -> Result<Vec<u8>, u8> {
+        if self.qspi {
+            return self.mcu.qspi_read(address, len).ok_or(dfuse::ERR_ADDRESS);
+        }
         if self.rdp_blocks() {
             return Err(dfuse::ERR_VENDOR);
         }

@@ -67,6 +67,9 @@ pub struct Mcu {
     usb_ready_at: Duration,
     /// The cable is out until then (a loose cable).
     unplugged_until: Duration,
+    /// The board's external QSPI NOR flash, allocated when first touched.
+    pub qspi: Option<FlashArray>,
+    qspi_busy_until: Duration,
 }
 
 impl Mcu {
@@ -120,6 +123,8 @@ impl Mcu {
             faults: fault::Faults::default(),
             usb_ready_at: Duration::ZERO,
             unplugged_until: Duration::ZERO,
+            qspi: None,
+            qspi_busy_until: Duration::ZERO,
         };
         mcu.set_power(true);
         mcu
@@ -170,7 +175,12 @@ impl Mcu {
 
     /// Let virtual time run until the flash controller is idle.
     pub fn wait_flash_idle(&mut self) {
-        self.clock.advance_to(self.fc.busy_until());
+        self.clock.advance_to(self.busy_until());
+    }
+
+    /// When the last flash work (internal or QSPI) ends.
+    fn busy_until(&self) -> Duration {
+        self.fc.busy_until().max(self.qspi_busy_until)
     }
 
     // ------------------------------------------------------------------ power and reset
@@ -286,6 +296,10 @@ impl Mcu {
                 .erase_time(self.flash.sector(sector).map_or(0, |(_, s)| s)),
             OpKind::MassErase => self.timing.mass_erase,
             OpKind::Program { len, .. } => self.timing.word_program * len.div_ceil(4),
+            OpKind::QspiErase { .. } => super::qspi::timing(self.timing_mode).sector_erase,
+            OpKind::QspiProgram { len, .. } => {
+                super::qspi::timing(self.timing_mode).page_program * len.div_ceil(256)
+            }
         }
     }
 
@@ -302,7 +316,7 @@ impl Mcu {
         }
         self.flash_ops += 1;
         let index = self.flash_ops;
-        let start = self.clock.now().max(self.fc.busy_until());
+        let start = self.clock.now().max(self.busy_until());
         self.ops.push(FlashOp {
             index,
             origin,
@@ -359,6 +373,18 @@ impl Mcu {
                                 &mut rng,
                             );
                         }
+                        OpKind::QspiErase { sector } => {
+                            let chip = super::qspi::chip(&mut self.qspi);
+                            fault::tear_erase(chip, sector, fraction, &mut rng);
+                        }
+                        OpKind::QspiProgram { address, len } => {
+                            let data = self
+                                .pending_program
+                                .take()
+                                .unwrap_or_else(|| vec![0; len as usize]);
+                            let chip = super::qspi::chip(&mut self.qspi);
+                            fault::tear_program(chip, address, &data, fraction, &mut rng);
+                        }
                     }
                 }
                 self.clock.advance_to(start + cost.mul_f64(fraction));
@@ -384,6 +410,7 @@ impl Mcu {
             OpKind::Program { address, .. } => {
                 self.flash.sector_of(address).is_some_and(|s| !wrp(s))
             }
+            OpKind::QspiErase { .. } | OpKind::QspiProgram { .. } => true,
         }
     }
 
@@ -446,6 +473,54 @@ impl Mcu {
         });
         self.pending_program = None;
         result
+    }
+
+    /// Erase the QSPI sector holding `address` (the bootloader's driver waits for WIP to
+    /// clear). `None` when the address is not on the chip.
+    pub fn qspi_erase(&mut self, address: u32, origin: Origin) -> Option<Result<(), PowerLost>> {
+        let sector = super::qspi::chip(&mut self.qspi).sector_of(address)?;
+        Some(
+            self.flash_op(origin, OpKind::QspiErase { sector }, |m| {
+                let cost = m.op_cost(OpKind::QspiErase { sector });
+                super::qspi::chip(&mut m.qspi).erase_sector(sector);
+                m.qspi_busy_until = m.clock.now().max(m.qspi_busy_until) + cost;
+                0
+            })
+            .map(drop),
+        )
+    }
+
+    /// Program bytes into the QSPI chip (NOR: bits only go 1 to 0).
+    pub fn qspi_program(
+        &mut self,
+        address: u32,
+        data: &[u8],
+        origin: Origin,
+    ) -> Option<Result<(), PowerLost>> {
+        let chip = super::qspi::chip(&mut self.qspi);
+        if !chip.contains(address) || !chip.contains(address + data.len() as u32 - 1) {
+            return None;
+        }
+        let kind = OpKind::QspiProgram {
+            address,
+            len: data.len() as u32,
+        };
+        self.pending_program = Some(data.to_vec());
+        let result = self.flash_op(origin, kind, |m| {
+            let cost = m.op_cost(kind);
+            super::qspi::chip(&mut m.qspi).program(address, data);
+            m.qspi_busy_until = m.clock.now().max(m.qspi_busy_until) + cost;
+            0
+        });
+        self.pending_program = None;
+        Some(result.map(drop))
+    }
+
+    /// Read the QSPI chip (memory-mapped mode).
+    pub fn qspi_read(&mut self, address: u32, len: usize) -> Option<Vec<u8>> {
+        super::qspi::chip(&mut self.qspi)
+            .read(address, len)
+            .map(<[u8]>::to_vec)
     }
 
     /// A USB request reaches the device. A cut scheduled at it lands first (the host sees

@@ -25,6 +25,7 @@ pub mod mcu;
 pub mod optr;
 pub mod outcome;
 pub mod part;
+pub mod qspi;
 pub mod state;
 pub mod swd;
 pub mod usb;

@@ -41,6 +41,9 @@ struct Header {
     #[serde(default)]
     faults: super::fault::Faults,
     flash_len: usize,
+    /// The QSPI chip's contents follow the flash, when it was ever touched.
+    #[serde(default)]
+    qspi_len: usize,
 }
 
 /// Where a fixture's simulated unit is kept.
@@ -78,6 +81,7 @@ pub fn save(mcu: &Mcu, unit: u64, path: &Path) -> Result<(), String> {
         dfu_request: mcu.dfu_request,
         faults: mcu.faults.clone(),
         flash_len: mcu.flash.size() as usize,
+        qspi_len: mcu.qspi.as_ref().map_or(0, |q| q.size() as usize),
     };
     let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
     let flash = mcu
@@ -92,6 +96,9 @@ pub fn save(mcu: &Mcu, unit: u64, path: &Path) -> Result<(), String> {
         f.write_all(&(json.len() as u32).to_le_bytes())?;
         f.write_all(&json)?;
         f.write_all(flash)?;
+        if let Some(q) = &mcu.qspi {
+            f.write_all(q.read(q.base(), q.size() as usize).unwrap_or(&[]))?;
+        }
         f.sync_all()?;
         std::fs::rename(&tmp, path)?;
         std::fs::File::open(dir)?.sync_all()
@@ -122,14 +129,22 @@ pub fn load(path: &Path, usb: UsbIdentities) -> Result<Option<Loaded>, String> {
     if header.format != FORMAT {
         return Err(bad(&format!("format {} is not {FORMAT}", header.format)));
     }
-    let flash = bytes
-        .get(4 + len..)
-        .filter(|f| f.len() == header.flash_len)
-        .ok_or_else(|| bad("flash size"))?;
+    let rest = &bytes[(4 + len).min(bytes.len())..];
+    if rest.len() != header.flash_len + header.qspi_len {
+        return Err(bad("flash size"));
+    }
+    let (flash, qspi) = rest.split_at(header.flash_len);
     let part = PartSpec::lookup(header.family, &header.part).ok_or_else(|| bad("unknown part"))?;
     let clock = Arc::new(VirtualClock::starting_at(header.now));
     let mut mcu = Mcu::new(part, header.uid, header.timing, clock, usb);
     mcu.flash.poke(mcu.flash.base(), flash);
+    if !qspi.is_empty() {
+        let chip = super::qspi::chip(&mut mcu.qspi);
+        if chip.size() as usize != qspi.len() {
+            return Err(bad("QSPI size"));
+        }
+        chip.poke(chip.base(), qspi);
+    }
     mcu.seed = header.seed;
     mcu.fc = header.fc;
     mcu.core = header.core;

@@ -154,7 +154,12 @@ impl Mcu {
                 d.truncate(length as usize);
                 Ok(d)
             }
-            (0x01, SET_INTERFACE) => Ok(Vec::new()),
+            (0x01, SET_INTERFACE) => match &mut self.firmware {
+                Firmware::Rom(f) | Firmware::Bootloader(_, f) => {
+                    f.select_alt(setup.value as u8).map(|()| Vec::new())
+                }
+                _ => Ok(Vec::new()),
+            },
             (0x21 | 0xA1, request) => self.dfu_request(request, setup.value, data, length),
             _ => Err(Stall),
         }
@@ -173,7 +178,7 @@ impl Mcu {
                 f.request(request, value, data, length, &mut FirmwareMemory::rom(self))
             }
             Firmware::Bootloader(design, f) => {
-                let mut mem = FirmwareMemory::custom(self, design);
+                let mut mem = FirmwareMemory::custom(self, design, f.alt);
                 f.request(request, value, data, length, &mut mem)
             }
             Firmware::App { detach, design, .. } => {

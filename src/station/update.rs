@@ -28,6 +28,7 @@ pub enum Interrupt {
     UsbReset,
 }
 
+#[derive(Clone, Debug)]
 pub struct UpdateSettings {
     pub alt: u8,
     pub mode: DfuMode,
@@ -190,17 +191,57 @@ pub fn update(
     unit: u64,
     step: &str,
 ) -> Result<UpdateReport, StepError> {
+    let target = [(settings.alt, segments)];
+    update_targets(hw, fixture, &target, settings, sink, unit, step)
+}
+
+/// Download several targets in one DFU session, each through its own alternate setting (a
+/// multi-target .dfu file: internal flash on alt 0, an external QSPI flash on alt 1), and
+/// leave DFU after the last. A stop point applies to a single target only.
+pub fn update_targets(
+    hw: &mut FixtureHw,
+    fixture: &Fixture,
+    targets: &[(u8, &[Segment])],
+    settings: &UpdateSettings,
+    sink: &dyn EventSink,
+    unit: u64,
+    step: &str,
+) -> Result<UpdateReport, StepError> {
     let (mut pipe, rom, strapped) = open_dfu(hw, fixture)?;
-    let result = download(
-        hw,
-        fixture,
-        pipe.as_mut(),
-        settings,
-        segments,
-        sink,
-        unit,
-        step,
-    );
+    let mut result = Ok(UpdateReport::default());
+    let (mut blocks, mut polls) = (0.0, 0.0);
+    for (i, (alt, segments)) in targets.iter().enumerate() {
+        let mut one = settings.clone();
+        one.alt = *alt;
+        one.leave = settings.leave && i + 1 == targets.len();
+        if targets.len() > 1 {
+            one.stop = None;
+        }
+        let part = download(hw, fixture, pipe.as_mut(), &one, segments, sink, unit, step);
+        result = match (result, part) {
+            (Ok(mut total), Ok(r)) => {
+                let n = r.bytes as f64 / r.transfer_size.max(1) as f64;
+                blocks += n;
+                polls += n * r.polls_per_block;
+                total.transfer_size = r.transfer_size;
+                total.bytes += r.bytes;
+                total.requests += r.requests;
+                total.verified = r.verified && (i == 0 || total.verified);
+                total.ops.extend(r.ops);
+                total.stopped_at = r.stopped_at;
+                Ok(total)
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        if result.as_ref().map_or(true, |r| r.stopped_at.is_some()) {
+            break;
+        }
+    }
+    if let Ok(r) = result.as_mut()
+        && blocks > 0.0
+    {
+        r.polls_per_block = polls / blocks;
+    }
     if strapped && let Some(lines) = hw.lines.as_mut() {
         // Release the strap so the next reset boots from flash.
         lines.set_boot0(false)?;

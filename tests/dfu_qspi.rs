@@ -1,0 +1,143 @@
+//! A custom bootloader that exposes the board's QSPI flash as a second DfuSe alternate
+//! setting, driven through the real binary in separate processes: a multi-target .dfu file
+//! writes its internal-flash target through alt 0 and its QSPI target through alt 1, the QSPI
+//! contents persist and read back, and alt 0 refuses QSPI addresses.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn station_file(dir: &Path, knobs: &str) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = format!(
+        r#"id = "qspi-bench"
+records = "records"
+
+[[fixtures]]
+id = "unit"
+backend = "sim"
+profile = "{}"
+probe = "1209:5151:QSPI-{}"
+usb = {{ application = "1209:a0a0", bootloader = "1209:df00", port = "q-1" }}
+power = {{ kind = "sim" }}
+sim = {{ family = "f4", part = "STM32F407VG", seed = 9, initial = "bootloader", bootloader = "crc-single", knobs = {knobs} }}
+"#,
+        root.join("profiles/f407-demo.toml").display(),
+        dir.file_name().unwrap().to_string_lossy()
+    );
+    let path = dir.join("station.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn station(args: &[&str], tail: &[&Path]) -> Output {
+    let mut cmd = common::station();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(args);
+    for t in tail {
+        cmd.arg(t);
+    }
+    cmd.output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    text
+}
+
+fn assets() -> Vec<u8> {
+    (0..150_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+#[test]
+fn a_multi_target_dfu_file_writes_qspi_through_the_second_alt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = station_file(tmp.path(), r#"{ qspi = "true" }"#);
+    let assets_path = tmp.path().join("assets.bin");
+    std::fs::write(&assets_path, assets()).unwrap();
+    let packed = tmp.path().join("fw.dfu");
+    let app = format!(
+        "0x08008000:{}",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/f407/app-1.0.0.bin")
+            .display()
+    );
+    let qspi = format!("0x90000000:{}@1", assets_path.display());
+    ok(&station(
+        &["dfu", "pack", "-o"],
+        &[&packed, Path::new(&app), Path::new(&qspi)],
+    ));
+    let at = ["--station", s.to_str().unwrap(), "--fixture", "unit"];
+    let text = ok(&station(
+        &[&["dfu", "download", "--verify"][..], &at[..]].concat(),
+        &[&packed],
+    ));
+    assert!(text.contains("verified"), "{text}");
+    // Another process reads the QSPI alt back: the chip's contents persisted.
+    let out = tmp.path().join("read.bin");
+    ok(&station(
+        &[
+            &[
+                "dfu",
+                "upload",
+                "--alt",
+                "1",
+                "--address",
+                "0x90000000",
+                "--length",
+                "150000",
+            ][..],
+            &at[..],
+        ]
+        .concat(),
+        &[&out],
+    ));
+    assert_eq!(std::fs::read(&out).unwrap(), assets());
+    ok(&station(
+        &[&["dfu", "verify"][..], &at[..]].concat(),
+        &[&packed],
+    ));
+    // The internal flash's alt has no QSPI region: the plan refuses before touching the unit.
+    let refused = station(
+        &[&["dfu", "download", "--address", "0x90000000"][..], &at[..]].concat(),
+        &[&assets_path],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("outside the device's memory map"), "{err}");
+}
+
+#[test]
+fn a_design_without_the_knob_has_no_second_alt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = station_file(tmp.path(), "{}");
+    let at = ["--station", s.to_str().unwrap(), "--fixture", "unit"];
+    let out = tmp.path().join("read.bin");
+    let refused = station(
+        &[
+            &[
+                "dfu",
+                "upload",
+                "--alt",
+                "1",
+                "--address",
+                "0x90000000",
+                "--length",
+                "16",
+            ][..],
+            &at[..],
+        ]
+        .concat(),
+        &[&out],
+    );
+    assert_ne!(refused.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("alt"), "{err}");
+}
