@@ -80,6 +80,10 @@ fn a_multi_target_dfu_file_writes_qspi_through_the_second_alt() {
         &[&packed],
     ));
     assert!(text.contains("verified"), "{text}");
+    assert!(
+        !text.contains('\r'),
+        "no progress bar when stderr is not a terminal"
+    );
     // Another process reads the QSPI alt back: the chip's contents persisted.
     let out = tmp.path().join("read.bin");
     ok(&station(
@@ -140,4 +144,33 @@ fn a_design_without_the_knob_has_no_second_alt() {
     assert_ne!(refused.status.code(), Some(0));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("alt"), "{err}");
+}
+
+#[test]
+fn dfu_list_shows_each_fixtures_interfaces_and_memory_maps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = station_file(tmp.path(), r#"{ qspi = "true" }"#);
+    let out = station(&["dfu", "list", "--json", "--station"], &[&s]);
+    let text = ok(&out);
+    let listings: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listings.len(), 1, "{text}");
+    let l = &listings[0];
+    assert_eq!(l["fixture"], "unit");
+    assert_eq!(
+        (l["vid"].as_u64(), l["pid"].as_u64()),
+        (Some(0x1209), Some(0xdf00))
+    );
+    let i = &l["interfaces"][0];
+    assert_eq!(i["mode"], "dfu");
+    assert_eq!(i["transfer_size"], 1024);
+    assert_eq!(i["dfu_version"], "1.1a", "DfuSe reports bcdDFU 0x011A");
+    let alts = i["alts"].as_array().unwrap();
+    assert_eq!(alts.len(), 2);
+    assert!(alts[1]["name"].as_str().unwrap().starts_with("@QSPI Flash"));
+    assert_eq!(alts[1]["regions"][0], "0x90000000 128 x 64 KiB rew");
+    // The bootloader's own sectors are read-only in its map.
+    assert_eq!(alts[0]["regions"][0], "0x08000000 2 x 16 KiB r--");
 }

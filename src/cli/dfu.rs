@@ -12,8 +12,18 @@ use crate::image::{self, Format, Image, Segment};
 
 #[derive(Subcommand, Debug)]
 pub enum DfuCommand {
-    /// List DFU-capable USB interfaces.
-    List,
+    /// List DFU-capable USB interfaces (runtime and DFU mode) with their functional
+    /// descriptor and alternate settings: on the USB bus, or on a station's fixtures.
+    List {
+        /// List the fixtures of this station (the virtual bench's simulated units included).
+        #[arg(long)]
+        station: Option<PathBuf>,
+        /// Use this records directory (and its simulator state) instead of the station's.
+        #[arg(long)]
+        records: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Pack raw binaries into a DfuSe (.dfu) file: one target per alternate setting, one
     /// element per file, in the order given.
     Pack {
@@ -137,7 +147,11 @@ fn parse_element(s: &str) -> Result<ElementArg, String> {
 
 pub fn dispatch(command: DfuCommand) -> Result<ExitStatus, StationError> {
     match command {
-        DfuCommand::List => list(),
+        DfuCommand::List {
+            station,
+            records,
+            json,
+        } => list(station, records, json),
         DfuCommand::Pack {
             output,
             vid,
@@ -178,24 +192,106 @@ pub fn dispatch(command: DfuCommand) -> Result<ExitStatus, StationError> {
     }
 }
 
-fn list() -> Result<ExitStatus, StationError> {
-    let bus =
-        crate::backend::usb::RusbBus::new().map_err(|e| StationError::station(e.to_string()))?;
-    let devices =
-        crate::hw::UsbBus::list(&bus).map_err(|e| StationError::station(e.to_string()))?;
-    if devices.is_empty() {
-        println!("no USB devices found");
+fn list(
+    station: Option<PathBuf>,
+    records: Option<PathBuf>,
+    json: bool,
+) -> Result<ExitStatus, StationError> {
+    use crate::dfu::list::{self, Listing};
+    let mut found: Vec<(Option<String>, Listing)> = Vec::new();
+    match station {
+        None => {
+            let bus = crate::backend::usb::RusbBus::new()
+                .map_err(|e| StationError::station(format!("{e}; no DFU devices can be listed")))?;
+            let listed = list::list(&bus).map_err(|e| StationError::station(e.to_string()))?;
+            found.extend(listed.into_iter().map(|l| (None, l)));
+        }
+        Some(path) => {
+            let at = super::fixture::FixtureArgs {
+                station: path,
+                fixture: String::new(),
+                records,
+            };
+            let station = at.load()?;
+            for fixture in &station.fixtures {
+                let hw = super::fixture::open(&station, fixture)?;
+                let listed = list::list(hw.usb.as_ref())
+                    .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)));
+                hw.save()
+                    .map_err(|e| StationError::station(e.to_string()))?;
+                found.extend(listed?.into_iter().map(|l| (Some(fixture.id.clone()), l)));
+            }
+        }
     }
-    for d in devices {
-        println!(
-            "{:04x}:{:04x} port {} serial {}",
-            d.vid,
-            d.pid,
-            d.port_path,
-            d.serial.as_deref().unwrap_or("-")
-        );
+    if json {
+        for (fixture, l) in &found {
+            let mut v = serde_json::to_value(l).unwrap_or_default();
+            v["fixture"] = fixture.clone().into();
+            println!("{v}");
+        }
+        return Ok(ExitStatus::Pass);
+    }
+    if found.is_empty() {
+        println!("no DFU devices found");
+    }
+    for (fixture, l) in &found {
+        print_listing(fixture.as_deref(), l);
     }
     Ok(ExitStatus::Pass)
+}
+
+fn print_listing(fixture: Option<&str>, l: &crate::dfu::list::Listing) {
+    let on = fixture.map(|f| format!("[{f}] ")).unwrap_or_default();
+    println!(
+        "{on}{:04x}:{:04x} port {} serial {} {}",
+        l.vid,
+        l.pid,
+        l.port_path,
+        l.serial.as_deref().unwrap_or("-"),
+        l.product
+            .as_deref()
+            .map(|p| format!("{p:?}"))
+            .unwrap_or_default()
+    );
+    if let Some(e) = &l.error {
+        println!("  cannot describe it: {e}");
+    }
+    for i in &l.interfaces {
+        println!(
+            "  interface {} ({}): wTransferSize {}, detach timeout {} ms, DFU {}{}{}{}{}",
+            i.number,
+            i.mode,
+            i.transfer_size.map_or("-".into(), |v| v.to_string()),
+            i.detach_timeout_ms.map_or("-".into(), |v| v.to_string()),
+            i.dfu_version.as_deref().unwrap_or("-"),
+            if i.can_download == Some(true) {
+                ", download"
+            } else {
+                ""
+            },
+            if i.can_upload == Some(true) {
+                ", upload"
+            } else {
+                ""
+            },
+            if i.manifestation_tolerant == Some(true) {
+                ", manifestation tolerant"
+            } else {
+                ""
+            },
+            if i.will_detach == Some(true) {
+                ", will detach"
+            } else {
+                ""
+            },
+        );
+        for a in &i.alts {
+            println!("    alt {}: {}", a.alt, a.name);
+            for r in &a.regions {
+                println!("      {r}");
+            }
+        }
+    }
 }
 
 /// Read an input file, refusing (without reading it all) one past the image size limit.

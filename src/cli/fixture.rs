@@ -100,9 +100,16 @@ pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
     );
     settings.verify = args.verify;
     let json = args.json;
-    let sink = move |e: Event| {
+    let bar = std::sync::Mutex::new(super::progress::Bar::new(&fixture.id, json));
+    let sink = |e: Event| {
         if json {
             println!("{}", to_json_line(&e));
+        } else if let Event::Progress {
+            phase, done, total, ..
+        } = &e
+            && let Ok(mut bar) = bar.lock()
+        {
+            bar.update(phase, *done, *total);
         }
     };
     let targets = targets_of(
@@ -121,6 +128,9 @@ pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
         0,
         "dfu_download",
     );
+    if let Ok(mut bar) = bar.lock() {
+        bar.finish();
+    }
     hw.save()
         .map_err(|e| StationError::station(e.to_string()))?;
     let report = result.map_err(step_error)?;
@@ -176,14 +186,25 @@ pub fn verify(
         alt.is_some(),
     );
     let mut report = crate::dfu::verify::VerifyReport::default();
+    let mut bar = super::progress::Bar::new(&fixture.id, false);
+    let total: u64 = targets
+        .iter()
+        .flat_map(|(_, s)| s.iter())
+        .map(|s| s.data.len() as u64)
+        .sum();
+    let mut before = 0;
     for (alt, segments) in &targets {
         let one = with_dfu(&station, fixture, *alt, |pipe, clock, device| {
-            crate::dfu::verify(pipe, clock, device, segments)
+            crate::dfu::verify::verify_with_progress(pipe, clock, device, segments, &mut |d| {
+                bar.update("verify", before + d, total)
+            })
         })?;
+        before += one.bytes_checked;
         report.bytes_checked += one.bytes_checked;
         report.differing_bytes += one.differing_bytes;
         report.first_mismatch = report.first_mismatch.or(one.first_mismatch);
     }
+    bar.finish();
     match report.first_mismatch {
         None => {
             println!(
@@ -209,6 +230,7 @@ pub fn upload(
     let station = at.load()?;
     let fixture = find_fixture(&station, &at.fixture)?;
     let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
+    let mut bar = super::progress::Bar::new(&fixture.id, false);
     let result = with_dfu(&station, fixture, alt, |pipe, clock, device| {
         crate::dfu::upload::upload(
             pipe,
@@ -217,9 +239,10 @@ pub fn upload(
             device.functional.transfer_size,
             address,
             length,
-            &mut |_, _| {},
+            &mut |done, total| bar.update("read", done, total),
         )
     });
+    bar.finish();
     let bytes = result?;
     std::fs::write(out, &bytes)
         .map_err(|e| StationError::station(format!("{}: {e}", out.display())))?;

@@ -4,6 +4,7 @@
 mod dfu;
 mod fixture;
 mod output;
+mod progress;
 mod records;
 mod rma;
 

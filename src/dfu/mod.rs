@@ -4,6 +4,7 @@
 pub mod descriptor;
 pub mod engine;
 pub mod host;
+pub mod list;
 pub mod memmap;
 pub mod plan;
 pub mod proto;

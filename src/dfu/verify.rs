@@ -66,6 +66,17 @@ pub fn verify(
     device: &DfuDevice,
     segments: &[Segment],
 ) -> Result<VerifyReport, DfuError> {
+    verify_with_progress(pipe, clock, device, segments, &mut |_| {})
+}
+
+/// `verify`, reporting the bytes read back so far.
+pub fn verify_with_progress(
+    pipe: &mut dyn UsbControl,
+    clock: &dyn Clock,
+    device: &DfuDevice,
+    segments: &[Segment],
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyReport, DfuError> {
     if !device.functional.can_upload {
         return Err(DfuError::Protocol(
             "the device cannot upload (bitCanUpload is clear), so it cannot be verified".into(),
@@ -86,7 +97,7 @@ pub fn verify(
             device.functional.transfer_size,
             segment.address,
             length,
-            &mut |_, _| {},
+            &mut |done, _| progress(report.bytes_checked + done),
         )?;
         report.compare(segment, &found);
     }
