@@ -60,6 +60,26 @@ pub enum DfuCommand {
         mode: Option<crate::config::DfuMode>,
         #[arg(long)]
         json: bool,
+        /// Writing option bytes (the ROM's "Option Bytes" alt) needs the unit's USB serial,
+        /// as `dfu list` shows it, typed here or at the prompt.
+        #[arg(long, value_name = "SERIAL")]
+        yes_i_typed: Option<String>,
+    },
+    /// Erase the whole flash through the ST ROM bootloader (destructive: type the unit's USB
+    /// serial, as `dfu list` shows it).
+    MassErase {
+        #[command(flatten)]
+        at: super::fixture::FixtureArgs,
+        #[arg(long, value_name = "SERIAL")]
+        yes_i_typed: Option<String>,
+    },
+    /// Read Unprotect through the ST ROM bootloader: RDP back to level 0, which erases the
+    /// flash, then the unit resets (destructive: type the unit's USB serial).
+    Unprotect {
+        #[command(flatten)]
+        at: super::fixture::FixtureArgs,
+        #[arg(long, value_name = "SERIAL")]
+        yes_i_typed: Option<String>,
     },
     /// Read a fixture's unit's memory over DFU into a file.
     Upload {
@@ -167,6 +187,7 @@ pub fn dispatch(command: DfuCommand) -> Result<ExitStatus, StationError> {
             verify,
             mode,
             json,
+            yes_i_typed,
         } => super::fixture::download(super::fixture::DownloadArgs {
             at,
             image,
@@ -175,7 +196,14 @@ pub fn dispatch(command: DfuCommand) -> Result<ExitStatus, StationError> {
             verify,
             mode,
             json,
+            yes_i_typed,
         }),
+        DfuCommand::MassErase { at, yes_i_typed } => {
+            super::fixture::dfu_command(&at, crate::dfu::Op::MassErase, yes_i_typed)
+        }
+        DfuCommand::Unprotect { at, yes_i_typed } => {
+            super::fixture::dfu_command(&at, crate::dfu::Op::ReadUnprotect, yes_i_typed)
+        }
         DfuCommand::Upload {
             at,
             address,

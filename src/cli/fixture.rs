@@ -85,6 +85,7 @@ pub struct DownloadArgs {
     pub verify: bool,
     pub mode: Option<DfuMode>,
     pub json: bool,
+    pub yes_i_typed: Option<String>,
 }
 
 pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
@@ -117,6 +118,16 @@ pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
         args.alt.unwrap_or(profile.dfu.alt),
         args.alt.is_some(),
     );
+    for (alt, _) in &targets {
+        if writes_option_bytes(&mut hw, fixture, *alt)? {
+            confirm_serial(
+                &mut hw,
+                fixture,
+                args.yes_i_typed.clone(),
+                "write option bytes",
+            )?;
+        }
+    }
     let borrowed: Vec<(u8, &[crate::hw::Segment])> =
         targets.iter().map(|(a, s)| (*a, s.as_slice())).collect();
     let result = update::update_targets(
@@ -296,4 +307,94 @@ fn with_dfu<T>(
     hw.save()
         .map_err(|e| StationError::station(e.to_string()))?;
     result
+}
+
+/// Whether `alt` of the unit's DFU interface maps its option bytes.
+fn writes_option_bytes(
+    hw: &mut FixtureHw,
+    fixture: &Fixture,
+    alt: u8,
+) -> Result<bool, StationError> {
+    let (mut pipe, _, _) = update::open_dfu(hw, fixture).map_err(step_error)?;
+    let device = crate::dfu::DfuDevice::open(pipe.as_mut(), alt)
+        .map_err(|e| StationError::fail(e.to_string()))?;
+    Ok(device
+        .memory_map(alt)
+        .is_ok_and(|m| crate::dfu::plan::is_option_bytes(&m)))
+}
+
+/// A destructive DFU action needs the unit's USB serial typed: the flag headless, or at a
+/// terminal, the prompt.
+fn confirm_serial(
+    hw: &mut FixtureHw,
+    fixture: &Fixture,
+    flag: Option<String>,
+    action: &str,
+) -> Result<(), StationError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let (pipe, _, _) = update::open_dfu(hw, fixture).map_err(step_error)?;
+    let serial = pipe.info().serial.unwrap_or_default();
+    let typed = match flag {
+        Some(t) => Some(t),
+        None if std::io::stdin().is_terminal() => {
+            eprint!(
+                "to {action} on {}, type its USB serial ({serial}): ",
+                fixture.id
+            );
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).ok();
+            Some(line.trim().to_string())
+        }
+        None => None,
+    };
+    match typed {
+        Some(t) if !serial.is_empty() && t.eq_ignore_ascii_case(&serial) => Ok(()),
+        Some(t) => Err(StationError::usage(format!(
+            "{t:?} is not the unit's USB serial ({serial}): nothing was done"
+        ))),
+        None => Err(StationError::usage(format!(
+            "to {action}, type the unit's USB serial: --yes-i-typed {serial}"
+        ))),
+    }
+}
+
+/// Mass erase or read unprotect through the unit's ROM bootloader.
+pub fn dfu_command(
+    at: &FixtureArgs,
+    op: crate::dfu::Op,
+    yes_i_typed: Option<String>,
+) -> Result<ExitStatus, StationError> {
+    let station = at.load()?;
+    let fixture = find_fixture(&station, &at.fixture)?;
+    let mut hw = open(&station, fixture)?;
+    let result = (|| {
+        confirm_serial(&mut hw, fixture, yes_i_typed, &op.to_string())?;
+        let (mut pipe, rom, _) = update::open_dfu(&mut hw, fixture).map_err(step_error)?;
+        let device = crate::dfu::DfuDevice::open(pipe.as_mut(), 0)
+            .map_err(|e| StationError::fail(e.to_string()))?;
+        let mode = station.profile_of(fixture).dfu.mode;
+        let mut engine = crate::dfu::Download::new(vec![op.clone()], mode, device.interface.number);
+        crate::dfu::execute(
+            &mut engine,
+            pipe.as_mut(),
+            hw.clock.as_ref(),
+            &mut |_, _| {},
+        )
+        .map_err(|e| StationError::fail(format!("{op}: {e}")))?;
+        Ok(rom)
+    })();
+    hw.save()
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let rom = result?;
+    println!(
+        "{}: {op} done through {}",
+        fixture.id,
+        if rom {
+            "the ST system bootloader"
+        } else {
+            "its bootloader"
+        }
+    );
+    Ok(ExitStatus::Pass)
 }

@@ -78,6 +78,8 @@ enum Step {
     Dnload,
     Poll,
     LeaveStatus,
+    /// The GETSTATUS after a command that resets the device.
+    ResetStatus,
     Done,
 }
 
@@ -125,7 +127,7 @@ impl Download {
         let bytes_total = ops
             .iter()
             .map(|o| match o {
-                Op::Write { data, .. } => data.len() as u64,
+                Op::Write { data, .. } | Op::WriteOptions { data, .. } => data.len() as u64,
                 _ => 0,
             })
             .sum();
@@ -192,7 +194,9 @@ impl Download {
             return Action::Sleep(d);
         }
         match &self.step {
-            Step::Recover { .. } | Step::Poll | Step::LeaveStatus => self.getstatus(),
+            Step::Recover { .. } | Step::Poll | Step::LeaveStatus | Step::ResetStatus => {
+                self.getstatus()
+            }
             Step::SendRecovery { request, .. } => Action::Transfer(Transfer::Out {
                 setup: setup(REQ_TYPE_CLASS_OUT, *request, 0, self.interface),
                 data: vec![],
@@ -212,8 +216,12 @@ impl Download {
                         0,
                         [&[proto::CMD_SET_ADDRESS][..], &address.to_le_bytes()].concat(),
                     ),
-                    Op::Write { block, data, .. } => (*block, data.clone()),
+                    Op::Write { block, data, .. } | Op::WriteOptions { block, data, .. } => {
+                        (*block, data.clone())
+                    }
                     Op::Leave => (0, Vec::new()),
+                    Op::MassErase => (0, vec![proto::CMD_ERASE]),
+                    Op::ReadUnprotect => (0, vec![proto::CMD_READ_UNPROTECT]),
                 };
                 Action::Transfer(Transfer::Out {
                     setup: setup(REQ_TYPE_CLASS_OUT, proto::DNLOAD, block, self.interface),
@@ -225,7 +233,9 @@ impl Download {
     }
 
     fn advance(&mut self) {
-        if let Some(Op::Write { data, .. }) = self.ops.get(self.next) {
+        if let Some(Op::Write { data, .. } | Op::WriteOptions { data, .. }) =
+            self.ops.get(self.next)
+        {
             self.stats.blocks += 1;
             self.stats.bytes_written += data.len() as u64;
         }
@@ -265,10 +275,10 @@ impl Download {
             },
             Step::Dnload => match reply {
                 Ok(_) => {
-                    self.step = if self.ops[self.next] == Op::Leave {
-                        Step::LeaveStatus
-                    } else {
-                        Step::Poll
+                    self.step = match self.ops[self.next] {
+                        Op::Leave => Step::LeaveStatus,
+                        Op::ReadUnprotect | Op::WriteOptions { .. } => Step::ResetStatus,
+                        _ => Step::Poll,
                     };
                 }
                 Err(error) => {
@@ -277,6 +287,21 @@ impl Download {
                 }
             },
             Step::Poll => self.on_poll(reply),
+            // The command runs at this GETSTATUS and the device resets after it: the reply,
+            // or the device vanishing, both mean it was taken.
+            Step::ResetStatus => match reply.map(|b| Status::parse(&b)) {
+                Err(UsbError::NoDevice | UsbError::Timeout | UsbError::Stall) => self.advance(),
+                Ok(Some(s)) if s.status == 0 && s.state != State::Error => self.advance(),
+                Ok(Some(status)) => {
+                    let op = self.op_name();
+                    self.finish(Err(DfuError::Device { op, status }))
+                }
+                Ok(None) => self.finish(Err(DfuError::Protocol("short GETSTATUS reply".into()))),
+                Err(error) => {
+                    let op = self.op_name();
+                    self.finish(Err(DfuError::Usb { op, error }))
+                }
+            },
             Step::LeaveStatus => match reply.map(|b| Status::parse(&b)) {
                 // The device may leave the bus before or right after answering.
                 Err(UsbError::NoDevice | UsbError::Timeout | UsbError::Stall) => self.advance(),

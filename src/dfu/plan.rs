@@ -24,6 +24,18 @@ pub enum Op {
     },
     /// Zero-length DNLOAD and manifestation: leave DFU and start the code at the pointer.
     Leave,
+    /// DfuSe Erase with no address: the whole flash (ST's ROM only).
+    MassErase,
+    /// DfuSe Read Unprotect: RDP back to level 0, which erases the flash; the device resets
+    /// without answering again.
+    ReadUnprotect,
+    /// A block written to the option bytes: the ST ROM applies them and resets (AN3156), so
+    /// the device may vanish instead of answering the poll.
+    WriteOptions {
+        block: u16,
+        address: u32,
+        data: Vec<u8>,
+    },
 }
 
 impl fmt::Display for Op {
@@ -43,6 +55,13 @@ impl fmt::Display for Op {
                 )
             }
             Op::Leave => f.write_str("leave DFU (manifest)"),
+            Op::MassErase => f.write_str("mass erase"),
+            Op::ReadUnprotect => f.write_str("read unprotect (RDP to level 0, erases the flash)"),
+            Op::WriteOptions { address, data, .. } => write!(
+                f,
+                "write {} option bytes at {address:#010x} (the device resets)",
+                data.len()
+            ),
         }
     }
 }
@@ -139,10 +158,41 @@ pub fn plan_download(
             }
         }
     }
+    if is_option_bytes(map) {
+        // Option bytes are written whole, never erased, and the ROM resets after the write.
+        return option_writes(segments, transfer_size);
+    }
     if leave {
         ops.push(Op::Leave);
     }
     Ok(ops)
+}
+
+/// An alternate setting that maps the option bytes (ST names it so on every ROM).
+pub fn is_option_bytes(map: &MemoryMap) -> bool {
+    map.name.trim().eq_ignore_ascii_case("option bytes")
+}
+
+fn option_writes(segments: &[Segment], transfer_size: u16) -> Result<Vec<Op>, String> {
+    let [seg] = segments else {
+        return Err("option bytes are written as one block at the start of their area".into());
+    };
+    if seg.data.len() > transfer_size as usize {
+        return Err(format!(
+            "{} option bytes do not fit one {transfer_size}-byte block",
+            seg.data.len()
+        ));
+    }
+    Ok(vec![
+        Op::SetAddress {
+            address: seg.address,
+        },
+        Op::WriteOptions {
+            block: 2,
+            address: seg.address,
+            data: seg.data.clone(),
+        },
+    ])
 }
 
 #[cfg(test)]

@@ -62,6 +62,10 @@ pub trait DfuMemory {
     fn write(&mut self, address: u32, data: &[u8]) -> Result<(), u8>;
     fn read(&mut self, address: u32, len: usize) -> Result<Vec<u8>, u8>;
     fn read_unprotect(&mut self) -> Result<(), u8>;
+    /// The last write asked for a reset once its status has gone out (option bytes).
+    fn take_reset(&mut self) -> bool {
+        false
+    }
 }
 
 /// What the firmware must do once a reply has gone out.
@@ -316,6 +320,8 @@ impl DfuseFunction {
         };
         if let Err(status) = result {
             self.fail(status);
+        } else if memory.take_reset() {
+            return After::Reset;
         }
         After::Nothing
     }

@@ -428,6 +428,8 @@ pub struct FirmwareMemory<'a> {
     pub writable: (u32, u32),
     /// The selected alternate setting is the QSPI chip's.
     pub qspi: bool,
+    /// An option-byte write asked for the reset that applies it.
+    reset: bool,
 }
 
 impl<'a> FirmwareMemory<'a> {
@@ -439,6 +441,7 @@ impl<'a> FirmwareMemory<'a> {
             rom: true,
             writable: (base, end),
             qspi: false,
+            reset: false,
         }
     }
 
@@ -449,11 +452,48 @@ impl<'a> FirmwareMemory<'a> {
             rom: false,
             writable: writable(design),
             qspi: design.qspi && alt == 1,
+            reset: false,
         }
     }
 
     fn rdp_blocks(&self) -> bool {
         self.rom && self.mcu.fc.rdp_level() >= 1
+    }
+}
+
+/// The F4 user option bytes as the ROM's "Option Bytes" alt shows them (RM0090 3.7.1, [R]:
+/// recalled, not in the facts file): USER at byte 0 and RDP at byte 1 of the word at
+/// 0x1FFF_C000, nWRP in bits 11:0 of the word at 0x1FFF_C008; other bytes read 0xFF.
+pub const F4_OPTION_BYTES: u32 = 0x1FFF_C000;
+
+fn f4_option_bytes(optcr: u32) -> [u8; 16] {
+    let mut b = [0xFF; 16];
+    b[0] = (optcr & 0xEC) as u8;
+    b[1] = (optcr >> 8) as u8;
+    let nwrp = ((optcr >> 16) & 0xFFF) as u16 | 0xF000;
+    b[8..10].copy_from_slice(&nwrp.to_le_bytes());
+    b
+}
+
+impl FirmwareMemory<'_> {
+    /// The ROM programs the option bytes through FLASH_OPTCR (an RDP regression included)
+    /// and resets to apply them.
+    fn write_f4_options(&mut self, data: &[u8]) -> Result<(), u8> {
+        if data.len() < 10 {
+            return Err(dfuse::ERR_TARGET);
+        }
+        let Some(stored) = self.mcu.fc.as_f4().map(|fc| fc.stored_options()) else {
+            return Err(dfuse::ERR_TARGET);
+        };
+        let nwrp = u16::from_le_bytes([data[8], data[9]]) as u32 & 0xFFF;
+        let optcr = (stored & !0x0FFF_FFEC)
+            | (data[0] as u32 & 0xEC)
+            | ((data[1] as u32) << 8)
+            | (nwrp << 16);
+        self.mcu.write_options_as_code(optcr);
+        self.mcu.wait_flash_idle();
+        self.reset = true;
+        Ok(())
     }
 }
 
@@ -527,6 +567,9 @@ impl DfuMemory for FirmwareMemory<'_> {
         if self.rdp_blocks() {
             return Err(dfuse::ERR_VENDOR);
         }
+        if self.rom && address == F4_OPTION_BYTES && self.mcu.fc.as_f4().is_some() {
+            return self.write_f4_options(data);
+        }
         let end = address as u64 + data.len() as u64;
         if address < self.writable.0 || end > self.writable.1 as u64 {
             return Err(dfuse::ERR_TARGET);
@@ -551,11 +594,23 @@ impl DfuMemory for FirmwareMemory<'_> {
         if self.rdp_blocks() {
             return Err(dfuse::ERR_VENDOR);
         }
+        if self.rom
+            && (F4_OPTION_BYTES..F4_OPTION_BYTES + 16).contains(&address)
+            && let Some(fc) = self.mcu.fc.as_f4()
+        {
+            let bytes = f4_option_bytes(fc.stored_options());
+            let from = (address - F4_OPTION_BYTES) as usize;
+            return Ok(bytes[from..(from + len).min(16)].to_vec());
+        }
         self.mcu
             .flash
             .read(address, len)
             .map(<[u8]>::to_vec)
             .ok_or(dfuse::ERR_ADDRESS)
+    }
+
+    fn take_reset(&mut self) -> bool {
+        std::mem::take(&mut self.reset)
     }
 
     fn read_unprotect(&mut self) -> Result<(), u8> {

@@ -430,6 +430,14 @@ impl Mcu {
         f(&mut self.fc, &mut bus)
     }
 
+    /// Code on the chip (the ROM bootloader) writes the option bytes through FLASH_OPTCR.
+    pub fn write_options_as_code(&mut self, options: u32) {
+        self.with_flash_bus(false, |fc, bus| {
+            fc.write_options_through_registers(options, bus);
+            0
+        });
+    }
+
     /// Erase a sector on behalf of code on the chip. Returns the FLASH_SR error bits.
     pub fn flash_erase(&mut self, sector: usize, origin: Origin) -> Result<u32, PowerLost> {
         if self.faults.dead_sector == Some(sector) {

@@ -91,7 +91,7 @@ fn bounds(ops: &[Op], mcu: &Mcu, config: &DfuseConfig) -> (Duration, Duration) {
                 mcu.timing.word_program * (data.len() as u32).div_ceil(4),
                 config.poll_program,
             ),
-            Op::Leave => continue,
+            Op::Leave | Op::MassErase | Op::ReadUnprotect | Op::WriteOptions { .. } => continue,
         };
         // DNLOAD, the GETSTATUS that starts the work, the wait, the GETSTATUS that ends it.
         let fixed = bus_time(payload) + status + status;

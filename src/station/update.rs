@@ -271,6 +271,13 @@ fn download(
     let transfer = device.functional.transfer_size;
     let mut ops = dfu::plan_download(segments, &map, transfer, settings.erase, false)
         .map_err(|e| StepError::fail(format!("DFU plan: {e}")))?;
+    // Option bytes: the ROM resets to apply them, so there is nothing to verify or leave.
+    let options = dfu::plan::is_option_bytes(&map);
+    let settings = &UpdateSettings {
+        leave: settings.leave && !options,
+        verify: settings.verify && !options,
+        ..settings.clone()
+    };
     if settings.leave {
         ops.push(Op::Leave);
     }
