@@ -9,26 +9,18 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 fn station_file(dir: &Path, knobs: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = format!(
-        r#"id = "qspi-bench"
-records = "records"
-
-[[fixtures]]
-id = "unit"
-backend = "sim"
-profile = "{}"
-probe = "1209:5151:QSPI-{}"
-usb = {{ application = "1209:a0a0", bootloader = "1209:df00", port = "q-1" }}
-power = {{ kind = "sim" }}
-sim = {{ family = "f4", part = "STM32F407VG", seed = 9, initial = "bootloader", bootloader = "crc-single", knobs = {knobs} }}
-"#,
-        root.join("profiles/f407-demo.toml").display(),
-        dir.file_name().unwrap().to_string_lossy()
+    let tag = dir.file_name().unwrap().to_string_lossy().to_string();
+    let sim = format!(
+        r#"family = "f4", part = "STM32F407VG", seed = 9, initial = "bootloader", bootloader = "crc-single", knobs = {knobs}"#
     );
-    let path = dir.join("station.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let fixture = common::sim_fixture(
+        "unit",
+        "profiles/f407-demo.toml",
+        &format!("QSPI-{tag}"),
+        "q-1",
+        &sim,
+    );
+    common::write_station(dir, "station.toml", &[fixture])
 }
 
 fn station(args: &[&str], tail: &[&Path]) -> Output {

@@ -6,27 +6,20 @@ mod common;
 use std::path::Path;
 
 fn station_with_faults(dir: &Path, faults: &[(&str, &str)]) -> std::path::PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let profile = root.join("profiles/f407-demo.toml");
-    let mut text = String::from("id = \"faulty-bench\"\nrecords = \"records\"\n");
-    for (i, (id, fault)) in faults.iter().enumerate() {
-        text.push_str(&format!(
-            r#"
-[[fixtures]]
-id = "{id}"
-backend = "sim"
-profile = "{}"
-probe = "1209:5151:FAULT-{i}-{id}"
-usb = {{ application = "1209:a0a0", bootloader = "1209:df00", port = "f-{i}" }}
-power = {{ kind = "sim" }}
-sim = {{ family = "f4", part = "STM32F407VG", seed = 3, faults = [{fault}] }}
-"#,
-            profile.display()
-        ));
-    }
-    let path = dir.join("faulty.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    let fixtures: Vec<String> = faults
+        .iter()
+        .enumerate()
+        .map(|(i, (id, fault))| {
+            common::sim_fixture(
+                id,
+                "profiles/f407-demo.toml",
+                &format!("FAULT-{i}-{id}"),
+                &format!("f-{i}"),
+                &format!(r#"family = "f4", part = "STM32F407VG", seed = 3, faults = [{fault}]"#),
+            )
+        })
+        .collect();
+    common::write_station(dir, "faulty.toml", &fixtures)
 }
 
 fn outcomes(dir: &Path) -> std::collections::BTreeMap<String, (String, String)> {
@@ -121,31 +114,26 @@ fn unknown_faults_are_config_errors_with_their_location() {
 #[test]
 fn a_unit_delivered_at_rdp1_is_refused_on_every_family() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut text = String::from("id = \"rdp1-bench\"\nrecords = \"records\"\n");
     let parts = [
         ("f767", "f7", "STM32F767ZI"),
         ("h743", "h7", "STM32H743ZI"),
         ("l476", "l4", "STM32L476RG"),
         ("g071", "g0", "STM32G071RB"),
     ];
-    for (i, (id, family, part)) in parts.iter().enumerate() {
-        text.push_str(&format!(
-            r#"
-[[fixtures]]
-id = "{id}"
-backend = "sim"
-profile = "{}"
-probe = "1209:5151:RDP1-{id}"
-usb = {{ application = "1209:a0a0", bootloader = "1209:df00", port = "r-{i}" }}
-power = {{ kind = "sim" }}
-sim = {{ family = "{family}", part = "{part}", seed = 4, faults = ["rdp1"] }}
-"#,
-            root.join(format!("profiles/{id}-demo.toml")).display()
-        ));
-    }
-    let station = tmp.path().join("rdp1.toml");
-    std::fs::write(&station, text).unwrap();
+    let fixtures: Vec<String> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, (id, family, part))| {
+            common::sim_fixture(
+                id,
+                &format!("profiles/{id}-demo.toml"),
+                &format!("RDP1-{id}"),
+                &format!("r-{i}"),
+                &format!(r#"family = "{family}", part = "{part}", seed = 4, faults = ["rdp1"]"#),
+            )
+        })
+        .collect();
+    let station = common::write_station(tmp.path(), "rdp1.toml", &fixtures);
     let out = common::station()
         .args(["run", "--headless", "--units", "4", "--station"])
         .arg(&station)

@@ -10,26 +10,16 @@ use std::process::Output;
 use serde_json::Value;
 
 fn station_file(dir: &Path, sim_tail: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = format!(
-        r#"id = "initial-bench"
-records = "records"
-
-[[fixtures]]
-id = "unit"
-backend = "sim"
-profile = "{}"
-probe = "1209:5151:INITIAL-{}"
-usb = {{ application = "1209:a0a0", bootloader = "1209:df00", port = "ini-1" }}
-power = {{ kind = "sim" }}
-sim = {{ family = "f4", part = "STM32F407VG", seed = 9, {sim_tail} }}
-"#,
-        root.join("profiles/f407-demo.toml").display(),
-        dir.file_name().unwrap().to_string_lossy()
+    let tag = dir.file_name().unwrap().to_string_lossy().to_string();
+    let sim = format!(r#"family = "f4", part = "STM32F407VG", seed = 9, {sim_tail}"#);
+    let fixture = common::sim_fixture(
+        "unit",
+        "profiles/f407-demo.toml",
+        &format!("INITIAL-{tag}"),
+        "ini-1",
+        &sim,
     );
-    let path = dir.join("station.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    common::write_station(dir, "station.toml", &[fixture])
 }
 
 fn run(station: &Path, args: &[&str]) -> Output {

@@ -17,3 +17,35 @@ pub fn station() -> Command {
         .env("STATION_KEY_DIR", key_dir());
     c
 }
+
+/// One simulated fixture of a test station: `profile` is relative to the repository, `sim`
+/// the body of its `[fixtures.sim]` inline table.
+#[allow(dead_code)]
+pub fn sim_fixture(id: &str, profile: &str, probe: &str, port: &str, sim: &str) -> String {
+    let profile = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(profile);
+    format!(
+        r#"
+[[fixtures]]
+id = "{id}"
+backend = "sim"
+profile = "{}"
+probe = "1209:5151:{probe}"
+usb = {{ application = "1209:a0a0", bootloader = "1209:df00", port = "{port}" }}
+power = {{ kind = "sim" }}
+sim = {{ {sim} }}
+"#,
+        profile.display()
+    )
+}
+
+/// A station file `name` in `dir` holding `fixtures`, its records in `dir/records`.
+#[allow(dead_code)]
+pub fn write_station(dir: &std::path::Path, name: &str, fixtures: &[String]) -> PathBuf {
+    let text = format!(
+        "id = \"test-bench\"\nrecords = \"records\"\n{}",
+        fixtures.concat()
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
