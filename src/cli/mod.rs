@@ -56,6 +56,10 @@ enum Command {
         /// Print one JSON event per line.
         #[arg(long)]
         json: bool,
+        /// A unit's label (the last 8 hex digits of its UID), typed by a person to authorise
+        /// RDP level 2 on it when the profile asks for it (repeatable).
+        #[arg(long = "yes-i-typed", value_name = "LABEL")]
+        typed_labels: Vec<String>,
     },
     /// List a unit's records, newest first.
     History {
@@ -266,10 +270,11 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             records,
             time,
             json,
+            typed_labels,
         } => {
             if !headless {
                 return Err(StationError::usage(
-                    "the TUI is not built yet: use --headless",
+                    "run is headless: pass --headless, or start the TUI with `station tui`",
                 ));
             }
             let mut s = load(&station)?;
@@ -292,6 +297,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 operator,
                 fixtures,
                 abort: &ABORT,
+                typed_labels,
             };
             let printer = output::Printer::new(json);
             let sink = |e: Event| printer.event(&e);

@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub fixtures: Vec<String>,
     /// Set by the UI or a signal handler to stop after the current step.
     pub abort: &'static AtomicBool,
+    /// Unit labels a person typed to authorise permanent actions (RDP level 2) on them.
+    pub typed_labels: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -237,6 +239,7 @@ fn run_unit(
                 device: None,
                 failure: None,
                 abort: options.abort,
+                typed_labels: &options.typed_labels,
                 journal: Some(Box::new(
                     |steps: &[record::StepRecord], device: Option<&record::DeviceInfo>| {
                         let mut provisional = provisional.clone();

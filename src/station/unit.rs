@@ -89,6 +89,8 @@ pub struct UnitRun<'a> {
     pub abort: &'a std::sync::atomic::AtomicBool,
     /// Told what has been done after every step, so a killed run can be closed later.
     pub journal: Option<Journal<'a>>,
+    /// Labels a person typed to authorise permanent actions (RDP level 2).
+    pub typed_labels: &'a [String],
 }
 
 fn limits_of(profile: &Profile, name: &str) -> Option<Limits> {
@@ -278,20 +280,47 @@ impl<'a> UnitRun<'a> {
         Ok(out)
     }
 
+    /// RDP level 2 never comes back: the profile allows it, and a person must also have typed
+    /// this unit's label (the last 8 hex digits of its UID) for this run.
+    fn authorise_permanent_lock(&self) -> Result<(), StepError> {
+        let uid = self.device.as_ref().map_or("", |d| d.uid.as_str());
+        let label = &uid[uid.len().saturating_sub(8)..];
+        if !label.is_empty()
+            && self
+                .typed_labels
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(label))
+        {
+            return Ok(());
+        }
+        Err(StepError {
+            outcome: Outcome::Aborted,
+            message: format!(
+                "RDP level 2 is permanent (the debug port closes for good): type this unit's \
+                 label {label} (`--yes-i-typed {label}`) to lock it; nothing was changed"
+            ),
+        })
+    }
+
     fn option_bytes(&mut self) -> Result<StepOutput, StepError> {
         use crate::stm32::options::{self, Activation, OptionError};
         let family = self.profile.family;
         let clock = self.clock();
-        let target = self.hw.debug.as_mut();
-        let before = options::read(family, target)?;
+        let before = options::read(family, self.hw.debug.as_mut())?;
         let wanted = options::encode(family, &self.profile.option_bytes, &before)
             .map_err(StepError::error)?;
         let mut out = StepOutput::default();
+        let level = |w| options::decode(family, w)["rdp_level"].as_u64();
+        let permanent = level(&wanted) == Some(2) && level(&before) != Some(2);
+        if permanent {
+            self.authorise_permanent_lock()?;
+        }
         out.details
             .insert("before".into(), options::decode(family, &before));
         out.details
             .insert("requested".into(), options::decode(family, &wanted));
         let changed = before != wanted;
+        let target = self.hw.debug.as_mut();
         if changed {
             let activation = match options::program(family, target, clock.as_ref(), &wanted) {
                 Ok(a) => a,
@@ -314,6 +343,9 @@ impl<'a> UnitRun<'a> {
                     });
                 }
             };
+            if permanent {
+                return self.confirm_permanent_lock(out, &wanted);
+            }
             match activation {
                 Activation::Immediate => {}
                 // The new values govern the part after a reset; a power cycle also ends the
@@ -337,6 +369,47 @@ impl<'a> UnitRun<'a> {
         }
         self.hw.debug.detach();
         self.power_cycle()?;
+        Ok(out)
+    }
+
+    /// After RDP level 2 is programmed the debug port closes at the next reset for good, so
+    /// the values are read back before it, and the closed port after it is the proof.
+    fn confirm_permanent_lock(
+        &mut self,
+        mut out: StepOutput,
+        wanted: &crate::stm32::options::OptionWords,
+    ) -> Result<StepOutput, StepError> {
+        use crate::stm32::options;
+        let family = self.profile.family;
+        // On L4/G0 the part has already reset itself (OBL_LAUNCH): nothing answers any more.
+        let read = options::read(family, self.hw.debug.as_mut()).ok();
+        out.details.insert("programmed".into(), true.into());
+        out.details.insert(
+            "after".into(),
+            read.as_ref()
+                .map_or("unreadable: the part reset to apply them".into(), |w| {
+                    options::decode(family, w)
+                }),
+        );
+        if let Some(after) = &read
+            && after != wanted
+        {
+            return Err(StepError::fail(format!(
+                "option bytes read back {:?}, expected {:?}; the part may be locked",
+                after.0, wanted.0
+            )));
+        }
+        self.hw.debug.detach();
+        self.power_cycle()?;
+        let closed = self.hw.debug.attach(AttachMode::Normal).is_err();
+        out.details
+            .insert("debug_port_closed".into(), closed.into());
+        if !closed {
+            self.hw.debug.detach();
+            return Err(StepError::fail(
+                "the part still answers on SWD after RDP level 2 was programmed",
+            ));
+        }
         Ok(out)
     }
 

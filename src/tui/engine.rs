@@ -52,6 +52,8 @@ impl EngineRunner {
             operator: self.operator.clone(),
             fixtures,
             abort: self.abort,
+            // The TUI has no typed confirmation for RDP level 2 yet: it is never authorised.
+            typed_labels: Vec::new(),
         };
         let id = run.id;
         let spawned = std::thread::Builder::new()

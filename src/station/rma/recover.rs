@@ -94,6 +94,7 @@ pub fn recover(
         device: None,
         failure: None,
         abort: options.abort,
+        typed_labels: &[],
         journal: None,
     };
     let known = run.step("attach", |u| {
