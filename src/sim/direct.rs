@@ -61,9 +61,8 @@ impl DebugTarget for DirectTarget {
         &mut self,
         segments: &[Segment],
         _options: &FlashOptions,
-        progress: &mut dyn FnMut(FlashProgress),
+        _progress: &mut dyn FnMut(FlashProgress),
     ) -> Result<FlashReport, HwError> {
-        let _ = progress;
         let mut mcu = self.mcu();
         let mut erased = std::collections::BTreeSet::new();
         let mut bytes = 0u64;
