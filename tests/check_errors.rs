@@ -524,3 +524,35 @@ fn malformed_vid_pid() {
     );
     assert_error_count(&out, 1);
 }
+
+#[test]
+fn a_cm4_image_on_a_single_core_part() {
+    let s = Scratch::new();
+    let text = s.edit(PROFILE, "slot = \"a\"", "slot = \"a\"\ncore = \"cm4\"");
+    let out = s.check();
+    assert_error(
+        &out,
+        PROFILE,
+        locate(&text, "core = ", "\"cm4\""),
+        "images.application.core",
+        &[
+            "core = \"cm4\" needs an application image on a dual-core part",
+            "STM32F407",
+        ],
+    );
+    assert_error_count(&out, 1);
+}
+
+#[test]
+fn an_unknown_core() {
+    let s = Scratch::new();
+    let text = s.edit(PROFILE, "slot = \"a\"", "slot = \"a\"\ncore = \"m33\"");
+    let out = s.check();
+    assert_error(
+        &out,
+        PROFILE,
+        locate(&text, "core = ", "\"m33\""),
+        "images.application.core",
+        &["expected \"cm7\" or \"cm4\", found \"m33\""],
+    );
+}

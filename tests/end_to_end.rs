@@ -444,6 +444,21 @@ fn every_simulated_family_provisions_end_to_end() {
             "{}",
             v["fixture"]
         );
+        if v["fixture"] == "h755" {
+            // The second core's image is pinned in the record and checked running.
+            let confirmed = &v["steps"][5];
+            assert_eq!(confirmed["name"], "confirm_application");
+            assert_eq!(confirmed["details"]["cm4_version"], "demo-h755-cm4 1.0.0");
+            assert!(
+                v["images"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|i| i["role"] == "application-cm4"),
+                "{}",
+                v["images"]
+            );
+        }
         parts.insert(
             v["fixture"].as_str().unwrap().to_string(),
             v["device"]["idcode"].as_str().unwrap().to_string(),

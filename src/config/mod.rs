@@ -7,7 +7,7 @@ mod station;
 
 pub use check::{CheckReport, check_station};
 pub use profile::{
-    BorLevel, ConsoleTest, DfuMode, DfuSettings, EraseStrategy, ImageRole, ImageSpec, Limit,
+    BorLevel, ConsoleTest, Core, DfuMode, DfuSettings, EraseStrategy, ImageRole, ImageSpec, Limit,
     MemoryMap, OptionBytesSpec, Profile, Region, Slot,
 };
 pub use station::{

@@ -82,6 +82,27 @@ struct ImageRaw {
     /// The application slot it is built for.
     #[serde(default)]
     slot: Option<Spanned<String>>,
+    /// Which core runs it, on dual-core parts: "cm7" (the default) or "cm4".
+    #[serde(default)]
+    core: Option<Spanned<String>>,
+}
+
+/// Which core an application image is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Core {
+    /// The only core, or the Cortex-M7 of a dual-core H7.
+    #[default]
+    Main,
+    /// The Cortex-M4 of an H745/H747/H755/H757.
+    Cm4,
+}
+
+/// Parts with a second (Cortex-M4) core.
+fn dual_core(chip: &str) -> bool {
+    ["STM32H745", "STM32H747", "STM32H755", "STM32H757"]
+        .iter()
+        .any(|p| chip.to_ascii_uppercase().starts_with(p))
 }
 
 #[derive(Clone, Debug)]
@@ -92,6 +113,7 @@ pub struct ImageSpec {
     pub sha256: String,
     pub address: Option<u32>,
     pub slot: Option<String>,
+    pub core: Core,
     pub path_span: Range<usize>,
     pub sha_span: Range<usize>,
     pub slot_span: Option<Range<usize>>,
@@ -270,8 +292,18 @@ pub struct Profile {
 }
 
 impl Profile {
+    /// The bootloader, or the main core's application.
     pub fn image(&self, role: ImageRole) -> Option<&ImageSpec> {
-        self.images.iter().find(|i| i.role == role)
+        self.images
+            .iter()
+            .find(|i| i.role == role && i.core == Core::Main)
+    }
+
+    /// The second core's application, on a dual-core part.
+    pub fn cm4_image(&self) -> Option<&ImageSpec> {
+        self.images
+            .iter()
+            .find(|i| i.role == ImageRole::Application && i.core == Core::Cm4)
     }
 
     pub fn slot(&self, name: &str) -> Option<&Slot> {
@@ -401,6 +433,39 @@ pub(super) fn load_profile(
                 ),
             ));
         }
+        let core = match img.core.as_ref().map(|c| (c.get_ref().as_str(), c.span())) {
+            None | Some(("cm7", _)) => Core::Main,
+            Some(("cm4", _))
+                if img.role == ImageRole::Application && dual_core(raw.chip.get_ref()) =>
+            {
+                Core::Cm4
+            }
+            Some(("cm4", span)) => {
+                errors.push(source.error_at(
+                    span,
+                    &key("core"),
+                    format!(
+                        "core = \"cm4\" needs an application image on a dual-core part \
+                         (STM32H745/H747/H755/H757), this is {} for {}",
+                        raw.chip.get_ref(),
+                        if img.role == ImageRole::Application {
+                            "an application"
+                        } else {
+                            "a bootloader"
+                        },
+                    ),
+                ));
+                Core::Main
+            }
+            Some((other, span)) => {
+                errors.push(source.error_at(
+                    span,
+                    &key("core"),
+                    format!("expected \"cm7\" or \"cm4\", found {other:?}"),
+                ));
+                Core::Main
+            }
+        };
         if img.role == ImageRole::Application && img.slot.is_none() {
             errors.push(source.error_at(
                 img.path.span(),
@@ -415,6 +480,7 @@ pub(super) fn load_profile(
             sha256: sha,
             address: img.address,
             slot: img.slot.as_ref().map(|s| s.get_ref().clone()),
+            core,
             path_span: img.path.span(),
             sha_span: img.sha256.span(),
             slot_span: img.slot.as_ref().map(|s| s.span()),
@@ -431,6 +497,23 @@ pub(super) fn load_profile(
             "images",
             "expected exactly one image with role = \"bootloader\"",
         ));
+    }
+    for core in [Core::Main, Core::Cm4] {
+        let apps: Vec<&ImageSpec> = images
+            .iter()
+            .filter(|i| i.role == ImageRole::Application && i.core == core)
+            .collect();
+        if apps.len() > 1 {
+            errors.push(source.error_at(
+                apps[1].path_span.clone(),
+                &format!("images.{}", apps[1].name),
+                format!(
+                    "expected one application image per core, found {} for {core:?} ({})",
+                    apps.len(),
+                    apps.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
     }
     if !errors.is_empty() {
         return Err(errors);

@@ -2,7 +2,8 @@
 //! opens its slave side through the `serialport` backend like any serial port; this side answers
 //! under the MCU's lock, so a command and the device's reaction cannot race.
 //!
-//! Commands (one per line): `version` (the running application's name and version), `uid`,
+//! Commands (one per line): `version` (the running application's name and version),
+//! `version cm4` (the second core's, on dual-core parts), `uid`,
 //! and the configurable enter-DFU command, after which the application restarts into its
 //! bootloader's DFU mode (or the ST ROM, for an `st-rom` product). Nothing answers while no
 //! application runs.
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use serialport::{SerialPort, TTYPort};
 
+use super::cm4::SecondCore;
 use super::firmware::Firmware;
 use super::mcu::Mcu;
 
@@ -127,6 +129,14 @@ fn answer(mcu: &Arc<Mutex<Mcu>>, command: &str, dfu_command: &str) -> Option<Str
     }
     let reply = match command {
         "version" => format!("{} {}\r\n", header.name, header.version),
+        // The CM7 application asks the CM4 (over shared memory on a real board).
+        "version cm4" => match &mcu.cm4 {
+            Some(SecondCore::Running { header, .. }) => {
+                format!("{} {}\r\n", header.name, header.version)
+            }
+            Some(other) => format!("error: cm4 not running: {}\r\n", other.describe()),
+            None => "error: this part has one core\r\n".to_string(),
+        },
         "uid" => format!("{}\r\n", mcu.uid_hex()),
         c if c == dfu_command && strapped => "error: no DFU entry in this product\r\n".to_string(),
         c if c == dfu_command => {

@@ -114,6 +114,13 @@ impl Controller {
         }
     }
 
+    pub fn as_h7_mut(&mut self) -> Option<&mut H7Flash> {
+        match self {
+            Controller::H7(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// A power-on reset: on L4/G0 the option bytes load only here (and at OBL_LAUNCH).
     pub fn power_on_reset(&mut self) {
         match self {
@@ -274,6 +281,18 @@ impl Controller {
             Controller::H7(c) => Some(pick(c.loaded_options().boot) << 16),
             _ => None,
         }
+    }
+
+    /// The H745/H755's Cortex-M4: whether it boots by itself (OPTSR.BCM4) and where it
+    /// fetches its vector table (BOOT_CM4_ADD0/1, picked by BOOT0). `None` on single-core parts.
+    pub fn second_core_boot(&self, boot0: bool) -> Option<(bool, u32)> {
+        let Controller::H7(c) = self else {
+            return None;
+        };
+        let options = c.loaded_options();
+        let word = options.boot4?;
+        let half = if boot0 { word >> 16 } else { word & 0xFFFF };
+        Some((options.optsr & super::h7::OPTSR_BCM4 != 0, half << 16))
     }
 
     /// Store an RDP byte in the option cells (as a part delivered at level 1 has it); it

@@ -62,12 +62,44 @@ pub struct Design {
     /// Expose the board's QSPI flash as DfuSe alternate setting 1 (custom designs).
     #[serde(default)]
     pub qspi: bool,
+    /// Dual-core parts: the Cortex-M4's own image and slots (knobs `cm4_base`, `cm4_size`,
+    /// `cm4_slot_b`). The bootloader checks it (and on ab-slots copies it) like the main one.
+    #[serde(default)]
+    pub cm4: Option<Slots>,
+}
+
+/// Where one core's application lives: slot A (where it runs) and, for ab-slots, slot B.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Slots {
+    pub base: u32,
+    pub size: u32,
+    pub slot_b: u32,
+}
+
+impl Slots {
+    /// The flash word ab-slots uses to mark an update as pending: the last 32 bytes of B.
+    pub fn pending_flag(&self) -> u32 {
+        self.slot_b + self.size - 32
+    }
 }
 
 impl Design {
-    /// The flash word ab-slots uses to mark an update as pending: the last 32 bytes of B.
+    /// The main (or only) core's slots.
+    pub fn main_slots(&self) -> Slots {
+        Slots {
+            base: self.app_base,
+            size: self.app_size,
+            slot_b: self.slot_b,
+        }
+    }
+
+    /// Every image's slots, the main core's first.
+    pub fn all_slots(&self) -> Vec<Slots> {
+        std::iter::once(self.main_slots()).chain(self.cm4).collect()
+    }
+
     pub fn pending_flag(&self) -> u32 {
-        self.slot_b + self.app_size - 32
+        self.main_slots().pending_flag()
     }
 }
 
@@ -161,6 +193,14 @@ pub fn design_from(
         Some("boot0-strap") => RomEntry::Boot0Strap,
         Some(v) => return Err(format!("knob entry = {v:?} is not app-jump or boot0-strap")),
     };
+    let cm4 = match number("cm4_base")? {
+        None => None,
+        Some(base) => {
+            let size = number("cm4_size")?.unwrap_or(flash_end.saturating_sub(base));
+            let slot_b = number("cm4_slot_b")?.unwrap_or(base.saturating_add(size));
+            Some(Slots { base, size, slot_b })
+        }
+    };
     let ms = |k: &str, d: u64| number(k).map(|v| Duration::from_millis(v.map_or(d, u64::from)));
     Ok(Design {
         kind,
@@ -183,6 +223,7 @@ pub fn design_from(
             }
             q => q,
         },
+        cm4,
     })
 }
 
@@ -256,13 +297,18 @@ fn run_design(mcu: &mut Mcu, d: Design) -> Result<Firmware, PowerLost> {
         DesignKind::StRom if force_dfu => Firmware::Rom(DfuseFunction::new(rom_config(mcu))),
         DesignKind::StRom => jump(mcu, d.app_base, d.app_size, Some(&d)),
         _ if force_dfu => dfu_mode(mcu, d),
-        DesignKind::CrcSingle if a_valid => jump(mcu, d.app_base, d.app_size, Some(&d)),
+        // A dual-image product leaves DFU only when both images check.
+        DesignKind::CrcSingle if a_valid && cm4_valid(mcu, &d) => {
+            jump(mcu, d.app_base, d.app_size, Some(&d))
+        }
         DesignKind::CrcSingle => dfu_mode(mcu, d),
         // A naive bootloader only asks whether the slot looks erased.
         DesignKind::Naive if slot(mcu, d.app_base, 4) == [0xFF; 4] => dfu_mode(mcu, d),
         DesignKind::Naive => jump(mcu, d.app_base, d.app_size, Some(&d)),
         DesignKind::AbSlots => {
-            ab_copy_if_needed(mcu, &d)?;
+            for slots in d.all_slots() {
+                ab_copy_if_needed(mcu, &d, &slots)?;
+            }
             let a_check = header::check_app(d.app_base, slot(mcu, d.app_base, d.app_size));
             match a_check {
                 SlotCheck::Valid(_) => jump(mcu, d.app_base, d.app_size, Some(&d)),
@@ -274,22 +320,31 @@ fn run_design(mcu: &mut Mcu, d: Design) -> Result<Firmware, PowerLost> {
     })
 }
 
+fn cm4_valid(mcu: &Mcu, d: &Design) -> bool {
+    d.cm4.is_none_or(|s| {
+        matches!(
+            header::check_app(s.base, slot(mcu, s.base, s.size)),
+            SlotCheck::Valid(_)
+        )
+    })
+}
+
 fn read_word(mcu: &Mcu, address: u32) -> u32 {
     mcu.flash.read(address, 4).map_or(0xFFFF_FFFF, |b| {
         u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     })
 }
 
-/// The A/B bootloader's boot-time copy of B into A, as flash operations of the device's own
-/// (each one can be cut).
-fn ab_copy_if_needed(mcu: &mut Mcu, d: &Design) -> Result<(), PowerLost> {
-    let pending = read_word(mcu, d.pending_flag()) == PENDING_MAGIC;
+/// The A/B bootloader's boot-time copy of B into A for one image, as flash operations of the
+/// device's own (each one can be cut).
+fn ab_copy_if_needed(mcu: &mut Mcu, d: &Design, s: &Slots) -> Result<(), PowerLost> {
+    let pending = read_word(mcu, s.pending_flag()) == PENDING_MAGIC;
     // B holds an image linked for A: check it as if it sat at A.
-    let b_bytes = slot(mcu, d.slot_b, d.app_size).to_vec();
-    let b = header::check_app(d.app_base, &b_bytes);
-    let a = header::check_app(d.app_base, slot(mcu, d.app_base, d.app_size));
+    let b_bytes = slot(mcu, s.slot_b, s.size).to_vec();
+    let b = header::check_app(s.base, &b_bytes);
+    let a = header::check_app(s.base, slot(mcu, s.base, s.size));
     if pending && d.erase_a_first {
-        erase_range(mcu, d.app_base, d.app_size)?;
+        erase_range(mcu, s.base, s.size)?;
     }
     let b_usable = match &b {
         SlotCheck::Valid(_) => true,
@@ -310,27 +365,27 @@ fn ab_copy_if_needed(mcu: &mut Mcu, d: &Design) -> Result<(), PowerLost> {
     }
     if !d.resume_copy {
         // This design forgets the update before copying it: a cut now is never resumed.
-        clear_pending(mcu, d)?;
+        clear_pending(mcu, s)?;
     }
     let len = match &b {
         SlotCheck::Valid(h) | SlotCheck::BadImageCrc(h) => (h.length as usize).min(b_bytes.len()),
         _ => b_bytes.len(),
     };
     if !(pending && d.erase_a_first) {
-        erase_range(mcu, d.app_base, len as u32)?;
+        erase_range(mcu, s.base, len as u32)?;
     }
     for (i, chunk) in b_bytes[..len].chunks(1024).enumerate() {
-        mcu.flash_program(d.app_base + (i * 1024) as u32, chunk, Origin::Device)?;
+        mcu.flash_program(s.base + (i * 1024) as u32, chunk, Origin::Device)?;
         mcu.wait_flash_idle();
     }
     if d.resume_copy && pending {
-        clear_pending(mcu, d)?;
+        clear_pending(mcu, s)?;
     }
     Ok(())
 }
 
-fn clear_pending(mcu: &mut Mcu, d: &Design) -> Result<(), PowerLost> {
-    mcu.flash_program(d.pending_flag(), &[0; 4], Origin::Device)?;
+fn clear_pending(mcu: &mut Mcu, s: &Slots) -> Result<(), PowerLost> {
+    mcu.flash_program(s.pending_flag(), &[0; 4], Origin::Device)?;
     mcu.wait_flash_idle();
     Ok(())
 }
@@ -370,17 +425,28 @@ fn rom_config(mcu: &Mcu) -> DfuseConfig {
     }
 }
 
-/// The range a custom bootloader lets DFU write: its application slot, or slot B.
-fn writable(design: &Design) -> (u32, u32) {
-    match design.kind {
-        DesignKind::AbSlots => (design.slot_b, design.slot_b + design.app_size),
-        _ => (design.app_base, design.app_base + design.app_size),
-    }
+/// The ranges a custom bootloader lets DFU write: each image's slot, or its slot B.
+fn writable(design: &Design) -> Vec<(u32, u32)> {
+    design
+        .all_slots()
+        .iter()
+        .map(|s| match design.kind {
+            DesignKind::AbSlots => (s.slot_b, s.slot_b + s.size),
+            _ => (s.base, s.base + s.size),
+        })
+        .collect()
+}
+
+fn within(ranges: &[(u32, u32)], address: u32, len: u64) -> bool {
+    let end = address as u64 + len;
+    ranges
+        .iter()
+        .any(|&(lo, hi)| address >= lo && end <= hi as u64)
 }
 
 /// A Cube-based custom bootloader: ST's USB device library defaults (facts section 6).
 fn custom_config(mcu: &Mcu, design: &Design) -> DfuseConfig {
-    let (lo, hi) = writable(design);
+    let ranges = writable(design);
     let mut groups = Vec::new();
     for i in 0..mcu.flash.sector_count() {
         let Some((start, size)) = mcu.flash.sector(i) else {
@@ -388,7 +454,7 @@ fn custom_config(mcu: &Mcu, design: &Design) -> DfuseConfig {
         };
         // Sectors outside the writable range (the bootloader's own, slot A of an A/B
         // design) are read-only ('a').
-        let letter = if start >= lo && start < hi { 'g' } else { 'a' };
+        let letter = if within(&ranges, start, 1) { 'g' } else { 'a' };
         match groups.last_mut() {
             Some((n, s, l)) if *s == size && *l == letter => *n += 1,
             _ => groups.push((1u32, size, letter)),
@@ -410,7 +476,7 @@ fn custom_config(mcu: &Mcu, design: &Design) -> DfuseConfig {
         transfer_size: design.transfer_size,
         alt_names,
         commands: vec![0x00, 0x21, 0x41],
-        default_address: lo,
+        default_address: ranges[0].0,
         poll_erase: design.poll_erase,
         poll_program: design.poll_program,
         poll_command: design.poll_program,
@@ -424,8 +490,8 @@ pub struct FirmwareMemory<'a> {
     pub mcu: &'a mut Mcu,
     /// ROM: reads, erases and writes refused at RDP level 1 (AN2662).
     pub rom: bool,
-    /// DFU may write [lo, hi).
-    pub writable: (u32, u32),
+    /// DFU may write within these [lo, hi) ranges.
+    pub writable: Vec<(u32, u32)>,
     /// The selected alternate setting is the QSPI chip's.
     pub qspi: bool,
     /// An option-byte write asked for the reset that applies it.
@@ -439,7 +505,7 @@ impl<'a> FirmwareMemory<'a> {
         Self {
             mcu,
             rom: true,
-            writable: (base, end),
+            writable: vec![(base, end)],
             qspi: false,
             reset: false,
         }
@@ -521,7 +587,7 @@ impl DfuMemory for FirmwareMemory<'_> {
         let Some(sector) = self.mcu.flash.sector_of(address) else {
             return Err(dfuse::ERR_TARGET);
         };
-        if address < self.writable.0 || address >= self.writable.1 {
+        if !within(&self.writable, address, 1) {
             return Err(dfuse::ERR_TARGET);
         }
         let errors = self
@@ -570,8 +636,7 @@ impl DfuMemory for FirmwareMemory<'_> {
         if self.rom && address == F4_OPTION_BYTES && self.mcu.fc.as_f4().is_some() {
             return self.write_f4_options(data);
         }
-        let end = address as u64 + data.len() as u64;
-        if address < self.writable.0 || end > self.writable.1 as u64 {
+        if !within(&self.writable, address, data.len() as u64) {
             return Err(dfuse::ERR_TARGET);
         }
         let errors = self
@@ -634,11 +699,17 @@ pub fn mark_pending(mcu: &mut Mcu, design: &Design) -> Result<(), PowerLost> {
     if design.kind != DesignKind::AbSlots {
         return Ok(());
     }
-    mcu.flash_program(
-        design.pending_flag(),
-        &PENDING_MAGIC.to_le_bytes(),
-        Origin::Device,
-    )?;
-    mcu.wait_flash_idle();
+    // Only an image that was sent: a blank B has nothing to copy.
+    for s in design.all_slots() {
+        if slot(mcu, s.slot_b, 4) == [0xFF; 4] {
+            continue;
+        }
+        mcu.flash_program(
+            s.pending_flag(),
+            &PENDING_MAGIC.to_le_bytes(),
+            Origin::Device,
+        )?;
+        mcu.wait_flash_idle();
+    }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cm4::SecondCore;
 use super::controller::{BusFault, Controller, FlashBus};
 use super::core::{CoreRequest, CortexM};
 use super::fault::{self, Cut, CutPoint, CutWhen, EventRng, FlashOp, OpKind, Origin, PowerLost};
@@ -26,7 +27,7 @@ pub struct Mcu {
     pub flash: FlashArray,
     pub fc: Controller,
     pub core: CortexM,
-    /// The second core of a dual-core part (the H755's Cortex-M4); it runs no firmware here.
+    /// The second core of a dual-core part (the H755's Cortex-M4), as the debugger sees it.
     pub core2: Option<CortexM>,
     /// DBGMCU_CR as seen through the APB-AP (the H7's debug-component bus).
     dbgmcu_cr: u32,
@@ -44,6 +45,8 @@ pub struct Mcu {
     /// The firmware has started since the last reset (false while caught at the reset vector).
     booted: bool,
     pub firmware: Firmware,
+    /// What the second core of a dual-core part runs (`None`: single core, or not started).
+    pub cm4: Option<SecondCore>,
     pub usb: UsbIdentities,
     /// Bumped whenever the device leaves the bus, so that open handles go stale.
     pub usb_epoch: u64,
@@ -109,6 +112,7 @@ impl Mcu {
             debugger: false,
             booted: false,
             firmware: Firmware::Off,
+            cm4: None,
             usb,
             usb_epoch: 0,
             algos,
@@ -135,10 +139,16 @@ impl Mcu {
     }
 
     /// Put back a saved power state and what was running, without booting again.
-    pub fn restore_power_state(&mut self, powered: bool, firmware: Firmware) {
+    pub fn restore_power_state(
+        &mut self,
+        powered: bool,
+        firmware: Firmware,
+        cm4: Option<SecondCore>,
+    ) {
         self.powered = powered;
         self.booted = true;
         self.firmware = if powered { firmware } else { Firmware::Off };
+        self.cm4 = if powered { cm4 } else { None };
         self.usb_epoch += 1;
     }
 
@@ -193,6 +203,7 @@ impl Mcu {
         self.leave_bus();
         if !on {
             self.firmware = Firmware::Off;
+            self.cm4 = None;
             return;
         }
         self.debugger = false;
@@ -219,6 +230,7 @@ impl Mcu {
             self.nrst_low = true;
             self.leave_bus();
             self.firmware = Firmware::Off;
+            self.cm4 = None;
             self.core.halted = false;
         }
     }
@@ -249,6 +261,7 @@ impl Mcu {
         self.fc.reset();
         self.booted = false;
         self.firmware = Firmware::Off;
+        self.cm4 = None;
         if !self.core.halted {
             self.boot();
         }
@@ -272,6 +285,13 @@ impl Mcu {
             Ok(f) => f,
             Err(PowerLost) => Firmware::Off,
         };
+        self.cm4 = match self.firmware {
+            Firmware::Off => None,
+            _ => super::cm4::boot(self),
+        };
+        if let Some(cm4) = &self.cm4 {
+            self.log.push(format!("boot: CM4 {}", cm4.describe()));
+        }
         self.usb_epoch += 1;
         self.log.push(format!("boot: {}", self.firmware.describe()));
     }

@@ -9,6 +9,7 @@
 //! flash ([`firmware`]). Time is a per-fixture [`VirtualClock`].
 
 pub mod algo;
+pub mod cm4;
 pub mod console;
 pub mod controller;
 pub mod core;

@@ -34,6 +34,8 @@ struct Header {
     fc: Controller,
     core: CortexM,
     firmware: Firmware,
+    #[serde(default)]
+    cm4: Option<super::cm4::SecondCore>,
     flash_ops: u64,
     usb_requests: u64,
     cut: Option<Cut>,
@@ -75,6 +77,7 @@ pub fn save(mcu: &Mcu, unit: u64, path: &Path) -> Result<(), String> {
         fc: mcu.fc.clone(),
         core: mcu.core.clone(),
         firmware: mcu.firmware.clone(),
+        cm4: mcu.cm4.clone(),
         flash_ops: mcu.flash_ops,
         usb_requests: mcu.usb_requests,
         cut: mcu.cut,
@@ -154,7 +157,7 @@ pub fn load(path: &Path, usb: UsbIdentities) -> Result<Option<Loaded>, String> {
     mcu.cut = header.cut;
     mcu.dfu_request = header.dfu_request;
     mcu.faults = header.faults;
-    mcu.restore_power_state(header.powered, header.firmware);
+    mcu.restore_power_state(header.powered, header.firmware, header.cm4);
     Ok(Some(Loaded {
         mcu,
         unit: header.unit,

@@ -59,7 +59,7 @@ fn arrive(device: &SimDevice, sim: &SimSpec, profile: &Profile) -> Result<(), St
     flash(&mut target, &bootloader_segments(sim, profile)?)?;
     if sim.initial == Initial::Provisioned {
         let images = super::load_unit_images(profile).map_err(|e| e.to_string())?;
-        flash(&mut target, &images.application.segments)?;
+        flash(&mut target, &images.application_segments())?;
         let current = options::read(profile.family, &mut target).map_err(|e| e.to_string())?;
         let wanted = options::encode(profile.family, &profile.option_bytes, &current)?;
         if wanted != current {

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::Utc;
 
 pub use events::{Event, EventSink};
-use unit::{UnitImages, UnitRun};
+use unit::{SlotImage, UnitImages, UnitRun};
 
 use crate::config::{self, Fixture, ImageRole, Profile, Station};
 use crate::error::{ExitStatus, StationError};
@@ -70,17 +70,29 @@ pub fn load_unit_images(profile: &Profile) -> Result<UnitImages, StationError> {
             .map(|i| (i, spec))
             .map_err(|e| StationError::usage(format!("error: {e}")))
     };
+    let slot_of = |spec: &config::ImageSpec| {
+        spec.slot
+            .as_deref()
+            .and_then(|s| profile.slot(s))
+            .map(|s| (s.start, s.size))
+            .ok_or_else(|| StationError::usage("application slot missing"))
+    };
     let (bootloader, _) = load(ImageRole::Bootloader)?;
     let (application, spec) = load(ImageRole::Application)?;
-    let slot = spec
-        .slot
-        .as_deref()
-        .and_then(|s| profile.slot(s))
-        .ok_or_else(|| StationError::usage("application slot missing"))?;
+    let application_slot = slot_of(spec)?;
+    let cm4 = match profile.cm4_image() {
+        None => None,
+        Some(spec) => Some(SlotImage {
+            image: config::check::load_pinned_image(profile, spec)
+                .map_err(|e| StationError::usage(format!("error: {e}")))?,
+            slot: slot_of(spec)?,
+        }),
+    };
     Ok(UnitImages {
         bootloader,
         application,
-        application_slot: (slot.start, slot.size),
+        application_slot,
+        cm4,
     })
 }
 
@@ -97,6 +109,13 @@ fn image_refs(images: &UnitImages) -> Vec<ImageRef> {
             sha256: images.application.sha256.clone(),
         },
     ]
+    .into_iter()
+    .chain(images.cm4.as_ref().map(|c| ImageRef {
+        name: c.image.name.clone(),
+        role: "application-cm4".into(),
+        sha256: c.image.sha256.clone(),
+    }))
+    .collect()
 }
 
 /// Provision `options.units` units, spread over the fixtures, which run in parallel.

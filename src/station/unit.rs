@@ -11,7 +11,7 @@ use crate::backend::FixtureHw;
 use crate::config::{Fixture, Profile};
 use crate::dfu;
 use crate::hw::{
-    AttachMode, Clock, FlashOptions, HwError, ResetKind, UsbBus, UsbControl, UsbSelector,
+    AttachMode, Clock, FlashOptions, HwError, ResetKind, Segment, UsbBus, UsbControl, UsbSelector,
 };
 use crate::image::Image;
 use crate::image::header::{self, SlotCheck};
@@ -70,6 +70,25 @@ pub struct UnitImages {
     pub bootloader: Image,
     pub application: Image,
     pub application_slot: (u32, u32),
+    /// Dual-core parts: the Cortex-M4's application and its slot.
+    pub cm4: Option<SlotImage>,
+}
+
+pub struct SlotImage {
+    pub image: Image,
+    /// (start, size)
+    pub slot: (u32, u32),
+}
+
+impl UnitImages {
+    /// Every application image's segments: the main core's, then the CM4's.
+    pub fn application_segments(&self) -> Vec<Segment> {
+        let mut segments = self.application.segments.clone();
+        if let Some(cm4) = &self.cm4 {
+            segments.extend(cm4.image.segments.iter().cloned());
+        }
+        segments
+    }
 }
 
 /// Keeps a killed run's progress: called with the steps done and the device, after each step.
@@ -432,7 +451,7 @@ impl<'a> UnitRun<'a> {
     fn dfu_download(&mut self) -> Result<StepOutput, StepError> {
         let dfu = &self.profile.dfu;
         let settings = super::update::UpdateSettings::new(dfu.alt, dfu.mode, dfu.erase);
-        let segments = self.images.application.segments.clone();
+        let segments = self.images.application_segments();
         let report = super::update::update(
             &mut self.hw,
             self.fixture,
@@ -510,7 +529,37 @@ impl<'a> UnitRun<'a> {
                 device.bcd_device, expected.version
             )));
         }
+        if let Some(cm4) = &self.images.cm4 {
+            let reply = self.cm4_version(cm4)?;
+            out.details.insert("cm4_version".into(), reply.into());
+        }
         Ok(out)
+    }
+
+    /// A dual-core unit's CM4 is checked through the console: the CM7 application reports
+    /// what the CM4 runs (on a real board, over shared memory).
+    fn cm4_version(&self, cm4: &SlotImage) -> Result<String, StepError> {
+        let (base, size) = cm4.slot;
+        let window = cm4.image.bytes_at(base, size as usize, 0xFF);
+        let SlotCheck::Valid(expected) = header::check_app(base, &window) else {
+            return Err(StepError::error(
+                "the profile's CM4 image has no valid header",
+            ));
+        };
+        let path = self.hw.console.clone().ok_or_else(|| {
+            StepError::error(
+                "the profile has a CM4 image, but the fixture has no console port to ask it \
+                 (serial_port in the station file)",
+            )
+        })?;
+        let reply = super::console::ask(&path, "version cm4", Duration::from_secs(2))?;
+        let want = format!("{} {}", expected.name, expected.version);
+        if reply != want {
+            return Err(StepError::fail(format!(
+                "the CM4 reports {reply:?}, expected {want:?}"
+            )));
+        }
+        Ok(reply)
     }
 }
 

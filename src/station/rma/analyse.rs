@@ -346,7 +346,58 @@ fn would_boot(
             );
         }
     };
-    design_outcome(&desc.design, &desc.version.to_string(), &name, slot)
+    let main = design_outcome(&desc.design, &desc.version.to_string(), &name, slot);
+    match desc.knobs.get("cm4_base").and_then(|v| parse_u32(v)) {
+        Some(cm4) => with_cm4(main, &desc.design, cm4, profile, slots, read),
+        None => main,
+    }
+}
+
+/// A dual-core design also checks the CM4's image (sim/cm4.rs): crc-single stays in DFU
+/// without it; otherwise the CM4 runs whatever its slot holds.
+fn with_cm4(
+    main: WouldBoot,
+    design: &str,
+    base: u32,
+    profile: &Profile,
+    slots: &[SlotView],
+    read: &mut Reader,
+) -> WouldBoot {
+    let (name, check) = match slots
+        .iter()
+        .zip(&profile.memory.slots)
+        .find(|(_, s)| s.start == base)
+    {
+        Some((view, s)) => (s.name.clone(), view.verdict.clone()),
+        None => {
+            let size = profile.memory.flash.end().saturating_sub(base.into()) as u32;
+            (hex(base), read_app(base, size, read).ok())
+        }
+    };
+    let verdict = check.as_ref().map_or("unreadable", slot_verdict);
+    match check {
+        _ if main.runs != Runs::Application => main,
+        Some(SlotCheck::Valid(h)) => WouldBoot {
+            detail: format!(
+                "{}; the CM4 runs {} {} from slot {name}",
+                main.detail, h.name, h.version
+            ),
+            ..main
+        },
+        _ if design == "crc-single" => WouldBoot {
+            runs: Runs::BootloaderDfu,
+            detail: format!(
+                "the {design} bootloader waits in DFU mode: the CM4's slot {name} is {verdict}"
+            ),
+        },
+        _ => WouldBoot {
+            runs: Runs::DamagedCode,
+            detail: format!(
+                "{}; but the CM4's slot {name} is {verdict}, so the CM4 has nothing valid to run",
+                main.detail
+            ),
+        },
+    }
 }
 
 fn design_outcome(design: &str, version: &str, slot: &str, a: Option<SlotCheck>) -> WouldBoot {
