@@ -93,21 +93,7 @@ fn print_inspection(i: &Inspection) {
     }
     println!("  on USB now: {}", i.usb_now);
     match (&i.option_bytes, i.rdp_level) {
-        (Some(ob), _) => println!(
-            "  RDP level {} (RDP byte {:#04x}); write-protected sectors {:?}; BOR level {}; \
-             IWDG {}; nRST_STOP {}; nRST_STDBY {}; OPTCR {}",
-            ob.rdp_level,
-            ob.rdp_byte,
-            ob.write_protected,
-            serde_json::to_value(ob.bor_level)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            if ob.iwdg_sw { "software" } else { "hardware" },
-            ob.nrst_stop,
-            ob.nrst_stdby,
-            ob.raw
-        ),
+        (Some(ob), _) => println!("  {}", option_line(ob)),
         (None, Some(level)) => println!("  RDP level {level} (inferred; option bytes unread)"),
         (None, None) => println!("  RDP level: unknown"),
     }
@@ -115,6 +101,47 @@ fn print_inspection(i: &Inspection) {
     for note in &i.notes {
         println!("  note: {note}");
     }
+}
+
+/// A family's decoded option bytes on one line: the fields every family has, then the rest.
+fn option_line(ob: &serde_json::Value) -> String {
+    let text = |k: &str| match &ob[k] {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "?".into(),
+        other => other.to_string(),
+    };
+    let mut line = format!(
+        "RDP level {} (RDP byte {:#04x}); write-protected sectors {}; BOR level {}; IWDG {}; \
+         nRST_STOP {}; nRST_STDBY {}",
+        text("rdp_level"),
+        ob["rdp_byte"].as_u64().unwrap_or(0),
+        text("write_protected"),
+        text("bor_level"),
+        if ob["iwdg_sw"].as_bool().unwrap_or(true) {
+            "software"
+        } else {
+            "hardware"
+        },
+        text("nrst_stop"),
+        text("nrst_stdby"),
+    );
+    for k in ["boot_address0", "boot_address1"] {
+        if !ob[k].is_null() {
+            line.push_str(&format!("; {k} {}", text(k)));
+        }
+    }
+    if let Some(raw) = ob["raw"].as_object() {
+        for (name, value) in raw {
+            line.push_str(&format!("; {} {}", name.to_uppercase(), text_of(value)));
+        }
+    } else if !ob["raw"].is_null() {
+        line.push_str(&format!("; OPTCR {}", text("raw")));
+    }
+    line
+}
+
+fn text_of(v: &serde_json::Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
 }
 
 fn print_flash(f: &FlashView) {
@@ -151,7 +178,11 @@ pub fn dump(args: DumpArgs) -> Result<ExitStatus, StationError> {
         info.uid,
         args.output.display(),
         info.sha256,
-        info.optcr,
+        info.option_words
+            .iter()
+            .map(|(n, v)| format!("{n} {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         dump::sidecar(&args.output).display()
     );
     Ok(ExitStatus::Pass)

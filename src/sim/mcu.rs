@@ -213,8 +213,9 @@ impl Mcu {
         }
         let (sp, pc) = self.vector_table();
         self.core.power_on(sp, pc);
+        let (sp2, pc2) = self.second_vector_table();
         if let Some(core2) = self.core2.as_mut() {
-            core2.power_on(0, 0);
+            core2.power_on(sp2, pc2);
         }
         self.dbgmcu_cr = 0;
         // Option bytes load at power-on on every family (on L4/G0 only then and at OBL_LAUNCH).
@@ -232,6 +233,9 @@ impl Mcu {
             self.firmware = Firmware::Off;
             self.cm4 = None;
             self.core.halted = false;
+            if let Some(core2) = self.core2.as_mut() {
+                core2.halted = false;
+            }
         }
     }
 
@@ -254,6 +258,12 @@ impl Mcu {
         self.leave_bus();
         let (sp, pc) = self.vector_table();
         self.core.reset(sp, pc);
+        // A system reset resets both cores of a dual-core part (RM0399 "Reset and clock
+        // control"); each stops on its own reset vector catch when a debugger set one.
+        let (sp2, pc2) = self.second_vector_table();
+        if let Some(core2) = self.core2.as_mut() {
+            core2.reset(sp2, pc2);
+        }
         self.reset_peripherals_and_boot();
     }
 
@@ -268,13 +278,25 @@ impl Mcu {
     }
 
     fn vector_table(&self) -> (u32, u32) {
+        self.vector_table_at(self.part.flash_base)
+    }
+
+    /// The second core's vector table, where its boot address option points.
+    fn second_vector_table(&self) -> (u32, u32) {
+        match self.fc.second_core_boot(self.boot0) {
+            Some((_, address)) => self.vector_table_at(address),
+            None => (0, 0),
+        }
+    }
+
+    fn vector_table_at(&self, base: u32) -> (u32, u32) {
         let word = |a: u32| {
             self.flash
                 .read(a, 4)
                 .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .unwrap_or(0xFFFF_FFFF)
         };
-        (word(self.part.flash_base), word(self.part.flash_base + 4))
+        (word(base), word(base + 4))
     }
 
     /// The firmware starts: what runs follows from the BOOT0 strap and the bytes in flash.

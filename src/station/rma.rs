@@ -1,5 +1,6 @@
 //! RMA: look at a returned unit (`inspect`), save its flash for failure analysis (`dump`), and
-//! bring a bricked, locked or half-updated unit back (`recover`). F4 family first.
+//! bring a bricked, locked or half-updated unit back (`recover`). Every family: option bytes
+//! go through `stm32::options`.
 //!
 //! Shared here: who the unit is (its last production record and the label an operator types to
 //! authorise destructive work), what answers on USB, attaching and power cycling.
@@ -18,7 +19,6 @@ use crate::error::StationError;
 use crate::hw::{AttachMode, HwError, ResetKind, UsbError, UsbSelector};
 use crate::image::Image;
 use crate::record::{Outcome, Record, RecordKind, RecordStore, serial_from_uid};
-use crate::sim::Family;
 use crate::stm32::{self, Identity};
 
 /// Who a unit is, from the records: its last production record and the label to type.
@@ -80,19 +80,6 @@ pub fn label_of(uid: &str, production: Option<&Record>) -> String {
     }
     let uid = uid.trim().to_ascii_uppercase();
     uid[uid.len().saturating_sub(8)..].to_string()
-}
-
-/// Inspect, dump and recover speak the F4's option bytes only, for now.
-pub fn require_f4(profile: &Profile) -> Result<(), StationError> {
-    if profile.family == Family::F4 {
-        Ok(())
-    } else {
-        Err(StationError::usage(format!(
-            "{}: RMA commands support the F4 family only so far, not {}",
-            profile.source.path.display(),
-            profile.family.name()
-        )))
-    }
 }
 
 /// The profile's bootloader image, checked against its pin.

@@ -322,9 +322,8 @@ impl<'a> UnitRun<'a> {
     }
 
     fn option_bytes(&mut self) -> Result<StepOutput, StepError> {
-        use crate::stm32::options::{self, Activation, OptionError};
+        use crate::stm32::options::{self, Activation};
         let family = self.profile.family;
-        let clock = self.clock();
         let before = options::read(family, self.hw.debug.as_mut())?;
         let wanted = options::encode(family, &self.profile.option_bytes, &before)
             .map_err(StepError::error)?;
@@ -339,29 +338,8 @@ impl<'a> UnitRun<'a> {
         out.details
             .insert("requested".into(), options::decode(family, &wanted));
         let changed = before != wanted;
-        let target = self.hw.debug.as_mut();
         if changed {
-            let activation = match options::program(family, target, clock.as_ref(), &wanted) {
-                Ok(a) => a,
-                Err(e) => {
-                    // Never leave half-programmed option bytes without saying so: the error
-                    // carries what the part reads now.
-                    let now = options::read(family, target)
-                        .ok()
-                        .map(|w| options::decode(family, &w));
-                    let message = format!(
-                        "{e}; the option bytes now read {}",
-                        now.map_or("(unreadable)".into(), |v| v.to_string())
-                    );
-                    return Err(match e {
-                        OptionError::Hw(h) => StepError {
-                            outcome: StepError::from(h).outcome,
-                            message,
-                        },
-                        _ => StepError::fail(message),
-                    });
-                }
-            };
+            let activation = self.program_options(&wanted)?;
             if permanent {
                 return self.confirm_permanent_lock(out, &wanted);
             }
@@ -389,6 +367,34 @@ impl<'a> UnitRun<'a> {
         self.hw.debug.detach();
         self.power_cycle()?;
         Ok(out)
+    }
+
+    /// Program `wanted` with the family's sequence. Never leaves half-programmed option bytes
+    /// without saying so: an error carries what the part reads now.
+    pub fn program_options(
+        &mut self,
+        wanted: &crate::stm32::options::OptionWords,
+    ) -> Result<crate::stm32::options::Activation, StepError> {
+        use crate::stm32::options::{self, OptionError};
+        let family = self.profile.family;
+        let clock = self.clock();
+        let target = self.hw.debug.as_mut();
+        options::program(family, target, clock.as_ref(), wanted).map_err(|e| {
+            let now = options::read(family, target)
+                .ok()
+                .map(|w| options::decode(family, &w));
+            let message = format!(
+                "{e}; the option bytes now read {}",
+                now.map_or("(unreadable)".into(), |v| v.to_string())
+            );
+            match e {
+                OptionError::Hw(h) => StepError {
+                    outcome: StepError::from(h).outcome,
+                    message,
+                },
+                _ => StepError::fail(message),
+            }
+        })
     }
 
     /// After RDP level 2 is programmed the debug port closes at the next reset for good, so

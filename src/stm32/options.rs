@@ -132,3 +132,112 @@ pub fn program(
         Family::G0 => optr::program(&optr::G0, target, clock, wanted),
     }
 }
+
+/// The part of every family's decoded option bytes that the station acts on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub rdp_level: u8,
+    pub write_protected: Vec<u32>,
+    pub bor_level: crate::config::BorLevel,
+    pub iwdg_sw: bool,
+    pub nrst_stop: bool,
+    pub nrst_stdby: bool,
+}
+
+pub fn summary(family: Family, words: &OptionWords) -> Summary {
+    let v = decode(family, words);
+    let flag = |k: &str| v[k].as_bool().unwrap_or(true);
+    Summary {
+        // Unreadable counts as protected: never assume a part is open.
+        rdp_level: v["rdp_level"].as_u64().map_or(1, |l| l.min(2) as u8),
+        write_protected: v["write_protected"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_u64())
+                    .map(|s| s as u32)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        bor_level: serde_json::from_value(v["bor_level"].clone()).unwrap_or_default(),
+        iwdg_sw: flag("iwdg_sw"),
+        nrst_stop: flag("nrst_stop"),
+        nrst_stdby: flag("nrst_stdby"),
+    }
+}
+
+/// The words that lift read and write protection and keep everything else as it is (what an
+/// RMA recovery programs before it rewrites the bootloader). From RDP level 1 the part erases
+/// its flash as it regresses.
+pub fn opened(family: Family, current: &OptionWords) -> Result<OptionWords, String> {
+    let now = summary(family, current);
+    let open = OptionBytesSpec {
+        rdp: toml::Spanned::new(0..0, 0),
+        write_protect: toml::Spanned::new(0..0, Vec::new()),
+        bor_level: now.bor_level,
+        iwdg_sw: now.iwdg_sw,
+        nrst_stop: now.nrst_stop,
+        nrst_stdby: now.nrst_stdby,
+        allow_permanent_lock: false,
+        boot_address: None,
+    };
+    encode(family, &open, current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the factory leaves, per family, as the part's registers give it.
+    fn factory(family: Family) -> OptionWords {
+        OptionWords(match family {
+            Family::F4 => vec![("OPTCR", 0x0FFF_AAEC)],
+            Family::F7 => vec![("OPTCR", 0xFFFF_AAFC), ("OPTCR1", 0x0040_0080)],
+            Family::H7 => vec![
+                ("OPTSR", 0x0006_AAD0),
+                ("WPSN1", 0xFF),
+                ("WPSN2", 0xFF),
+                ("BOOT", 0x1FF0_0800),
+            ],
+            Family::L4 => vec![
+                ("OPTR", 0xFFEF_F8AA),
+                ("WRP1AR", 0xFF00_00FF),
+                ("WRP1BR", 0xFF00_00FF),
+            ],
+            Family::G0 => vec![
+                ("OPTR", 0xFFFF_FEAA),
+                ("WRP1AR", 0x0000_00FF),
+                ("WRP1BR", 0x0000_00FF),
+            ],
+        })
+    }
+
+    #[test]
+    fn opening_a_locked_part_clears_rdp_and_wrp_and_keeps_the_rest() {
+        for family in [Family::F4, Family::F7, Family::H7, Family::L4, Family::G0] {
+            let start = factory(family);
+            let spec = OptionBytesSpec {
+                rdp: toml::Spanned::new(0..0, 1),
+                write_protect: toml::Spanned::new(0..0, vec![0, 1]),
+                bor_level: crate::config::BorLevel::Level2,
+                iwdg_sw: false,
+                nrst_stop: true,
+                nrst_stdby: true,
+                allow_permanent_lock: false,
+                boot_address: None,
+            };
+            let locked = encode(family, &spec, &start).unwrap();
+            let s = summary(family, &locked);
+            assert_eq!((s.rdp_level, s.write_protected.len()), (1, 2), "{family:?}");
+            let open = opened(family, &locked).unwrap();
+            let o = summary(family, &open);
+            assert_eq!(o.rdp_level, 0, "{family:?}");
+            assert!(o.write_protected.is_empty(), "{family:?}");
+            assert_eq!(
+                (o.bor_level, o.iwdg_sw),
+                (crate::config::BorLevel::Level2, false),
+                "{family:?}: kept"
+            );
+        }
+    }
+}

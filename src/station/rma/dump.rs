@@ -11,7 +11,7 @@ use super::{attach_any, hw_error, step_error};
 use crate::backend::FixtureHw;
 use crate::config::{Fixture, Station};
 use crate::error::StationError;
-use crate::stm32::f4::{self, F4Options};
+use crate::stm32::options;
 
 /// Read this much per SWD transfer (a progress step on a slow probe).
 const CHUNK: u32 = 64 * 1024;
@@ -25,8 +25,10 @@ pub struct DumpInfo {
     pub flash_start: String,
     pub bytes: u64,
     pub sha256: String,
-    pub optcr: String,
-    pub option_bytes: F4Options,
+    /// The option registers as read, by name (hex).
+    pub option_words: std::collections::BTreeMap<String, String>,
+    /// The family's decoded option bytes.
+    pub option_bytes: serde_json::Value,
     pub station: String,
     pub fixture: String,
     pub profile: String,
@@ -47,8 +49,6 @@ pub fn dump(
     hw: &mut FixtureHw,
     out: &Path,
 ) -> Result<DumpInfo, StationError> {
-    let profile = station.profile_of(fixture);
-    super::require_f4(profile)?;
     let json = sidecar(out);
     for path in [out, json.as_path()] {
         if path.exists() {
@@ -79,15 +79,15 @@ fn read_all(
 ) -> Result<(DumpInfo, Vec<u8>), StationError> {
     let profile = station.profile_of(fixture);
     let id = super::identify(hw, profile).map_err(step_error)?;
-    let optcr = hw.debug.read_word(f4::OPTCR).map_err(hw_error)?;
-    let options = f4::decode(optcr);
-    if options.rdp_level >= 1 {
+    let words = options::read(profile.family, hw.debug.as_mut()).map_err(hw_error)?;
+    let rdp_level = options::summary(profile.family, &words).rdp_level;
+    if rdp_level >= 1 {
         return Err(StationError::fail(format!(
             "refusing to dump UID {}: it is at RDP level {}, so its flash cannot be read over SWD. \
              `station inspect` shows what the registers give; `station recover` regresses RDP, \
              which erases the flash",
             id.uid_hex(),
-            options.rdp_level
+            rdp_level
         )));
     }
     let start = profile.memory.flash.start;
@@ -106,8 +106,12 @@ fn read_all(
         flash_start: format!("{start:#010x}"),
         bytes: flash.len() as u64,
         sha256: crate::image::sha256_hex(&flash),
-        optcr: format!("{:#010x}", optcr & !3),
-        option_bytes: options,
+        option_words: words
+            .0
+            .iter()
+            .map(|(n, v)| (n.to_string(), format!("{v:#010x}")))
+            .collect(),
+        option_bytes: options::decode(profile.family, &words),
         station: station.id.clone(),
         fixture: fixture.id.clone(),
         profile: format!("{} {}", profile.name, profile.revision),

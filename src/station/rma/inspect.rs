@@ -15,7 +15,7 @@ use crate::hw::UsbControl;
 use crate::image::Image;
 use crate::record::RecordStore;
 use crate::station::update;
-use crate::stm32::f4::{self, F4Options};
+use crate::stm32::options::{self, OptionWords};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -44,7 +44,8 @@ pub struct Inspection {
     /// What answered on USB before the inspection.
     pub usb_now: String,
     pub rdp_level: Option<u8>,
-    pub option_bytes: Option<F4Options>,
+    /// The family's decoded option bytes (`stm32::options::decode`), with the raw words.
+    pub option_bytes: Option<serde_json::Value>,
     pub flash_readable: bool,
     /// Plain-words findings: protection, mismatches, what to do next.
     pub notes: Vec<String>,
@@ -68,7 +69,6 @@ pub fn inspect(
     via: Via,
 ) -> Result<Inspection, StationError> {
     let profile = station.profile_of(fixture);
-    super::require_f4(profile)?;
     let image = super::pinned_bootloader(profile)?;
     let switched_on = super::ensure_powered(hw).map_err(hw_error)?;
     let usb = usb_now(hw, fixture);
@@ -134,9 +134,8 @@ fn swd_attached(
 ) -> Result<Inspection, StationError> {
     let profile = station.profile_of(fixture);
     let id = super::identify(hw, profile).map_err(step_error)?;
-    let optcr = hw.debug.read_word(f4::OPTCR).map_err(hw_error)?;
-    let options = f4::decode(optcr);
-    let rdp = options.rdp_level;
+    let words = options::read(profile.family, hw.debug.as_mut()).map_err(hw_error)?;
+    let rdp = options::summary(profile.family, &words).rdp_level;
     let mut notes = Vec::new();
     let expected_kib = profile.memory.flash.size / 1024;
     if id.flash_kib != expected_kib {
@@ -170,7 +169,7 @@ fn swd_attached(
         flash_size_kib: id.flash_kib,
     });
     inspection.rdp_level = Some(rdp);
-    inspection.option_bytes = Some(options);
+    inspection.option_bytes = Some(options::decode(profile.family, &words));
     inspection.flash_readable = rdp == 0;
     inspection.notes = notes;
     Ok(inspection)
@@ -260,11 +259,17 @@ fn dfu_read(
         inspection.notes.push(format!(
             "{why}: nothing in the flash can be read over DFU; `station recover` regresses RDP over SWD (erasing the flash)"
         ));
+    } else if rom && profile.family != crate::sim::Family::F4 {
+        inspection.notes.push(
+            "option bytes: the ROM's option-byte alt setting is read on F4 parts only so far; use --via swd"
+                .into(),
+        );
     } else if rom {
         match option_bytes(pipe, clock, &device) {
-            Ok(ob) => {
-                inspection.rdp_level = Some(ob.rdp_level);
-                inspection.option_bytes = Some(ob);
+            Ok(words) => {
+                let family = profile.family;
+                inspection.rdp_level = Some(options::summary(family, &words).rdp_level);
+                inspection.option_bytes = Some(options::decode(family, &words));
             }
             Err(why) => inspection
                 .notes
@@ -280,12 +285,13 @@ fn dfu_read(
 }
 
 /// The ST ROM's option-byte alt setting: 16 bytes at 0x1FFF_C000, laid out as RM0090's option
-/// byte organisation (USER and RDP in the first half-word, nWRP at offset 8).
+/// byte organisation (USER and RDP in the first half-word, nWRP at offset 8). F4 only: the
+/// other families' ROM option-byte alts are not modelled.
 fn option_bytes(
     pipe: &mut dyn UsbControl,
     clock: &dyn crate::hw::Clock,
     device: &DfuDevice,
-) -> Result<F4Options, String> {
+) -> Result<OptionWords, String> {
     let alt = device
         .alt_names
         .iter()
@@ -312,5 +318,5 @@ fn option_bytes(
     .map_err(|e| read_error(&e, true).0)?;
     let user_rdp = u32::from(u16::from_le_bytes([bytes[0], bytes[1]]));
     let nwrp = u32::from(u16::from_le_bytes([bytes[8], bytes[9]])) & 0xFFF;
-    Ok(f4::decode(user_rdp | (nwrp << 16)))
+    Ok(OptionWords(vec![("OPTCR", user_rdp | (nwrp << 16))]))
 }

@@ -13,14 +13,14 @@ use chrono::Utc;
 use super::analyse::{self, Match};
 use super::{UnitRef, power_cycle, step_error};
 use crate::backend::FixtureHw;
-use crate::config::{Fixture, OptionBytesSpec, Station};
+use crate::config::{Fixture, Station};
 use crate::error::StationError;
 use crate::hw::{FlashOptions, UsbSelector};
 use crate::record::{self, ImageRef, Outcome, ProfileRef, Record, RecordKind, RecordStore};
 use crate::station::events::{Event, EventSink};
 use crate::station::unit::{StepError, StepOutput, UnitRun};
 use crate::station::{STATION_VERSION, load_unit_images};
-use crate::stm32::f4;
+use crate::stm32::options::{self, OptionWords};
 
 /// What the operator is asked to confirm before anything changes.
 #[derive(Clone, Debug)]
@@ -72,7 +72,6 @@ pub fn recover(
     sink: &dyn EventSink,
 ) -> Result<Recovered, StationError> {
     let profile = station.profile_of(fixture);
-    super::require_f4(profile)?;
     if *profile.option_bytes.rdp.get_ref() == 2 {
         return Err(StationError::usage(format!(
             "{}: the profile asks for RDP level 2; recover never sets a permanent lock",
@@ -152,10 +151,11 @@ fn gate(
     uid: &str,
     authorise: &mut dyn FnMut(&Gate) -> Option<String>,
 ) -> Result<UnitRef, StationError> {
-    let optcr = run.hw.debug.read_word(f4::OPTCR).map_err(super::hw_error)?;
+    let family = run.profile.family;
+    let words = options::read(family, run.hw.debug.as_mut()).map_err(super::hw_error)?;
     let gate = Gate {
         unit: UnitRef::find(store, uid)?,
-        rdp_level: f4::decode(optcr).rdp_level,
+        rdp_level: options::summary(family, &words).rdp_level,
     };
     match authorise(&gate) {
         Some(typed) if gate.unit.matches(&typed) => Ok(gate.unit),
@@ -186,49 +186,51 @@ fn identify(u: &mut UnitRun) -> Result<StepOutput, StepError> {
         idcode: id.idcode,
         flash_size_kib: id.flash_kib,
     });
-    let optcr = u.hw.debug.read_word(f4::OPTCR)?;
+    let words = options::read(u.profile.family, u.hw.debug.as_mut())?;
     let mut out = StepOutput::default();
     out.details.insert("uid".into(), id.uid_hex().into());
     out.details
         .insert("idcode".into(), format!("{:#010x}", id.idcode).into());
-    out.details.insert("option_bytes".into(), json(optcr));
+    out.details.insert(
+        "option_bytes".into(),
+        options::decode(u.profile.family, &words),
+    );
     Ok(out)
 }
 
-fn json(optcr: u32) -> serde_json::Value {
-    serde_json::to_value(f4::decode(optcr)).unwrap_or_default()
-}
-
-fn option_error(e: f4::OptionError) -> StepError {
-    match e {
-        f4::OptionError::Hw(h) => h.into(),
-        other => StepError::fail(other.to_string()),
-    }
-}
-
-/// Program `wanted`, power cycle so it governs the part, attach again and read it back.
-fn program_options(u: &mut UnitRun, wanted: u32, out: &mut StepOutput) -> Result<u32, StepError> {
-    let clock = u.hw.clock.clone();
-    f4::program(u.hw.debug.as_mut(), clock.as_ref(), wanted).map_err(option_error)?;
+/// Program `wanted`, power cycle so it governs the part (whatever the family's activation:
+/// the power cycle also ends the debug session RDP 1 holds against the flash), attach again
+/// and read it back.
+fn program_options(
+    u: &mut UnitRun,
+    wanted: &OptionWords,
+    out: &mut StepOutput,
+) -> Result<(), StepError> {
+    let family = u.profile.family;
+    u.program_options(wanted)?;
+    u.hw.debug.detach();
     power_cycle(&mut u.hw)?;
     super::attach_under_reset(&mut u.hw)?;
-    let after = u.hw.debug.read_word(f4::OPTCR)?;
-    out.details.insert("after".into(), json(after));
-    if after & !3 != wanted {
+    let after = options::read(family, u.hw.debug.as_mut())?;
+    out.details
+        .insert("after".into(), options::decode(family, &after));
+    if &after != wanted {
         return Err(StepError::fail(format!(
-            "option bytes read back {:#010x}, expected {wanted:#010x}",
-            after & !3
+            "option bytes read back {:?}, expected {:?}",
+            after.0, wanted.0
         )));
     }
-    Ok(after)
+    Ok(())
 }
 
 /// Lift read and write protection so the bootloader sectors can be written again.
 fn unprotect(u: &mut UnitRun) -> Result<StepOutput, StepError> {
-    let before = u.hw.debug.read_word(f4::OPTCR)?;
-    let current = f4::decode(before);
+    let family = u.profile.family;
+    let before = options::read(family, u.hw.debug.as_mut())?;
+    let current = options::summary(family, &before);
     let mut out = StepOutput::default();
-    out.details.insert("before".into(), json(before));
+    out.details
+        .insert("before".into(), options::decode(family, &before));
     if current.rdp_level == 2 {
         return Err(StepError::fail(
             "the unit is at RDP level 2, which is permanent: it cannot be recovered",
@@ -240,19 +242,10 @@ fn unprotect(u: &mut UnitRun) -> Result<StepOutput, StepError> {
         out.details.insert("needed".into(), false.into());
         return Ok(out);
     }
-    let open = OptionBytesSpec {
-        rdp: toml::Spanned::new(0..0, 0),
-        write_protect: toml::Spanned::new(0..0, Vec::new()),
-        bor_level: current.bor_level,
-        iwdg_sw: current.iwdg_sw,
-        nrst_stop: current.nrst_stop,
-        nrst_stdby: current.nrst_stdby,
-        allow_permanent_lock: false,
-        boot_address: None,
-    };
-    let wanted = f4::encode(&open, before).map_err(StepError::error)?;
-    out.details.insert("requested".into(), json(wanted));
-    program_options(u, wanted, &mut out)?;
+    let wanted = options::opened(family, &before).map_err(StepError::error)?;
+    out.details
+        .insert("requested".into(), options::decode(family, &wanted));
+    program_options(u, &wanted, &mut out)?;
     Ok(out)
 }
 
@@ -308,17 +301,29 @@ fn verify_bootloader(u: &mut UnitRun) -> Result<StepOutput, StepError> {
 }
 
 fn restore_options(u: &mut UnitRun) -> Result<StepOutput, StepError> {
-    let before = u.hw.debug.read_word(f4::OPTCR)?;
-    let wanted = f4::encode(&u.profile.option_bytes, before).map_err(StepError::error)?;
+    let family = u.profile.family;
+    let before = options::read(family, u.hw.debug.as_mut())?;
+    // Recovery never locks for good: RDP level 2 is the production run's step, with its own
+    // typed confirmation. Here it stays at level 1.
+    let mut spec = u.profile.option_bytes.clone();
+    let deferred = *spec.rdp.get_ref() == 2;
+    if deferred {
+        spec.rdp = toml::Spanned::new(0..0, 1);
+    }
+    let wanted = options::encode(family, &spec, &before).map_err(StepError::error)?;
     let mut out = StepOutput::default();
-    out.details.insert("before".into(), json(before));
-    out.details.insert("requested".into(), json(wanted));
-    let changed = before & !3 != wanted;
+    out.details.insert("rdp2_deferred".into(), deferred.into());
+    out.details
+        .insert("before".into(), options::decode(family, &before));
+    out.details
+        .insert("requested".into(), options::decode(family, &wanted));
+    let changed = before != wanted;
     out.details.insert("programmed".into(), changed.into());
     if changed {
-        program_options(u, wanted, &mut out)?;
+        program_options(u, &wanted, &mut out)?;
     } else {
-        out.details.insert("after".into(), json(before));
+        out.details
+            .insert("after".into(), options::decode(family, &before));
     }
     Ok(out)
 }
