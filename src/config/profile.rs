@@ -498,23 +498,6 @@ pub(super) fn load_profile(
             "expected exactly one image with role = \"bootloader\"",
         ));
     }
-    for core in [Core::Main, Core::Cm4] {
-        let apps: Vec<&ImageSpec> = images
-            .iter()
-            .filter(|i| i.role == ImageRole::Application && i.core == core)
-            .collect();
-        if apps.len() > 1 {
-            errors.push(source.error_at(
-                apps[1].path_span.clone(),
-                &format!("images.{}", apps[1].name),
-                format!(
-                    "expected one application image per core, found {} for {core:?} ({})",
-                    apps.len(),
-                    apps.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
-    }
     if !errors.is_empty() {
         return Err(errors);
     }
