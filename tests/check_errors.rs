@@ -556,3 +556,37 @@ fn an_unknown_core() {
         &["expected \"cm7\" or \"cm4\", found \"m33\""],
     );
 }
+
+#[test]
+fn unit_data_errors_name_the_field() {
+    let s = Scratch::new();
+    let text = s.edit(
+        PROFILE,
+        "[dfu]",
+        "[unit_data]\narea = \"otp\"\naddress = 0x1FFF7810\nsize = 32\nfields = [\n  { name = \"mac\", offset = 0, kind = \"mac\" },\n  { name = \"x\", offset = 8, kind = \"u64\" },\n]\n\n[dfu]",
+    );
+    let out = s.check();
+    // Not a block start, a MAC without a pool, and a kind that does not exist.
+    assert_error(
+        &out,
+        PROFILE,
+        locate(&text, "[unit_data]", "0x1FFF7810"),
+        "unit_data.address",
+        &["expected a 32-byte OTP block start within 0x1fff7800..0x1fff7a00"],
+    );
+    assert_error(
+        &out,
+        PROFILE,
+        locate(&text, "fields = [", "{ name = \"mac\""),
+        "unit_data.fields.mac",
+        &["kind = \"mac\" needs unit_data.mac_pool"],
+    );
+    assert_error(
+        &out,
+        PROFILE,
+        locate(&text, "name = \"x\"", "\"u64\""),
+        "unit_data.fields.x.kind",
+        &["expected label, mac, u32, i32, f32, file or crc32, found \"u64\""],
+    );
+    assert_error_count(&out, 3);
+}

@@ -155,6 +155,7 @@ impl Bench {
                 now: self.now,
                 debugger: self.debugger,
                 log: &mut self.log,
+                otp: None,
             },
         )
     }

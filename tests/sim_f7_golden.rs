@@ -86,6 +86,7 @@ impl Bench {
             now: self.now,
             debugger: false,
             log: &mut self.log,
+            otp: None,
         };
         self.fc.write(offset, value, &mut bus).is_ok()
     }

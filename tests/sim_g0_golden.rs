@@ -161,6 +161,7 @@ impl Bench {
                 now: self.now,
                 debugger: self.debugger,
                 log: &mut self.log,
+                otp: None,
             },
         )
     }

@@ -4,6 +4,7 @@
 pub mod check;
 mod profile;
 mod station;
+pub mod unit_data;
 
 pub use check::{CheckReport, check_station};
 pub use profile::{

@@ -270,6 +270,8 @@ struct ProfileRaw {
     limits: BTreeMap<String, Limit>,
     #[serde(default)]
     console_test: Vec<ConsoleTest>,
+    #[serde(default)]
+    unit_data: Option<super::unit_data::UnitDataRaw>,
 }
 
 #[derive(Clone, Debug)]
@@ -289,6 +291,8 @@ pub struct Profile {
     pub torture: Option<TortureSpec>,
     pub limits: BTreeMap<String, Limit>,
     pub console_tests: Vec<ConsoleTest>,
+    /// Per-unit data written into OTP or a configuration sector (`[unit_data]`).
+    pub unit_data: Option<super::unit_data::UnitDataSpec>,
 }
 
 impl Profile {
@@ -498,6 +502,24 @@ pub(super) fn load_profile(
             "expected exactly one image with role = \"bootloader\"",
         ));
     }
+    let unit_data = raw.unit_data.clone().and_then(|u| {
+        let boot = raw.memory.bootloader.get_ref();
+        let mut taken = vec![(
+            "the bootloader region".to_string(),
+            boot.start as u64..boot.end(),
+        )];
+        for slot in &raw.memory.slots {
+            let s = slot.get_ref();
+            taken.push((
+                format!("slot {:?}", s.name),
+                s.start as u64..s.start as u64 + s.size as u64,
+            ));
+        }
+        let flash = raw.memory.flash.start as u64..raw.memory.flash.end();
+        let base = resolve(path, Path::new("unit-data"));
+        let dir_base = base.parent().unwrap_or(Path::new("."));
+        super::unit_data::check(u, family, flash, &taken, &source, dir_base, &mut errors)
+    });
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -527,6 +549,7 @@ pub(super) fn load_profile(
         torture: raw.torture,
         limits: raw.limits,
         console_tests: raw.console_test,
+        unit_data,
         source,
     })
 }

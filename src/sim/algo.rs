@@ -123,6 +123,7 @@ fn write_options(mcu: &mut Mcu, options: u32) -> u32 {
         now,
         debugger: mcu.debugger,
         log: &mut mcu.log,
+        otp: mcu.otp.as_mut(),
     };
     mcu.fc.write_options_through_registers(options, &mut bus);
     0

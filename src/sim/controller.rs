@@ -21,6 +21,8 @@ pub struct FlashBus<'a> {
     /// A debugger has been connected since power-on (RDP level 1 then blocks the flash).
     pub debugger: bool,
     pub log: &'a mut Vec<String>,
+    /// The part's OTP area, where it has one (programmed like flash, never erased).
+    pub otp: Option<&'a mut super::otp::OtpArea>,
 }
 
 /// A bus error on a register access.

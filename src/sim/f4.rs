@@ -312,6 +312,24 @@ impl F4Flash {
             self.sr |= SR_PGAERR;
             return;
         }
+        if bus.otp.as_ref().is_some_and(|o| o.contains(address)) {
+            let bytes = value.to_le_bytes();
+            if self.flash_blocked(bus) {
+                self.sr |= SR_WRPERR;
+                return;
+            }
+            let Some(otp) = bus.otp.as_mut() else {
+                return;
+            };
+            if otp.program(address, &bytes[..width as usize]) == super::otp::OtpWrite::Locked {
+                self.sr |= SR_WRPERR;
+                return;
+            }
+            let cost = bus.timing.word_program.mul_f64(width as f64 / 4.0);
+            self.start_busy(bus.now, cost);
+            self.sr |= SR_EOP;
+            return;
+        }
         let Some(sector) = bus.flash.sector_of(address) else {
             self.sr |= SR_PGSERR;
             return;

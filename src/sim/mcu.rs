@@ -47,6 +47,8 @@ pub struct Mcu {
     pub firmware: Firmware,
     /// What the second core of a dual-core part runs (`None`: single core, or not started).
     pub cm4: Option<SecondCore>,
+    /// The user OTP area (F4, F7).
+    pub otp: Option<super::otp::OtpArea>,
     pub usb: UsbIdentities,
     /// Bumped whenever the device leaves the bus, so that open handles go stale.
     pub usb_epoch: u64,
@@ -93,6 +95,7 @@ impl Mcu {
             .map(|(b, s)| (*b, vec![0u8; *s as usize]))
             .collect();
         let algos = super::algo::algorithms_for(part.probe_rs_chip);
+        let otp = part.otp.map(super::otp::OtpArea::new);
         let mut mcu = Self {
             core: CortexM::new(part.cores.first().map_or(0, |c| c.1)),
             core2,
@@ -113,6 +116,7 @@ impl Mcu {
             booted: false,
             firmware: Firmware::Off,
             cm4: None,
+            otp,
             usb,
             usb_epoch: 0,
             algos,
@@ -179,6 +183,7 @@ impl Mcu {
                 now,
                 debugger: self.debugger,
                 log: &mut self.log,
+                otp: self.otp.as_mut(),
             },
         )
     }
@@ -468,6 +473,7 @@ impl Mcu {
             now,
             debugger: debugger && self.debugger,
             log: &mut self.log,
+            otp: self.otp.as_mut(),
         };
         f(&mut self.fc, &mut bus)
     }
@@ -706,6 +712,9 @@ impl Mcu {
         if let Some(b) = self.ram_slice(a, 4) {
             return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         }
+        if let Some(b) = self.otp.as_ref().and_then(|o| o.read(a, 4)) {
+            return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        }
         if a >= p.flash_regs && a < p.flash_regs + 0x400 {
             return Ok(self.fc.read(a - p.flash_regs, self.clock.now()));
         }
@@ -738,7 +747,7 @@ impl Mcu {
     ) -> Result<(), BusFault> {
         let a = address & !3;
         let shift = 8 * (address & 3);
-        if self.flash.contains(a) {
+        if self.flash.contains(a) || self.otp.as_ref().is_some_and(|o| o.contains(a)) {
             let value = lane_value >> shift;
             let (fc, mut bus) = self.flash_bus();
             fc.program(address, value, size, &mut bus);

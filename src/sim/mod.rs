@@ -24,6 +24,7 @@ pub mod h7;
 pub mod l4;
 pub mod mcu;
 pub mod optr;
+pub mod otp;
 pub mod outcome;
 pub mod part;
 pub mod qspi;

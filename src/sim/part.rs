@@ -132,6 +132,8 @@ pub struct PartSpec {
     pub cores: Vec<(u8, u32)>,
     /// The APB-AP that reaches the debug components (DBGMCU), where the part has one.
     pub apb_ap: Option<u8>,
+    /// The user OTP area (F4, F7), programmed through the FLASH controller.
+    pub otp: Option<super::otp::OtpSpec>,
 }
 
 #[derive(Clone, Debug)]
@@ -195,6 +197,7 @@ impl PartSpec {
                     ],
                     cores: vec![(0, CM4)],
                     apb_ap: None,
+                    otp: Some(super::otp::OtpSpec::F4),
                 })
             }
             // F767 2 MiB single bank (nDBANK = 1): 4x32K, 1x128K, 7x256K (facts 5.1); UID
@@ -225,6 +228,7 @@ impl PartSpec {
                     rom_alt_names: vec!["@Internal Flash  /0x08000000/04*032Kg,01*128Kg,07*256Kg"],
                     cores: vec![(0, CM7_F7)],
                     apb_ap: None,
+                    otp: Some(super::otp::OtpSpec::F7),
                 })
             }
             // H743/H755: 2 banks x 8 x 128 KiB, FLASH at 0x52002000, UID 0x1FF1E800, DEV_ID
@@ -271,6 +275,7 @@ impl PartSpec {
                         vec![(0, CM7)]
                     },
                     apb_ap: Some(2),
+                    otp: None,
                 })
             }
             // L476: 1 MiB dual bank, 2 x 256 pages of 2 KiB; DEV_ID 0x415 (facts 3.4, 4, 5.1).
@@ -294,6 +299,7 @@ impl PartSpec {
                 ],
                 cores: vec![(0, CM4)],
                 apb_ap: None,
+                otp: None,
             }),
             // G071: 128 KiB, 64 pages of 2 KiB; DBGMCU_IDCODE at 0x40015800, DEV_ID 0x460
             // (facts 3.5, 4, 5.1). A Cortex-M0+.
@@ -316,6 +322,7 @@ impl PartSpec {
                 ],
                 cores: vec![(0, CM0_PLUS)],
                 apb_ap: None,
+                otp: None,
             }),
             _ => None,
         }

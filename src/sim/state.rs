@@ -46,6 +46,9 @@ struct Header {
     /// The QSPI chip's contents follow the flash, when it was ever touched.
     #[serde(default)]
     qspi_len: usize,
+    /// The OTP area's bytes (data and lock bytes), where the part has one.
+    #[serde(default)]
+    otp: Option<Vec<u8>>,
 }
 
 /// Where a fixture's simulated unit is kept.
@@ -85,6 +88,7 @@ pub fn save(mcu: &Mcu, unit: u64, path: &Path) -> Result<(), String> {
         faults: mcu.faults.clone(),
         flash_len: mcu.flash.size() as usize,
         qspi_len: mcu.qspi.as_ref().map_or(0, |q| q.size() as usize),
+        otp: mcu.otp.as_ref().map(|o| o.bytes.clone()),
     };
     let json = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
     let flash = mcu
@@ -141,6 +145,12 @@ pub fn load(path: &Path, usb: UsbIdentities) -> Result<Option<Loaded>, String> {
     let clock = Arc::new(VirtualClock::starting_at(header.now));
     let mut mcu = Mcu::new(part, header.uid, header.timing, clock, usb);
     mcu.flash.poke(mcu.flash.base(), flash);
+    if let (Some(area), Some(bytes)) = (mcu.otp.as_mut(), &header.otp) {
+        if bytes.len() != area.bytes.len() {
+            return Err(bad("OTP size"));
+        }
+        area.bytes.copy_from_slice(bytes);
+    }
     if !qspi.is_empty() {
         let chip = super::qspi::chip(&mut mcu.qspi);
         if chip.size() as usize != qspi.len() {

@@ -10,6 +10,7 @@ pub mod report;
 pub mod rma;
 pub mod torture;
 pub mod unit;
+pub mod unit_data;
 pub mod update;
 
 use std::path::PathBuf;
@@ -259,6 +260,7 @@ fn run_unit(
                 failure: None,
                 abort: options.abort,
                 typed_labels: &options.typed_labels,
+                records_dir: &station.records_dir,
                 journal: Some(Box::new(
                     |steps: &[record::StepRecord], device: Option<&record::DeviceInfo>| {
                         let mut provisional = provisional.clone();

@@ -108,8 +108,10 @@ pub struct UnitRun<'a> {
     pub abort: &'a std::sync::atomic::AtomicBool,
     /// Told what has been done after every step, so a killed run can be closed later.
     pub journal: Option<Journal<'a>>,
-    /// Labels a person typed to authorise permanent actions (RDP level 2).
+    /// Labels a person typed to authorise permanent actions (RDP level 2, OTP writes).
     pub typed_labels: &'a [String],
+    /// The records directory (the MAC pool lives under it).
+    pub records_dir: &'a std::path::Path,
 }
 
 fn limits_of(profile: &Profile, name: &str) -> Option<Limits> {
@@ -207,6 +209,7 @@ impl<'a> UnitRun<'a> {
             Ok(StepOutput::default())
         }) && self.step("identify", Self::identify)
             && self.step("flash_bootloader", Self::flash_bootloader)
+            && (self.profile.unit_data.is_none() || self.step("unit_data", Self::unit_data))
             && self.step("option_bytes", Self::option_bytes)
             && self.step("dfu_download", Self::dfu_download)
             && self.step("confirm_application", Self::confirm_application)
@@ -302,8 +305,22 @@ impl<'a> UnitRun<'a> {
     /// RDP level 2 never comes back: the profile allows it, and a person must also have typed
     /// this unit's label (the last 8 hex digits of its UID) for this run.
     fn authorise_permanent_lock(&self) -> Result<(), StepError> {
+        self.authorise_irreversible(
+            "RDP level 2 is permanent (the debug port closes for good)",
+            "to lock it",
+        )
+    }
+
+    /// The label a person types for this unit: the last 8 hex digits of its UID.
+    fn label(&self) -> String {
         let uid = self.device.as_ref().map_or("", |d| d.uid.as_str());
-        let label = &uid[uid.len().saturating_sub(8)..];
+        uid[uid.len().saturating_sub(8)..].to_string()
+    }
+
+    /// Irreversible actions need this unit's label typed for the run.
+    fn authorise_irreversible(&self, why: &str, goal: &str) -> Result<(), StepError> {
+        let label = self.label();
+        let label = label.as_str();
         if !label.is_empty()
             && self
                 .typed_labels
@@ -315,8 +332,8 @@ impl<'a> UnitRun<'a> {
         Err(StepError {
             outcome: Outcome::Aborted,
             message: format!(
-                "RDP level 2 is permanent (the debug port closes for good): type this unit's \
-                 label {label} (`--yes-i-typed {label}`) to lock it; nothing was changed"
+                "{why}: type this unit's label {label} (`--yes-i-typed {label}`) {goal}; \
+                 nothing was changed"
             ),
         })
     }
@@ -366,6 +383,112 @@ impl<'a> UnitRun<'a> {
         }
         self.hw.debug.detach();
         self.power_cycle()?;
+        Ok(out)
+    }
+
+    /// Write the unit's data (`[unit_data]`) before the option bytes lock the part, read it
+    /// back and record it. OTP is never rewritten: other data there fails the unit.
+    fn unit_data(&mut self) -> Result<StepOutput, StepError> {
+        use super::unit_data::{Inputs, allocate, compose};
+        use crate::config::unit_data::{Area, mac_text, otp_area};
+        let Some(spec) = self.profile.unit_data.clone() else {
+            return Ok(StepOutput::default());
+        };
+        let uid = self
+            .device
+            .as_ref()
+            .map(|d| d.uid.clone())
+            .unwrap_or_default();
+        let label = self.label();
+        let mut out = StepOutput::default();
+        out.details.insert(
+            "area".into(),
+            serde_json::to_value(spec.area).unwrap_or_default(),
+        );
+        out.details
+            .insert("address".into(), format!("{:#010x}", spec.address).into());
+        let mut current = vec![0u8; spec.size as usize];
+        self.hw.debug.read_bytes(spec.address, &mut current)?;
+        let blank = current.iter().all(|b| *b == 0xFF);
+        if spec.area == Area::Otp && blank {
+            self.authorise_irreversible("OTP writes are irreversible", "to write its OTP")?;
+        }
+        let mac = match &spec.mac_pool {
+            None => None,
+            Some(pool) => {
+                let (mac, new) =
+                    allocate(self.records_dir, pool, &uid).map_err(StepError::error)?;
+                out.details.insert("mac_newly_allocated".into(), new.into());
+                Some(mac)
+            }
+        };
+        let composed = compose(
+            &spec,
+            &Inputs {
+                label: &label,
+                uid: &uid,
+                mac,
+            },
+        )
+        .map_err(StepError::error)?;
+        out.details
+            .insert("fields".into(), composed.fields.clone().into());
+        out.details.insert(
+            "sha256".into(),
+            crate::image::sha256_hex(&composed.bytes).into(),
+        );
+        let written = current != composed.bytes;
+        out.details.insert("written".into(), written.into());
+        if written {
+            match spec.area {
+                Area::Otp if !blank => {
+                    return Err(StepError::fail(format!(
+                        "the OTP at {:#010x} already holds other data (OTP cannot be rewritten); \
+                         it reads {}",
+                        spec.address,
+                        hex_preview(&current)
+                    )));
+                }
+                Area::Otp => {
+                    let (base, len, block) = otp_area(self.profile.family)
+                        .ok_or_else(|| StepError::error("this family has no OTP"))?;
+                    let layout = crate::stm32::otp::OtpLayout { base, len, block };
+                    let clock = self.clock();
+                    crate::stm32::otp::program(
+                        self.hw.debug.as_mut(),
+                        clock.as_ref(),
+                        &layout,
+                        spec.address,
+                        &composed.bytes,
+                        spec.lock,
+                    )
+                    .map_err(|e| match e {
+                        crate::stm32::otp::OtpError::Hw(h) => StepError::from(h),
+                        other => StepError::fail(other.to_string()),
+                    })?;
+                    out.details.insert("locked".into(), spec.lock.into());
+                }
+                Area::Flash => {
+                    let options = FlashOptions {
+                        verify: true,
+                        preverify: false,
+                    };
+                    let segment = Segment::new(spec.address, composed.bytes.clone());
+                    self.hw.debug.flash(&[segment], &options, &mut |_| {})?;
+                }
+            }
+        }
+        let mut back = vec![0u8; spec.size as usize];
+        self.hw.debug.read_bytes(spec.address, &mut back)?;
+        if back != composed.bytes {
+            return Err(StepError::fail(format!(
+                "the unit data read back differs from what was written: {}",
+                hex_preview(&back)
+            )));
+        }
+        if let Some(mac) = mac {
+            out.details.insert("mac".into(), mac_text(&mac).into());
+        }
         Ok(out)
     }
 
@@ -590,4 +713,14 @@ pub fn wait_for_device(
         }
         clock.sleep(Duration::from_millis(100));
     }
+}
+
+/// The first bytes of a buffer in hex, for an error message.
+fn hex_preview(bytes: &[u8]) -> String {
+    let shown: Vec<String> = bytes.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}{}",
+        shown.join(" "),
+        if bytes.len() > 16 { " ..." } else { "" }
+    )
 }

@@ -7,6 +7,7 @@ pub mod f7;
 pub mod h7;
 pub mod options;
 pub mod optr;
+pub mod otp;
 
 use std::time::Duration;
 

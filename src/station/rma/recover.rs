@@ -94,6 +94,7 @@ pub fn recover(
         failure: None,
         abort: options.abort,
         typed_labels: &[],
+        records_dir: &station.records_dir,
         journal: None,
     };
     let known = run.step("attach", |u| {
