@@ -83,7 +83,17 @@ fn probe_error(e: DebugProbeError) -> HwError {
             if io.kind() == std::io::ErrorKind::PermissionDenied =>
         {
             HwError::Busy(format!(
-                "no permission to open the probe ({io}); install the probe-rs udev rules"
+                "no permission to open the probe ({io}); install the probe-rs udev rules \
+                 (`station probe list` shows the rule for each probe)"
+            ))
+        }
+        DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::Usb(io))
+            if io.kind() == std::io::ErrorKind::ResourceBusy
+                || io.to_string().to_ascii_lowercase().contains("busy") =>
+        {
+            HwError::Busy(format!(
+                "the probe is in use by another program (a debugger, OpenOCD, another \
+                 station): close it, then retry ({io})"
             ))
         }
         _ => HwError::Backend(format!("debug probe: {text}")),
@@ -277,4 +287,25 @@ pub fn list_probes() -> Vec<(String, String, bool)> {
             (selector, p.identifier.clone(), accessible)
         })
         .collect()
+}
+
+/// The udev rule that lets a user without root open probe `vid:pid` (probe-rs's own rules
+/// have this shape: the `plugdev` group and `uaccess` for the logged-in user).
+pub fn udev_rule(vid: u16, pid: u16) -> String {
+    format!(
+        "SUBSYSTEM==\"usb\", ATTRS{{idVendor}}==\"{vid:04x}\", ATTRS{{idProduct}}==\"{pid:04x}\", \
+         MODE=\"660\", GROUP=\"plugdev\", TAG+=\"uaccess\""
+    )
+}
+
+#[cfg(test)]
+mod udev_tests {
+    #[test]
+    fn the_rule_names_the_probe() {
+        assert_eq!(
+            super::udev_rule(0x0483, 0x374b),
+            "SUBSYSTEM==\"usb\", ATTRS{idVendor}==\"0483\", ATTRS{idProduct}==\"374b\", \
+             MODE=\"660\", GROUP=\"plugdev\", TAG+=\"uaccess\""
+        );
+    }
 }

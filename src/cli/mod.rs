@@ -428,12 +428,22 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 println!("no probes found");
             }
             for (selector, name, accessible) in probes {
-                let note = if accessible {
-                    ""
-                } else {
-                    "  (no permission: install the probe-rs udev rules, https://probe.rs/docs/getting-started/probe-setup/)"
-                };
-                println!("{selector}  {name}{note}");
+                println!("{selector}  {name}");
+                if !accessible {
+                    let id = |i: usize| {
+                        selector
+                            .split(':')
+                            .nth(i)
+                            .and_then(|h| u16::from_str_radix(h, 16).ok())
+                            .unwrap_or(0)
+                    };
+                    println!(
+                        "  no permission to open it. Add this line to \
+                         /etc/udev/rules.d/69-probe-rs.rules, then run \
+                         `sudo udevadm control --reload && sudo udevadm trigger` and replug:\n  {}",
+                        crate::backend::probe_rs::udev_rule(id(0), id(1))
+                    );
+                }
             }
             Ok(ExitStatus::Pass)
         }
