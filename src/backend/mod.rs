@@ -2,6 +2,7 @@
 //! serialport (console). `open_fixture` wires a configured fixture to its backends, or to a
 //! fresh simulated unit of the virtual bench.
 
+pub mod power;
 pub mod probe_rs;
 pub mod serial;
 pub mod usb;
@@ -28,6 +29,61 @@ pub struct FixtureHw {
     pub clock: Arc<dyn Clock>,
     /// The simulated unit, kept alive for the run (virtual bench only).
     pub sim: Option<SimDevice>,
+}
+
+/// The fixture's power switch on a real bench.
+fn power_switch(
+    fixture: &Fixture,
+    usb: &dyn UsbBus,
+) -> Result<Option<Box<dyn PowerSwitch>>, HwError> {
+    Ok(match &fixture.power {
+        PowerSpec::None | PowerSpec::Sim => None,
+        PowerSpec::Manual => Some(Box::new(power::ManualPower::new(&fixture.id))),
+        PowerSpec::Relay {
+            serial_port,
+            baud,
+            on,
+            off,
+        } => {
+            let bytes = |t: &str| {
+                power::parse_hex_bytes(t)
+                    .map_err(|e| HwError::Backend(format!("fixture {}: power: {e}", fixture.id)))
+            };
+            let port = serial::SerialportPort::open(serial_port, *baud)?;
+            Some(Box::new(power::RelayPower::new(
+                Box::new(port),
+                bytes(on)?,
+                bytes(off)?,
+            )))
+        }
+        PowerSpec::Hub {
+            hub,
+            hub_port_path,
+            port,
+        } => {
+            let id = |i: usize| {
+                hub.split(':')
+                    .nth(i)
+                    .and_then(|h| u16::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| {
+                        HwError::Backend(format!(
+                            "fixture {}: power.hub = {hub:?} is not VID:PID in hex",
+                            fixture.id
+                        ))
+                    })
+            };
+            let selector = crate::hw::UsbSelector {
+                vid: id(0)?,
+                pid: id(1)?,
+                serial: None,
+                port_path: hub_port_path.clone(),
+            };
+            let pipe = usb.open(&selector).map_err(|e| {
+                HwError::Backend(format!("fixture {}: the power hub {hub}: {e}", fixture.id))
+            })?;
+            Some(Box::new(power::HubPortPower::new(pipe, *port)))
+        }
+    })
 }
 
 /// A bus that is not there: every call says why, nothing panics.
@@ -62,9 +118,7 @@ pub fn open_fixture(station: &Station, fixture: &Fixture, unit: u64) -> Result<F
                 Ok(bus) => Arc::new(bus),
                 Err(e) => Arc::new(UnavailableBus(e)),
             };
-            let power = match fixture.power {
-                PowerSpec::None | PowerSpec::Sim => None,
-            };
+            let power = power_switch(fixture, usb.as_ref())?;
             Ok(FixtureHw {
                 console: fixture.serial_port.as_ref().map(std::path::PathBuf::from),
                 sim_state: None,

@@ -28,6 +28,13 @@ impl SerialportPort {
                 _ => HwError::Backend(format!("cannot open serial port {path}: {e}")),
             })
     }
+
+    /// An already open port (one side of a pty pair, in tests).
+    pub fn from_tty(port: serialport::TTYPort) -> Self {
+        Self {
+            port: Box::new(port),
+        }
+    }
 }
 
 impl SerialPort for SerialportPort {

@@ -76,6 +76,27 @@ pub enum PowerSpec {
     Sim,
     /// No switch: the station resets through NRST and cannot power-cycle.
     None,
+    /// A USB hub's per-port power (hub VID:PID, optional USB port path, the port number).
+    Hub {
+        hub: String,
+        #[serde(default)]
+        hub_port_path: Option<String>,
+        port: u8,
+    },
+    /// A serial relay board: the bytes that switch it on and off, as hex ("A0 01 01 A2").
+    Relay {
+        serial_port: String,
+        #[serde(default = "relay_baud")]
+        baud: u32,
+        on: String,
+        off: String,
+    },
+    /// The operator plugs and unplugs the unit when asked.
+    Manual,
+}
+
+fn relay_baud() -> u32 {
+    9600
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
