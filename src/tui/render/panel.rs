@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
 use super::big_text;
 use crate::record::Outcome;
-use crate::tui::app::App;
+use crate::tui::app::{App, Job};
 use crate::tui::fixture::{FixturePanel, PanelState, Progress, Verdict};
 use crate::tui::reason::{self, STEPS};
 use crate::tui::theme::Theme;
@@ -35,6 +35,9 @@ pub fn render(app: &App, panel: &FixturePanel, selected: bool, frame: &mut Frame
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let elapsed = panel.elapsed(app.now()).map(clock).unwrap_or_default();
+    if let (Some(job), false) = (app.job(&panel.id), panel.busy) {
+        return render_job(job, theme, frame, inner);
+    }
     match (panel.state(), &panel.verdict) {
         (PanelState::Done, Some(verdict)) => {
             render_done(panel, verdict, &elapsed, theme, frame, inner)
@@ -42,6 +45,19 @@ pub fn render(app: &App, panel: &FixturePanel, selected: bool, frame: &mut Frame
         (PanelState::Ready, _) => render_ready(selected, theme, frame, inner),
         _ => render_running(panel, &elapsed, theme, frame, inner),
     }
+}
+
+/// A campaign or RMA work holds the fixture: where to watch it.
+fn render_job(job: Job, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let view = match job {
+        Job::Torture => "F3 shows it",
+        Job::Inspect | Job::Recover => "F4 shows it",
+    };
+    let lines = vec![
+        Line::styled(format!("▶ Busy: {}", job.words()), theme.title()),
+        Line::styled(view, theme.dim()),
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
 }
 
 fn render_ready(selected: bool, theme: &Theme, frame: &mut Frame, area: Rect) {
