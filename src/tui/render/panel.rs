@@ -144,7 +144,8 @@ fn render_done(
     let (width, height) = (area.width as usize, area.height as usize);
     let big = width >= big_text::width(&word) && height >= 2 + big_text::HEIGHT + 3;
     let banner_rows = if big { big_text::HEIGHT + 1 } else { 1 };
-    let (mut why, detail) = why_lines(verdict, big, elapsed, theme);
+    let steps = panel.finished_steps.len().max(STEPS.len());
+    let (mut why, detail) = why_lines(verdict, big, elapsed, steps, theme);
     // The engine's own words only get the room left: the head comes first.
     let why_rows: usize = why.iter().map(|l| l.width().div_ceil(width.max(1))).sum();
     why.extend(detail);
@@ -208,6 +209,7 @@ fn why_lines(
     verdict: &Verdict,
     big: bool,
     elapsed: &str,
+    steps: usize,
     theme: &Theme,
 ) -> (Vec<Line<'static>>, Option<Line<'static>>) {
     let mut lines = Vec::new();
@@ -220,7 +222,7 @@ fn why_lines(
         lines.push(Line::styled(text, theme.outcome(verdict.outcome)).centered());
     }
     if verdict.outcome == Outcome::Pass {
-        lines.push(Line::from(format!("All {} steps passed", STEPS.len())));
+        lines.push(Line::from(format!("All {steps} steps passed")));
         return (lines, None);
     }
     let why = reason::explain(verdict.outcome, verdict.failure.as_deref());

@@ -60,6 +60,7 @@ pub fn render(app: &App, frame: &mut Frame, body: Rect) {
     let (info, side) = if inner.width >= SIDE_BY_SIDE {
         let [info, side] =
             Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .spacing(2)
                 .areas(inner);
         (info, side)
     } else {
