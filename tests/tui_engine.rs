@@ -236,3 +236,54 @@ fn a_torture_campaign_fills_its_map_and_names_the_reproducer() {
         "{failure}"
     );
 }
+
+#[test]
+fn quitting_stops_a_campaign_after_its_point_and_it_resumes_from_its_journal() {
+    let _bench = BENCH.lock().unwrap_or_else(PoisonError::into_inner);
+    let records = tempfile::tempdir().unwrap();
+    let (mut app, runner, messages) = bench(&repo("stations/zoo.toml"), records.path());
+    press(&mut app, &runner, KeyCode::F(3));
+    press(&mut app, &runner, KeyCode::F(5));
+    // Quit once a point has run, so that the journal has something to resume.
+    pump(&mut app, &messages, |app| {
+        app.campaigns["crc-single"].done() > 0 || !app.working()
+    });
+    press(&mut app, &runner, KeyCode::F(10));
+    pump(&mut app, &messages, App::should_exit);
+    let c = &app.campaigns["crc-single"];
+    let end = c.end.clone().unwrap();
+    // The campaign sees the flag before its next point, unless it had already finished.
+    if end.outcome != Outcome::Aborted {
+        assert_eq!(end.outcome, Outcome::Pass, "{end:?}");
+        return;
+    }
+    let text = end.text.unwrap_or_default();
+    assert!(text.contains("run it again to resume"), "{text}");
+    assert!(end.record.is_none());
+    let done_before = c.done();
+    assert!(done_before > 0 && done_before < c.total());
+
+    // A new session: the points already run come back from the journal, not run again.
+    let (mut app, runner, messages) = bench(&repo("stations/zoo.toml"), records.path());
+    press(&mut app, &runner, KeyCode::F(3));
+    press(&mut app, &runner, KeyCode::F(5));
+    let mut resumed = 0;
+    let deadline = Instant::now() + DEADLINE;
+    while app.working() {
+        assert!(Instant::now() < deadline, "the campaign still runs");
+        if let Ok(message) = messages.recv_timeout(Duration::from_millis(200)) {
+            if let EngineMessage::Event(station::station::Event::TorturePoint {
+                resumed: true,
+                ..
+            }) = &message
+            {
+                resumed += 1;
+            }
+            app.on_message(&message);
+        }
+    }
+    assert_eq!(resumed, done_before);
+    let c = &app.campaigns["crc-single"];
+    assert_eq!(c.end.as_ref().map(|e| e.outcome), Some(Outcome::Pass));
+    assert_eq!(c.done(), c.total());
+}

@@ -380,3 +380,27 @@ fn rma_passing() {
     app.on_run_ended(run.id, None);
     assert_views(&app, "rma_passing");
 }
+
+#[test]
+fn every_view_and_the_confirmation_render_at_any_size_without_panicking() {
+    let t0 = Instant::now();
+    let mut running = zoo(Theme::colour(), t0);
+    naive_campaign(&mut running, t0, 20);
+    let mut confirm = returned(t0);
+    press(&mut confirm, KeyCode::F(7));
+    let mut help = returned(t0);
+    press(&mut help, KeyCode::Char('?'));
+    assert!(help.help);
+    let apps = [
+        running,
+        naive_failed(Theme::colour()),
+        returned(t0),
+        confirm,
+        help,
+    ];
+    for app in &apps {
+        for (w, h) in [(1, 1), (10, 5), (40, 12), (79, 23), (80, 24), (200, 60)] {
+            draw(app, w, h);
+        }
+    }
+}
