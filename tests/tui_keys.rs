@@ -1,5 +1,6 @@
-//! Key handling in the Line view: a barcode scanner types any letter, so printable keys only
-//! ever go to the scan field, and commands use F-keys, Ctrl, Esc, Enter, Tab and arrows.
+//! Key handling: a barcode scanner types any letter, so in the Line view printable keys only
+//! ever go to the scan field, and commands use F-keys, Ctrl, Esc, Enter, Tab and arrows. Views
+//! without a scan field take `?` for help and no letter as a command.
 
 use std::time::Instant;
 
@@ -41,36 +42,70 @@ fn start(id: u64, fixture: &str, label: Option<&str>) -> Action {
         units: vec![StartRequest {
             fixture: fixture.into(),
             label: label.map(str::to_string),
+            typed_label: None,
         }],
+        retest: false,
     })
 }
+
+/// Letters that are commands in other programs, or F-key names spelled out.
+const SHORTCUT_LABEL: &str = "F1qQh?-F10 x";
 
 #[test]
 fn a_scan_full_of_shortcut_letters_lands_in_the_field_and_enter_starts_the_selected_fixture() {
     let mut app = app();
     press(&mut app, KeyCode::Tab);
-    let label = "F1qQh?-F10 x";
-    let actions = type_text(&mut app, label);
+    let actions = type_text(&mut app, SHORTCUT_LABEL);
     assert!(actions.iter().all(|a| *a == Action::None), "{actions:?}");
-    assert_eq!(app.scan, label);
-    assert_eq!(app.view, View::Line);
+    assert_eq!(app.scan, SHORTCUT_LABEL);
+    assert_eq!((app.view, app.help), (View::Line, false));
     assert!(!app.stopping);
 
     assert_eq!(
         press(&mut app, KeyCode::Enter),
-        start(1, "sim-2", Some(label))
+        start(1, "sim-2", Some(SHORTCUT_LABEL))
     );
     assert!(app.scan.is_empty());
-    assert_eq!(app.fixture("sim-2").unwrap().label.as_deref(), Some(label));
-    assert!(app.fixture("sim-2").unwrap().busy);
+    let panel = app.fixture("sim-2").unwrap();
+    assert_eq!(panel.label.as_deref(), Some(SHORTCUT_LABEL));
+    assert!(panel.busy);
     // Ready for the next scan on the next free fixture.
     assert_eq!(app.selected, 2);
 }
 
 #[test]
+fn views_without_a_scan_field_take_no_letter_as_a_command() {
+    for (view_key, view) in [(KeyCode::F(3), View::Torture), (KeyCode::F(4), View::Rma)] {
+        let mut app = app();
+        press(&mut app, view_key);
+        assert_eq!(app.view, view);
+        let actions = type_text(&mut app, "iIrRtTsSqQxX0 -");
+        assert!(actions.iter().all(|a| *a == Action::None), "{actions:?}");
+        assert!(app.scan.is_empty() && !app.help && !app.stopping);
+        assert!(app.notice.as_deref().unwrap_or_default().contains("F2"));
+        // `?` is help here, and closes it again.
+        type_text(&mut app, "?");
+        assert!(app.help);
+        type_text(&mut app, "?");
+        assert!(!app.help);
+        assert_eq!(app.job("sim-1"), None);
+    }
+}
+
+#[test]
+fn enter_needs_a_scan_and_f6_starts_without_one() {
+    let mut app = app();
+    assert_eq!(press(&mut app, KeyCode::Enter), Action::None);
+    assert!(app.notice.as_deref().unwrap_or_default().contains("F6"));
+    assert!(!app.fixture("sim-1").unwrap().busy);
+    assert_eq!(press(&mut app, KeyCode::F(6)), start(1, "sim-1", None));
+    assert_eq!(app.selected, 1);
+}
+
+#[test]
 fn enter_on_a_busy_fixture_keeps_the_label_for_another_fixture() {
     let mut app = app();
-    assert_eq!(press(&mut app, KeyCode::Enter), start(1, "sim-1", None));
+    assert_eq!(press(&mut app, KeyCode::F(6)), start(1, "sim-1", None));
     press(&mut app, KeyCode::BackTab);
     assert_eq!(app.selected, 0);
     type_text(&mut app, "SN-7");
@@ -87,7 +122,7 @@ fn enter_on_a_busy_fixture_keeps_the_label_for_another_fixture() {
 #[test]
 fn f5_starts_every_free_fixture_without_a_scan() {
     let mut app = app();
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::F(6));
     let Action::Start(run) = press(&mut app, KeyCode::F(5)) else {
         panic!("F5 starts");
     };
@@ -101,12 +136,24 @@ fn f5_starts_every_free_fixture_without_a_scan() {
 fn f1_toggles_help_and_a_scan_closes_it_without_losing_a_character() {
     let mut app = app();
     press(&mut app, KeyCode::F(1));
-    assert_eq!(app.view, View::Help);
+    assert!(app.help);
     press(&mut app, KeyCode::Esc);
-    assert_eq!(app.view, View::Line);
+    assert!(!app.help);
     press(&mut app, KeyCode::F(1));
-    type_text(&mut app, "AB");
-    assert_eq!((app.view, app.scan.as_str()), (View::Line, "AB"));
+    type_text(&mut app, "?AB");
+    assert_eq!((app.help, app.scan.as_str()), (false, "?AB"));
+}
+
+#[test]
+fn f_keys_switch_views_and_close_the_help() {
+    let mut app = app();
+    press(&mut app, KeyCode::F(1));
+    press(&mut app, KeyCode::F(3));
+    assert_eq!((app.view, app.help), (View::Torture, false));
+    press(&mut app, KeyCode::F(4));
+    assert_eq!(app.view, View::Rma);
+    press(&mut app, KeyCode::F(2));
+    assert_eq!(app.view, View::Line);
 }
 
 #[test]
@@ -134,9 +181,10 @@ fn quitting_waits_for_running_units_and_a_second_press_leaves_at_once() {
     );
 
     let mut app = app();
-    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::F(6));
     assert_eq!(press(&mut app, KeyCode::F(10)), Action::Abort);
     assert!(app.stopping && !app.should_exit());
+    type_text(&mut app, "SN-9");
     assert_eq!(
         press(&mut app, KeyCode::Enter),
         Action::None,
@@ -148,7 +196,7 @@ fn quitting_waits_for_running_units_and_a_second_press_leaves_at_once() {
     assert_eq!(verdict.outcome, station::record::Outcome::Aborted);
 
     let mut twice = self::app();
-    press(&mut twice, KeyCode::Enter);
+    press(&mut twice, KeyCode::F(6));
     assert_eq!(press(&mut twice, KeyCode::F(10)), Action::Abort);
     assert_eq!(
         twice.on_key(key(KeyCode::Char('c'), KeyModifiers::CONTROL)),

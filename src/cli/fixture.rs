@@ -7,7 +7,6 @@ use crate::backend::{self, FixtureHw};
 use crate::config::{self, ConfigErrors, DfuMode, Fixture, Station};
 use crate::error::{ExitStatus, StationError};
 use crate::image::Image;
-use crate::record::RecordStore;
 use crate::station::Event;
 use crate::station::events::to_json_line;
 use crate::station::unit::StepError;
@@ -49,20 +48,7 @@ pub fn find_fixture<'a>(station: &'a Station, id: &str) -> Result<&'a Fixture, S
 
 /// The unit on the fixture now (restored from the virtual bench's state on a sim fixture).
 pub fn open(station: &Station, fixture: &Fixture) -> Result<FixtureHw, StationError> {
-    let store = RecordStore::open(&station.records_dir)
-        .map_err(|e| StationError::station(e.to_string()))?;
-    let mut counter_error = None;
-    let hw = crate::station::fresh::open_current(station, fixture, || {
-        store.next_unit_number(&fixture.id).unwrap_or_else(|e| {
-            counter_error = Some(e.to_string());
-            0
-        })
-    })
-    .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
-    match counter_error {
-        Some(e) => Err(StationError::station(e)),
-        None => Ok(hw),
-    }
+    crate::station::fresh::open_held(station, fixture)
 }
 
 fn step_error(e: StepError) -> StationError {

@@ -7,6 +7,7 @@ mod output;
 mod progress;
 mod records;
 mod rma;
+mod tui_bench;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -171,6 +172,18 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The TUI: render time of a frame with 8 fixtures at 200x60 (goal 2 ms) and the event
+    /// loop's CPU use while idle (goal under 1%).
+    Tui {
+        /// Frames rendered per view.
+        #[arg(long, default_value_t = 2000)]
+        frames: usize,
+        /// Seconds of idle event loop to measure.
+        #[arg(long, default_value_t = 5.0)]
+        idle_seconds: f64,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -298,6 +311,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 fixtures,
                 abort: &ABORT,
                 typed_labels,
+                retest: false,
             };
             let printer = output::Printer::new(json);
             let sink = |e: Event| printer.event(&e);
@@ -348,6 +362,14 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 ExitStatus::Fail
             })
         }
+        Command::Bench {
+            command:
+                BenchCommand::Tui {
+                    frames,
+                    idle_seconds,
+                    json,
+                },
+        } => tui_bench::run(frames, idle_seconds, json),
         Command::Report {
             command:
                 ReportCommand::Torture {
@@ -378,6 +400,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 plan,
                 modes,
                 operator,
+                abort: None,
             };
             let printer = output::Printer::new(json);
             let sink = |e: Event| printer.event(&e);

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
@@ -22,6 +23,32 @@ pub struct TortureOptions {
     pub plan: Option<Plan>,
     pub modes: Vec<CutMode>,
     pub operator: String,
+    /// Set to stop after the current cut point; the journal keeps what was done, so the same
+    /// campaign run again resumes there.
+    pub abort: Option<&'static AtomicBool>,
+}
+
+fn point_event(
+    fixture: &Fixture,
+    unit: u64,
+    r: &PointResult,
+    resumed: bool,
+    done: u64,
+    total: u64,
+) -> Event {
+    Event::TorturePoint {
+        fixture: fixture.id.clone(),
+        unit,
+        mode: r.point.mode,
+        index: r.point.index,
+        operation: r.operation.clone(),
+        outcome: r.outcome,
+        recovered: r.recovered,
+        bricks: r.bricks(),
+        resumed,
+        done,
+        total,
+    }
 }
 
 pub struct TortureResult {
@@ -204,6 +231,20 @@ pub fn run(
         .map_err(|e| StationError::station(format!("{}: {e}", journal.display())))?;
     let t_sweep = Utc::now();
     let total = points.len() as u64;
+    sink.emit(Event::TorturePlanned {
+        fixture: fixture.id.clone(),
+        unit,
+        plan_operations: calibration.plan_ops.len() as u64,
+        flash_operations: calibration.flash_ops.len() as u64,
+        points: points.clone(),
+    });
+    let resumed: Vec<&PointResult> = points
+        .iter()
+        .filter_map(|p| done.iter().find(|r| r.point == *p))
+        .collect();
+    for (i, r) in resumed.iter().enumerate() {
+        sink.emit(point_event(fixture, unit, r, true, i as u64 + 1, total));
+    }
     // Deterministic crash point for tests of resumption: exit after N journaled points.
     let crash_after: Option<usize> = std::env::var("STATION_CRASH_AFTER_POINTS")
         .ok()
@@ -213,11 +254,25 @@ pub fn run(
         if done.iter().any(|r| r.point == *point) {
             continue;
         }
+        if options.abort.is_some_and(|a| a.load(Ordering::SeqCst)) {
+            return Err(StationError::aborted(format!(
+                "the campaign stopped after {} of {total} cut points; run it again to resume",
+                done.len()
+            )));
+        }
         let result = torture::run_point(&base, &setup, &calibration, *point, old, new);
         let line = serde_json::to_string(&result).unwrap_or_default();
         writeln!(file, "{line}")
             .and_then(|()| file.sync_data())
             .map_err(|e| StationError::station(format!("{}: {e}", journal.display())))?;
+        sink.emit(point_event(
+            fixture,
+            unit,
+            &result,
+            false,
+            done.len() as u64 + 1,
+            total,
+        ));
         done.push(result);
         journaled += 1;
         if crash_after == Some(journaled) {

@@ -6,7 +6,9 @@ use std::sync::mpsc::Sender;
 
 use serde::Serialize;
 
+use super::torture::{CutMode, Point};
 use crate::record::Outcome;
+use crate::sim::outcome::BootOutcome;
 
 pub const EVENTS_SCHEMA_VERSION: u32 = 1;
 
@@ -44,6 +46,34 @@ pub enum Event {
         record: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         failure: Option<String>,
+    },
+    /// A torture campaign is calibrated: the cut points it visits, in order.
+    TorturePlanned {
+        fixture: String,
+        unit: u64,
+        /// Operations of a clean update: the host's DFU plan, and flash operations (the
+        /// device's own included). Host modes index the first, power modes the second.
+        plan_operations: u64,
+        flash_operations: u64,
+        points: Vec<Point>,
+    },
+    /// One cut point's result (also for points an interrupted campaign had already run).
+    TorturePoint {
+        fixture: String,
+        unit: u64,
+        mode: CutMode,
+        index: u64,
+        /// What was cut, in words.
+        operation: String,
+        outcome: BootOutcome,
+        /// A complete update without SWD brought the new image up afterwards.
+        recovered: bool,
+        /// The point leaves the unit beyond a field update.
+        bricks: bool,
+        /// Read from the journal of an interrupted campaign, not run again.
+        resumed: bool,
+        done: u64,
+        total: u64,
     },
 }
 

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::backend::{self, FixtureHw};
 use crate::config::{Fixture, GeneratedBootloader, Initial, Profile, SimSpec, Station};
+use crate::error::StationError;
 use crate::hw::{AttachMode, DebugTarget, FlashOptions, HwError, Segment};
 use crate::image::generate::SplitMix64;
 use crate::image::header::{self, Version};
@@ -33,6 +34,25 @@ pub fn open_current(
     match backend::open_saved(station, fixture)? {
         Some(hw) => Ok(hw),
         None => open_unit(station, fixture, next_unit()),
+    }
+}
+
+/// [`open_current`] for commands on the unit a fixture holds (inspect, recover, dfu): a new
+/// unit takes the fixture's next unit number from the records directory.
+pub fn open_held(station: &Station, fixture: &Fixture) -> Result<FixtureHw, StationError> {
+    let store = crate::record::RecordStore::open(&station.records_dir)
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let mut counter_error = None;
+    let hw = open_current(station, fixture, || {
+        store.next_unit_number(&fixture.id).unwrap_or_else(|e| {
+            counter_error = Some(e.to_string());
+            0
+        })
+    })
+    .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
+    match counter_error {
+        Some(e) => Err(StationError::station(e)),
+        None => Ok(hw),
     }
 }
 

@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub abort: &'static AtomicBool,
     /// Unit labels a person typed to authorise permanent actions (RDP level 2) on them.
     pub typed_labels: Vec<String>,
+    /// Test the unit the fixture holds now again (on the virtual bench the one the last
+    /// command left there, e.g. after a recovery) instead of a newly arrived one.
+    pub retest: bool,
 }
 
 #[derive(Debug, Default)]
@@ -245,7 +248,12 @@ fn run_unit(
     store
         .write_journal(&journal_key, &provisional)
         .map_err(|e| StationError::station(e.to_string()))?;
-    let failure = match fresh::open_unit(station, fixture, unit) {
+    let opened = if options.retest {
+        fresh::open_current(station, fixture, || unit)
+    } else {
+        fresh::open_unit(station, fixture, unit)
+    };
+    let failure = match opened {
         Err(e) => Some((Outcome::Error, format!("fixture {}: {e}", fixture.id))),
         Ok(hw) => {
             let mut run = UnitRun {

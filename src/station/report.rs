@@ -22,8 +22,9 @@ fn escape(s: &str) -> String {
         .collect()
 }
 
-/// Colour and a letter: status is never shown by colour alone.
-fn style(o: BootOutcome) -> (&'static str, &'static str, &'static str) {
+/// Colour, a letter and words: status is never shown by colour alone. The TUI's map uses the
+/// same letters and words.
+pub fn outcome_key(o: BootOutcome) -> (&'static str, &'static str, &'static str) {
     match o {
         BootOutcome::OldImage => ("#8fb8de", "O", "old image"),
         BootOutcome::NewImage => ("#7cc47c", "N", "new image"),
@@ -64,7 +65,7 @@ fn svg(points: &[PointResult]) -> String {
             continue;
         };
         let (x, y) = (LEFT + p.point.index as usize * CELL, TOP + row * CELL);
-        let (colour, letter, words) = style(p.outcome);
+        let (colour, letter, words) = outcome_key(p.outcome);
         let stroke = if p.bricks() {
             r#" stroke="black" stroke-width="2""#
         } else {
@@ -132,7 +133,7 @@ pub fn torture_html(record: &Record, points: &[PointResult]) -> String {
     html.push_str(&svg(points));
     html.push_str("<table><tr><th>outcome</th><th>letter</th><th>points</th></tr>");
     for (o, n) in &counts {
-        let (colour, letter, words) = style(*o);
+        let (colour, letter, words) = outcome_key(*o);
         let _ = write!(
             html,
             "<tr><td><span style=\"background:{colour}\">&nbsp;&nbsp;</span> {words}</td><td>{letter}</td><td>{n}</td></tr>"

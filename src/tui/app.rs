@@ -1,24 +1,39 @@
-//! The TUI's state: pure data, changed only by engine events (`on_event`, `on_run_ended`),
-//! keys (`on_key`, in keys.rs) and the clock (`tick`). Rendering reads it; nothing here
-//! touches a terminal or hardware.
+//! The TUI's state: pure data, changed only by engine messages (`on_message`), keys
+//! (`on_key`, in keys.rs and commands.rs) and the clock (`tick`). Rendering reads it; nothing
+//! here touches a terminal or hardware.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::counters::Counters;
 use super::engine::EngineMessage;
-use super::fixture::{FixturePanel, Progress, Verdict};
+use super::fixture::{Caps, FixturePanel};
 use super::log::{Log, LogKind};
+use super::modal::Modal;
+use super::rma::RmaUnit;
 use super::theme::Theme;
-use crate::config::Station;
+use super::torture::Campaign;
+use crate::config::{FixtureBackend, Station};
 use crate::error::ExitStatus;
 use crate::record::Outcome;
-use crate::station::Event;
+use crate::station::rma::inspect::Via;
 
+/// The screens, switched by F2, F3 and F4. Help (F1) and confirmations draw over them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
+    /// Production: the fixture panels and the scan field.
     Line,
-    Help,
+    /// Interrupted-update torture campaigns.
+    Torture,
+    /// Returned units: inspect, history, recover, retest.
+    Rma,
+}
+
+impl View {
+    /// Only the Line view has a scan field; elsewhere `?` opens the help.
+    pub fn has_scan_field(self) -> bool {
+        self == View::Line
+    }
 }
 
 /// Start one unit on a fixture.
@@ -26,6 +41,8 @@ pub enum View {
 pub struct StartRequest {
     pub fixture: String,
     pub label: Option<String>,
+    /// The unit's label as a person typed it to authorise RDP level 2 on it.
+    pub typed_label: Option<String>,
 }
 
 /// One start action: one engine run on a background thread, one unit per request.
@@ -33,6 +50,8 @@ pub struct StartRequest {
 pub struct StartRun {
     pub id: u64,
     pub units: Vec<StartRequest>,
+    /// Test the units the fixtures hold again instead of newly arrived ones.
+    pub retest: bool,
 }
 
 /// What the event loop must do after a key.
@@ -41,32 +60,68 @@ pub enum Action {
     None,
     /// Run these units on the engine, on a background thread.
     Start(StartRun),
-    /// Set the abort flag; quit once the in-flight units have closed as ABORTED.
+    /// Run the torture campaign of this fixture's profile.
+    Torture(String),
+    /// Inspect the unit on this fixture, and read its history.
+    Inspect(String, Via),
+    /// Recover the unit on this fixture; `typed` is the label the technician typed.
+    Recover {
+        fixture: String,
+        typed: String,
+    },
+    /// Set the abort flag; quit once the in-flight work has closed as ABORTED.
     Abort,
     /// Quit now.
     Exit,
+}
+
+/// Work on a fixture other than a production unit; one at a time per fixture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    Torture,
+    Inspect,
+    Recover,
+}
+
+impl Job {
+    pub fn words(self) -> &'static str {
+        match self {
+            Job::Torture => "torture campaign",
+            Job::Inspect => "RMA inspection",
+            Job::Recover => "RMA recovery",
+        }
+    }
 }
 
 pub struct App {
     pub station: String,
     pub operator: String,
     pub fixtures: Vec<FixturePanel>,
-    /// Index into `fixtures`.
+    /// Index into `fixtures`: the fixture every view works on.
     pub selected: usize,
     /// What the scanner (or the operator) typed since the last Enter.
     pub scan: String,
     pub view: View,
+    /// The help is drawn over the view.
+    pub help: bool,
+    /// A typed confirmation waiting for its answer: it takes every key but quit.
+    pub modal: Option<Modal>,
     pub counters: Counters,
     pub log: Log,
     /// One line for the operator: why a key did nothing, or that the station is stopping.
     pub notice: Option<String>,
-    /// Quitting: the abort flag is set and in-flight units are closing.
+    /// Quitting: the abort flag is set and in-flight work is closing.
     pub stopping: bool,
+    /// Torture campaigns by fixture: the running one, or the last one's result.
+    pub campaigns: BTreeMap<String, Campaign>,
+    /// What the RMA view knows of each fixture's unit.
+    pub rma: BTreeMap<String, RmaUnit>,
+    jobs: BTreeMap<String, Job>,
     /// Engine runs whose thread has not ended yet.
     runs_in_flight: BTreeSet<u64>,
     next_run: u64,
     pub theme: Theme,
-    /// Worst outcome over the session's units, for the exit code.
+    /// Worst outcome over the session's production units, for the exit code.
     exit_status: ExitStatus,
     now: Instant,
 }
@@ -90,10 +145,15 @@ impl App {
             selected: 0,
             scan: String::new(),
             view: View::Line,
+            help: false,
+            modal: None,
             counters: Counters::default(),
             log: Log::default(),
             notice: None,
             stopping: false,
+            campaigns: BTreeMap::new(),
+            rma: BTreeMap::new(),
+            jobs: BTreeMap::new(),
             runs_in_flight: BTreeSet::new(),
             next_run: 1,
             theme,
@@ -108,7 +168,15 @@ impl App {
             .iter()
             .map(|f| (f.id.clone(), station.profile_of(f).name.clone()))
             .collect();
-        Self::new(station.id.clone(), operator, fixtures, theme, now)
+        let mut app = Self::new(station.id.clone(), operator, fixtures, theme, now);
+        for (panel, fixture) in app.fixtures.iter_mut().zip(&station.fixtures) {
+            let profile = station.profile_of(fixture);
+            panel.caps = Caps {
+                torture: profile.torture.is_some() && fixture.backend == FixtureBackend::Sim,
+                permanent_lock: *profile.option_bytes.rdp.get_ref() == 2,
+            };
+        }
+        app
     }
 
     pub fn now(&self) -> Instant {
@@ -123,7 +191,7 @@ impl App {
         self.fixtures.iter().find(|f| f.id == id)
     }
 
-    fn fixture_mut(&mut self, id: &str) -> Option<&mut FixturePanel> {
+    pub(super) fn fixture_mut(&mut self, id: &str) -> Option<&mut FixturePanel> {
         self.fixtures.iter_mut().find(|f| f.id == id)
     }
 
@@ -131,9 +199,24 @@ impl App {
         self.fixtures.get(self.selected)
     }
 
+    /// The torture campaign or RMA work under way on a fixture.
+    pub fn job(&self, fixture: &str) -> Option<Job> {
+        self.jobs.get(fixture).copied()
+    }
+
+    /// Why nothing new may start on `fixture` now, if so.
+    pub fn occupied(&self, fixture: &str) -> Option<String> {
+        if let Some(job) = self.job(fixture) {
+            return Some(format!("{fixture} is busy with a {}", job.words()));
+        }
+        self.fixture(fixture)
+            .filter(|f| f.busy)
+            .map(|_| format!("{fixture} is busy with a production unit"))
+    }
+
     /// Units on fixtures, not yet closed.
     pub fn busy_count(&self) -> usize {
-        self.fixtures.iter().filter(|f| f.busy).count()
+        self.fixtures.iter().filter(|f| f.busy).count() + self.jobs.len()
     }
 
     /// Engine runs still working (their threads have not ended).
@@ -141,185 +224,104 @@ impl App {
         self.runs_in_flight.len()
     }
 
-    /// Quitting and every engine run has ended.
-    pub fn should_exit(&self) -> bool {
-        self.stopping && self.runs_in_flight.is_empty()
+    /// Anything running on a background thread: production runs, campaigns, RMA work.
+    pub fn working(&self) -> bool {
+        !self.runs_in_flight.is_empty() || !self.jobs.is_empty()
     }
 
-    /// The worst over the session's units, ranked as for `station run`.
+    /// Quitting and every background thread has ended.
+    pub fn should_exit(&self) -> bool {
+        self.stopping && !self.working()
+    }
+
+    /// The worst over the session's production units, ranked as for `station run`.
     pub fn exit_status(&self) -> ExitStatus {
         self.exit_status
+    }
+
+    pub(super) fn record_outcome(&mut self, outcome: Outcome) {
+        self.exit_status = self.exit_status.worst(exit_status_of(outcome));
     }
 
     pub fn on_message(&mut self, message: &EngineMessage) {
         match message {
             EngineMessage::Event(event) => self.on_event(event),
             EngineMessage::RunEnded { run, error } => self.on_run_ended(*run, error.as_deref()),
-        }
-    }
-
-    pub fn on_event(&mut self, event: &Event) {
-        match event {
-            Event::StepStarted {
+            EngineMessage::TortureEnded { fixture, end } => {
+                self.end_job(fixture);
+                self.campaign_ended(fixture, end);
+            }
+            EngineMessage::Inspected { fixture, result } => {
+                self.end_job(fixture);
+                self.inspected(fixture, result);
+            }
+            EngineMessage::Recovered {
                 fixture,
-                unit,
-                step,
+                end,
+                after,
             } => {
-                if let Some(panel) = self.fixture_mut(fixture) {
-                    panel.step_started(*unit, step);
-                }
+                self.end_job(fixture);
+                self.recovered(fixture, end, after.as_ref());
             }
-            Event::Progress {
-                fixture,
-                unit,
-                step,
-                phase,
-                done,
-                total,
-            } => {
-                let progress = Progress {
-                    phase: phase.clone(),
-                    done: *done,
-                    total: *total,
-                };
-                if let Some(panel) = self.fixture_mut(fixture) {
-                    panel.progressed(*unit, step, progress);
-                }
-            }
-            Event::StepFinished {
-                fixture,
-                unit,
-                step,
-                outcome,
-                duration_s,
-                error,
-            } => {
-                if let Some(panel) = self.fixture_mut(fixture) {
-                    panel.step_finished(step, *outcome, *duration_s);
-                }
-                let why = error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default();
-                self.log.push(
-                    LogKind::Outcome(*outcome),
-                    format!("{fixture} #{unit} {step} {outcome} {duration_s:.2} s{why}"),
-                );
-            }
-            Event::UnitFinished {
-                fixture,
-                unit,
-                serial,
-                outcome,
-                record,
-                failure,
-            } => self.unit_finished(fixture, *unit, serial, *outcome, record, failure),
-        }
-    }
-
-    fn unit_finished(
-        &mut self,
-        fixture: &str,
-        unit: u64,
-        serial: &str,
-        outcome: Outcome,
-        record: &str,
-        failure: &Option<String>,
-    ) {
-        let now = self.now;
-        let verdict = Verdict {
-            outcome,
-            failure: failure.clone(),
-        };
-        if let Some(panel) = self.fixture_mut(fixture) {
-            panel.unit_finished(unit, serial, verdict, record, now);
-        }
-        self.counters.unit_finished(serial, outcome);
-        self.exit_status = self.exit_status.worst(exit_status_of(outcome));
-        self.log.push(
-            LogKind::Outcome(outcome),
-            format!("{fixture} #{unit} unit {outcome} {serial} record {record}"),
-        );
-    }
-
-    /// Engine run `run` ended; `error` when the engine failed. Its units that closed no
-    /// record get a verdict here.
-    pub fn on_run_ended(&mut self, run: u64, error: Option<&str>) {
-        self.runs_in_flight.remove(&run);
-        let fallback = match error {
-            Some(e) => Verdict {
-                outcome: Outcome::Error,
-                failure: Some(e.trim_start_matches("error: ").to_string()),
-            },
-            None if self.stopping => Verdict {
-                outcome: Outcome::Aborted,
-                failure: Some("stopped before the unit started".into()),
-            },
-            None => Verdict {
-                outcome: Outcome::Error,
-                failure: Some("the engine ended without a result".into()),
-            },
-        };
-        let now = self.now;
-        let mut made_up = Vec::new();
-        for panel in &mut self.fixtures {
-            if let Some(outcome) = panel
-                .run_ended(run, fallback.clone(), now)
-                .map(|v| v.outcome)
-            {
-                made_up.push((panel.id.clone(), outcome));
-            }
-        }
-        let why = fallback.failure.unwrap_or_default();
-        for (fixture, outcome) in made_up {
-            self.exit_status = self.exit_status.worst(exit_status_of(outcome));
-            self.log.push(
-                LogKind::Outcome(outcome),
-                format!("{fixture} {outcome}: {why}"),
-            );
         }
         if self.stopping {
             self.notice = Some(stopping_notice(self.busy_count()));
         }
     }
 
+    pub(super) fn begin_job(&mut self, fixture: &str, job: Job) {
+        self.jobs.insert(fixture.to_string(), job);
+    }
+
+    fn end_job(&mut self, fixture: &str) {
+        self.jobs.remove(fixture);
+    }
+
+    pub(super) fn run_ended_bookkeeping(&mut self, run: u64) {
+        self.runs_in_flight.remove(&run);
+    }
+
     /// Begin quitting: the caller sets the abort flag.
     pub fn begin_stopping(&mut self) {
         if !self.stopping {
             self.stopping = true;
+            self.modal = None;
             self.log
-                .push(LogKind::Info, "stopping: running units close as ABORTED");
+                .push(LogKind::Info, "stopping: running work closes as ABORTED");
         }
         self.notice = Some(stopping_notice(self.busy_count()));
     }
 
     /// Mark the requests' fixtures as started, as one engine run for the caller to start.
-    pub(super) fn start(&mut self, units: Vec<StartRequest>) -> StartRun {
+    pub(super) fn start(&mut self, units: Vec<StartRequest>, retest: bool) -> StartRun {
         let (now, id) = (self.now, self.next_run);
         self.next_run += 1;
         self.runs_in_flight.insert(id);
         self.counters.started(now);
         for request in &units {
             let label = request.label.clone();
-            let said = match &label {
+            let mut said = match &label {
                 Some(l) => format!("label {l}"),
                 None => "no scan".to_string(),
             };
+            if retest {
+                said.push_str(", retest of the unit on the fixture");
+            }
             if let Some(panel) = self.fixture_mut(&request.fixture) {
                 panel.begin(id, label, now);
             }
             self.log
                 .push(LogKind::Info, format!("{} start, {said}", request.fixture));
         }
-        StartRun { id, units }
+        StartRun { id, units, retest }
     }
 }
 
-fn stopping_notice(in_flight: usize) -> String {
-    format!("Stopping: {in_flight} unit(s) closing as ABORTED · F10 again quits now")
+pub(super) fn stopping_notice(in_flight: usize) -> String {
+    format!("Stopping: {in_flight} job(s) closing as ABORTED · F10 again quits now")
 }
 
-fn exit_status_of(outcome: Outcome) -> ExitStatus {
+pub(super) fn exit_status_of(outcome: Outcome) -> ExitStatus {
     match outcome {
         Outcome::Pass => ExitStatus::Pass,
         Outcome::Fail => ExitStatus::Fail,

@@ -1,12 +1,17 @@
-//! The engine off the UI thread: each started unit runs `station::run` on its own background
-//! thread, and everything it says comes back through one channel, the same events as `--json`.
+//! The engine off the UI thread: every start action, campaign and RMA action runs on its own
+//! background thread, and everything it says comes back through one channel: the engine's
+//! events (the same as `--json`) and how each piece of work ended.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
-use super::app::StartRun;
+use super::app::{Action, StartRun};
+use super::jobs;
+use super::rma::{JobEnd, UnitView};
+use super::torture::CampaignEnd;
 use crate::config::Station;
+use crate::station::rma::inspect::Via;
 use crate::station::{self, Event, RunOptions};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +21,22 @@ pub enum EngineMessage {
     RunEnded {
         run: u64,
         error: Option<String>,
+    },
+    /// A torture campaign ended, with its record or without one.
+    TortureEnded {
+        fixture: String,
+        end: CampaignEnd,
+    },
+    /// An inspection of the unit on a fixture, with its history.
+    Inspected {
+        fixture: String,
+        result: Result<UnitView, String>,
+    },
+    /// A recovery ended; `after` is the unit inspected again once it did.
+    Recovered {
+        fixture: String,
+        end: JobEnd,
+        after: Option<Result<UnitView, String>>,
     },
 }
 
@@ -42,53 +63,113 @@ impl EngineRunner {
         (runner, receiver)
     }
 
-    /// Start the run's units on one background thread (detached: it reports through the
-    /// channel); returns at once. The engine runs the fixtures in parallel.
+    /// Do what a key asked for; returns at once, the work reports through the channel.
+    pub fn perform(&self, action: &Action) {
+        match action {
+            Action::None => {}
+            Action::Start(run) => self.start(run),
+            Action::Torture(fixture) => self.torture(fixture),
+            Action::Inspect(fixture, via) => self.inspect(fixture, *via),
+            Action::Recover { fixture, typed } => self.recover(fixture, typed),
+            Action::Abort | Action::Exit => self.abort(),
+        }
+    }
+
+    /// Start the run's units on one background thread; the engine runs the fixtures in
+    /// parallel.
     pub fn start(&self, run: &StartRun) {
         let fixtures: Vec<String> = run.units.iter().map(|u| u.fixture.clone()).collect();
-        let (station, sender) = (self.station.clone(), self.sender.clone());
         let options = RunOptions {
             units: fixtures.len() as u64,
             operator: self.operator.clone(),
             fixtures,
             abort: self.abort,
-            // The TUI has no typed confirmation for RDP level 2 yet: it is never authorised.
-            typed_labels: Vec::new(),
+            typed_labels: run
+                .units
+                .iter()
+                .filter_map(|u| u.typed_label.clone())
+                .collect(),
+            retest: run.retest,
         };
         let id = run.id;
-        let spawned = std::thread::Builder::new()
-            .name(format!("engine-run-{id}"))
-            .spawn(move || run_engine(&station, &options, id, sender));
-        if let Err(e) = spawned {
-            let _ = self.sender.send(EngineMessage::RunEnded {
-                run: id,
-                error: Some(format!("could not start the engine thread: {e}")),
-            });
-        }
+        let ended = move |error| EngineMessage::RunEnded { run: id, error };
+        self.spawn(format!("engine-run-{id}"), ended, move |station, sink| {
+            station::run(station, &options, sink)
+                .err()
+                .map(|e| e.message)
+        });
     }
 
-    /// Running units stop after their current step and close as ABORTED.
+    pub fn torture(&self, fixture: &str) {
+        let (id, operator, abort) = (fixture.to_string(), self.operator.clone(), self.abort);
+        let ended = {
+            let fixture = id.clone();
+            move |end| EngineMessage::TortureEnded { fixture, end }
+        };
+        self.spawn(format!("torture-{id}"), ended, move |station, sink| {
+            jobs::torture(station, &id, operator, abort, sink)
+        });
+    }
+
+    pub fn inspect(&self, fixture: &str, via: Via) {
+        let id = fixture.to_string();
+        let ended = {
+            let fixture = id.clone();
+            move |result| EngineMessage::Inspected { fixture, result }
+        };
+        self.spawn(format!("inspect-{id}"), ended, move |station, _| {
+            jobs::inspect(station, &id, via)
+        });
+    }
+
+    pub fn recover(&self, fixture: &str, typed: &str) {
+        let (id, typed) = (fixture.to_string(), typed.to_string());
+        let (operator, abort) = (self.operator.clone(), self.abort);
+        let ended = {
+            let fixture = id.clone();
+            move |(end, after)| EngineMessage::Recovered {
+                fixture,
+                end,
+                after,
+            }
+        };
+        self.spawn(format!("recover-{id}"), ended, move |station, sink| {
+            jobs::recover(station, &id, &typed, operator, abort, sink)
+        });
+    }
+
+    /// Running work stops after its current step (or cut point) and closes as ABORTED.
     pub fn abort(&self) {
         self.abort.store(true, Ordering::SeqCst);
     }
-}
 
-fn run_engine(station: &Station, options: &RunOptions, run: u64, sender: Sender<EngineMessage>) {
-    let sink = {
-        let sender = sender.clone();
-        move |event: Event| {
-            let _ = sender.send(EngineMessage::Event(event));
+    /// Run `work` on a named background thread; its events and then `ended(result)` go to
+    /// the channel. A crash, or a thread that could not start, becomes a failed result.
+    fn spawn<T: jobs::Crashable + 'static>(
+        &self,
+        name: String,
+        ended: impl FnOnce(T) -> EngineMessage + Clone + Send + 'static,
+        work: impl FnOnce(&Station, &dyn station::EventSink) -> T + Send + 'static,
+    ) {
+        let (station, sender) = (self.station.clone(), self.sender.clone());
+        let never_ran = ended.clone();
+        let body = move || {
+            let sink = {
+                let sender = sender.clone();
+                move |event: Event| {
+                    let _ = sender.send(EngineMessage::Event(event));
+                }
+            };
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&station, &sink)))
+                    .unwrap_or_else(|panic| T::crashed(panic_text(&panic)));
+            let _ = sender.send(ended(result));
+        };
+        if let Err(e) = std::thread::Builder::new().name(name).spawn(body) {
+            let why = format!("could not start a background thread: {e}");
+            let _ = self.sender.send(never_ran(T::crashed(why)));
         }
-    };
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        station::run(station, options, &sink)
-    }));
-    let error = match outcome {
-        Ok(Ok(_summary)) => None,
-        Ok(Err(e)) => Some(e.message),
-        Err(panic) => Some(format!("the engine crashed: {}", panic_text(&panic))),
-    };
-    let _ = sender.send(EngineMessage::RunEnded { run, error });
+    }
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

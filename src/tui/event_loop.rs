@@ -1,12 +1,16 @@
-//! The UI loop: draw, wait briefly for a key, drain the engine's channel, repeat. It never
-//! waits on hardware: the engine runs on background threads (engine.rs).
+//! The UI loop: draw, wait for a key (blocking, with a timeout: never a busy poll), drain the
+//! engine's channel, repeat. It never waits on hardware: the engine runs on background
+//! threads (engine.rs).
 
+use std::io;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{self, Event as TermEvent};
+use ratatui::Terminal;
+use ratatui::backend::Backend;
 
 use super::TuiOptions;
 use super::app::{Action, App};
@@ -17,9 +21,29 @@ use super::theme::Theme;
 use crate::config::Station;
 use crate::error::{ExitStatus, StationError};
 
-/// How long to wait for a key: short while units run (elapsed times move), longer when idle.
-const BUSY_WAIT: Duration = Duration::from_millis(100);
-const IDLE_WAIT: Duration = Duration::from_millis(500);
+/// How long to wait for a key: short while work runs (elapsed times move), longer when idle
+/// (only the clock-driven counters change).
+pub const BUSY_WAIT: Duration = Duration::from_millis(100);
+pub const IDLE_WAIT: Duration = Duration::from_millis(500);
+
+/// Where keys come from: the terminal, or a script in the benchmark and tests.
+pub trait Input {
+    /// The next terminal event, waiting at most `timeout` for it; None when none came.
+    fn next(&mut self, timeout: Duration) -> io::Result<Option<TermEvent>>;
+}
+
+/// The real terminal: crossterm blocks in poll(2) until input or the timeout.
+struct Crossterm;
+
+impl Input for Crossterm {
+    fn next(&mut self, timeout: Duration) -> io::Result<Option<TermEvent>> {
+        if event::poll(timeout)? {
+            event::read().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
 
 pub fn run(station: Station, options: TuiOptions) -> Result<ExitStatus, StationError> {
     let mut app = App::for_station(
@@ -30,42 +54,49 @@ pub fn run(station: Station, options: TuiOptions) -> Result<ExitStatus, StationE
     );
     let (runner, messages) = EngineRunner::new(Arc::new(station), &options.operator, options.abort);
     let mut session = TerminalSession::enter().map_err(terminal_error)?;
+    drive(
+        &mut session.terminal,
+        &mut app,
+        &mut |action| runner.perform(action),
+        &messages,
+        &mut Crossterm,
+        options.abort,
+    )
+    .map_err(terminal_error)?;
+    drop(session);
+    Ok(app.exit_status())
+}
+
+/// The loop itself, on any backend: `perform` carries out what keys ask for.
+pub fn drive<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    perform: &mut dyn FnMut(&Action),
+    messages: &Receiver<EngineMessage>,
+    input: &mut dyn Input,
+    abort: &AtomicBool,
+) -> io::Result<()> {
     loop {
         app.tick(Instant::now());
-        session
-            .terminal
-            .draw(|frame| render(&app, frame))
-            .map_err(terminal_error)?;
-        let wait = if app.runs_in_flight() > 0 {
-            BUSY_WAIT
-        } else {
-            IDLE_WAIT
-        };
-        if event::poll(wait).map_err(terminal_error)? {
-            // Resizes need nothing more than the redraw at the top of the loop.
-            if let TermEvent::Key(key) = event::read().map_err(terminal_error)? {
-                match app.on_key(key) {
-                    Action::None => {}
-                    Action::Start(run) => runner.start(&run),
-                    Action::Abort => runner.abort(),
-                    Action::Exit => {
-                        runner.abort();
-                        break;
-                    }
-                }
+        terminal.draw(|frame| render(app, frame))?;
+        let wait = if app.working() { BUSY_WAIT } else { IDLE_WAIT };
+        // Resizes need nothing more than the redraw at the top of the loop.
+        if let Some(TermEvent::Key(key)) = input.next(wait)? {
+            let action = app.on_key(key);
+            perform(&action);
+            if action == Action::Exit {
+                return Ok(());
             }
         }
         // A Ctrl-C from outside (SIGINT) sets the same flag.
-        if options.abort.load(Ordering::SeqCst) && !app.stopping {
+        if abort.load(Ordering::SeqCst) && !app.stopping {
             app.begin_stopping();
         }
-        drain(&messages, &mut app);
+        drain(messages, app);
         if app.should_exit() {
-            break;
+            return Ok(());
         }
     }
-    drop(session);
-    Ok(app.exit_status())
 }
 
 /// Feed every waiting engine message to the app (the runner holds a sender, so the channel
@@ -77,6 +108,55 @@ fn drain(messages: &Receiver<EngineMessage>, app: &mut App) {
     }
 }
 
-fn terminal_error(e: std::io::Error) -> StationError {
+fn terminal_error(e: io::Error) -> StationError {
     StationError::station(format!("terminal: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::backend::TestBackend;
+
+    /// Answers nothing `idle` times, then F10; remembers how long it was asked to wait.
+    struct Script {
+        idle: usize,
+        waits: Vec<Duration>,
+    }
+
+    impl Input for Script {
+        fn next(&mut self, timeout: Duration) -> io::Result<Option<TermEvent>> {
+            self.waits.push(timeout);
+            if self.waits.len() > self.idle {
+                let f10 = KeyEvent::new(KeyCode::F(10), KeyModifiers::NONE);
+                return Ok(Some(TermEvent::Key(f10)));
+            }
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn an_idle_loop_blocks_for_the_idle_wait_between_frames() {
+        let fixtures = vec![("sim-1".to_string(), "f407-demo".to_string())];
+        let mut app = App::new("s", "o", fixtures, Theme::plain(), Instant::now());
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let (_keep, messages) = std::sync::mpsc::channel();
+        let mut script = Script {
+            idle: 3,
+            waits: Vec::new(),
+        };
+        let mut performed = Vec::new();
+        let abort = AtomicBool::new(false);
+        drive(
+            &mut terminal,
+            &mut app,
+            &mut |a| performed.push(a.clone()),
+            &messages,
+            &mut script,
+            &abort,
+        )
+        .unwrap();
+        assert_eq!(script.waits, vec![IDLE_WAIT; 4]);
+        assert_eq!(performed, vec![Action::Exit]);
+    }
 }

@@ -30,6 +30,15 @@ pub struct Verdict {
     pub failure: Option<String>,
 }
 
+/// What a fixture's profile allows or asks for beyond a plain production run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Caps {
+    /// A simulated fixture whose profile has a `[torture]` section.
+    pub torture: bool,
+    /// The profile locks units at RDP level 2: each start needs the unit's label typed.
+    pub permanent_lock: bool,
+}
+
 /// Where a panel stands, for rendering.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PanelState {
@@ -46,6 +55,7 @@ pub enum PanelState {
 pub struct FixturePanel {
     pub id: String,
     pub profile: String,
+    pub caps: Caps,
     /// A unit is on the fixture: from its start until its record is written (or its engine
     /// run ends without one).
     pub busy: bool,
@@ -72,6 +82,7 @@ impl FixturePanel {
         Self {
             id: id.into(),
             profile: profile.into(),
+            caps: Caps::default(),
             busy: false,
             run: None,
             label: None,
@@ -99,6 +110,7 @@ impl FixturePanel {
     /// A new unit starts: the previous verdict goes.
     pub fn begin(&mut self, run: u64, label: Option<String>, now: Instant) {
         *self = Self {
+            caps: self.caps,
             busy: true,
             run: Some(run),
             label,

@@ -1,10 +1,11 @@
 //! Keys. A barcode scanner is a keyboard that types a label, then Enter, and a label may hold
-//! any letter: so every printable key goes to the scan field, and commands use only F-keys,
-//! Ctrl, Esc, Enter, Tab, arrows and paging keys.
+//! any letter: so in the Line view every printable key goes to the scan field, and commands
+//! use only F-keys, Ctrl, Esc, Enter, Tab, arrows and paging keys. Views without a scan field
+//! take `?` for help and ignore other letters. A confirmation takes every key but quit.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::{Action, App, StartRequest, View};
+use super::app::{Action, App, View};
 
 /// Longer input is not a label; the field stops growing.
 pub const MAX_LABEL_CHARS: usize = 64;
@@ -18,36 +19,26 @@ impl App {
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
-            KeyCode::Char('c') | KeyCode::Char('C') if ctrl => self.quit(),
-            KeyCode::F(10) => self.quit(),
+            KeyCode::Char('c') | KeyCode::Char('C') if ctrl => return self.quit(),
+            KeyCode::F(10) => return self.quit(),
+            _ => {}
+        }
+        if self.modal.is_some() {
+            return self.modal_key(key.code, ctrl || key.modifiers.contains(KeyModifiers::ALT));
+        }
+        match key.code {
             // Any other Ctrl or Alt chord is not a label character.
             KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => Action::None,
-            KeyCode::Char(c) => {
-                self.type_char(c);
-                Action::None
-            }
             KeyCode::F(1) => {
-                self.toggle_help();
+                self.help = !self.help;
                 Action::None
             }
-            KeyCode::Esc => {
-                self.escape();
-                Action::None
-            }
-            KeyCode::Backspace => {
-                self.scan.pop();
-                Action::None
-            }
-            KeyCode::Enter => self.start_selected(),
-            KeyCode::F(5) => self.start_all_free(),
-            KeyCode::Tab | KeyCode::Right | KeyCode::Down => {
-                self.select_by(1);
-                Action::None
-            }
-            KeyCode::BackTab | KeyCode::Left | KeyCode::Up => {
-                self.select_by(-1);
-                Action::None
-            }
+            KeyCode::F(2) => self.show(View::Line),
+            KeyCode::F(3) => self.show(View::Torture),
+            KeyCode::F(4) => self.show(View::Rma),
+            code if self.help => self.help_key(code),
+            KeyCode::Tab | KeyCode::Right | KeyCode::Down => self.select_by(1),
+            KeyCode::BackTab | KeyCode::Left | KeyCode::Up => self.select_by(-1),
             KeyCode::PageUp => {
                 self.log.scroll_back(LOG_PAGE);
                 Action::None
@@ -60,16 +51,64 @@ impl App {
                 self.log.follow();
                 Action::None
             }
-            _ => Action::None,
+            code => match self.view {
+                View::Line => self.line_key(code),
+                View::Torture => self.torture_key(code),
+                View::Rma => self.rma_key(code),
+            },
         }
+    }
+
+    fn show(&mut self, view: View) -> Action {
+        self.view = view;
+        self.help = false;
+        self.notice = None;
+        Action::None
+    }
+
+    /// Over the help: Esc closes it; in the Line view a scan closes it and is kept.
+    fn help_key(&mut self, code: KeyCode) -> Action {
+        match code {
+            KeyCode::Esc => self.help = false,
+            KeyCode::Char('?') if !self.view.has_scan_field() => self.help = false,
+            KeyCode::Char(_) if self.view.has_scan_field() => {
+                // A scan must never be lost behind the help.
+                self.help = false;
+                return self.line_key(code);
+            }
+            KeyCode::Char(_) => self.not_a_scan_field(),
+            _ => {}
+        }
+        Action::None
+    }
+
+    /// Letters in a view without a scan field: never a command, only a hint.
+    pub(super) fn not_a_scan_field(&mut self) {
+        self.notice = Some("No scan field here: F2 goes to the Line view to scan".into());
+    }
+
+    fn line_key(&mut self, code: KeyCode) -> Action {
+        match code {
+            KeyCode::Char(c) => self.type_char(c),
+            KeyCode::Esc => {
+                self.scan.clear();
+                self.notice = None;
+            }
+            KeyCode::Backspace => {
+                self.scan.pop();
+            }
+            KeyCode::Enter => return self.start_scanned(),
+            KeyCode::F(5) => return self.start_all_free(),
+            KeyCode::F(6) => return self.start_without_scan(),
+            _ => {}
+        }
+        Action::None
     }
 
     fn type_char(&mut self, c: char) {
         if c.is_control() {
             return;
         }
-        // A scan must never be lost behind the help.
-        self.view = View::Line;
         if self.scan.chars().count() < MAX_LABEL_CHARS {
             self.scan.push(c);
             self.notice = None;
@@ -80,103 +119,21 @@ impl App {
         }
     }
 
-    fn toggle_help(&mut self) {
-        self.view = match self.view {
-            View::Line => View::Help,
-            View::Help => View::Line,
-        };
-    }
-
-    fn escape(&mut self) {
-        match self.view {
-            View::Help => self.view = View::Line,
-            View::Line => {
-                self.scan.clear();
-                self.notice = None;
-            }
-        }
-    }
-
-    fn select_by(&mut self, step: isize) {
+    fn select_by(&mut self, step: isize) -> Action {
         let n = self.fixtures.len();
         if n > 0 {
             let next = (self.selected as isize + step).rem_euclid(n as isize);
             self.selected = next as usize;
         }
+        Action::None
     }
 
     fn quit(&mut self) -> Action {
-        if self.stopping || self.runs_in_flight() == 0 {
+        if self.stopping || !self.working() {
             self.stopping = true;
             return Action::Exit;
         }
         self.begin_stopping();
         Action::Abort
-    }
-
-    fn refuse_start(&self) -> Option<String> {
-        self.stopping
-            .then(|| "Stopping: no new units · F10 again quits now".to_string())
-    }
-
-    /// Enter: the selected fixture starts with the scanned label (none if the field is empty).
-    fn start_selected(&mut self) -> Action {
-        if let Some(why) = self.refuse_start() {
-            self.notice = Some(why);
-            return Action::None;
-        }
-        let Some((fixture, busy)) = self.selected_fixture().map(|f| (f.id.clone(), f.busy)) else {
-            return Action::None;
-        };
-        if busy {
-            // Keep the label: Tab to a free fixture, then Enter.
-            self.notice = Some(format!(
-                "{fixture} is busy: wait for it, or Tab to a free fixture and press Enter"
-            ));
-            return Action::None;
-        }
-        let label = std::mem::take(&mut self.scan);
-        let requests = vec![StartRequest {
-            fixture,
-            label: (!label.trim().is_empty()).then(|| label.trim().to_string()),
-        }];
-        self.notice = None;
-        let run = self.start(requests);
-        self.select_next_free();
-        Action::Start(run)
-    }
-
-    /// F5: every free fixture starts without a scan.
-    fn start_all_free(&mut self) -> Action {
-        if let Some(why) = self.refuse_start() {
-            self.notice = Some(why);
-            return Action::None;
-        }
-        let requests: Vec<StartRequest> = self
-            .fixtures
-            .iter()
-            .filter(|f| !f.busy)
-            .map(|f| StartRequest {
-                fixture: f.id.clone(),
-                label: None,
-            })
-            .collect();
-        if requests.is_empty() {
-            self.notice = Some("Every fixture is busy".into());
-            return Action::None;
-        }
-        self.notice = None;
-        Action::Start(self.start(requests))
-    }
-
-    /// After a start the selection moves on to the next free fixture, ready for the next scan.
-    fn select_next_free(&mut self) {
-        let n = self.fixtures.len();
-        if let Some(next) = (1..n)
-            .map(|k| (self.selected + k) % n)
-            .find(|&i| !self.fixtures[i].busy)
-        {
-            self.selected = next;
-        }
     }
 }

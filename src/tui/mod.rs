@@ -1,46 +1,60 @@
 //! The operator TUI (ratatui + crossterm) on top of the station engine's event stream.
 //!
-//! - [`App`]: the state, pure: engine events, keys and the clock change it.
+//! - [`App`]: the state, pure: engine messages, keys and the clock change it. Three views
+//!   (Line, Torture, RMA), the help over them, and typed confirmations ([`Modal`]).
 //! - [`render`]: draws an `App`, pure: the same on a terminal and on a `TestBackend`.
-//! - [`EngineRunner`]: runs each start action's units on a background thread and sends their
-//!   events (the same as `--json`) back over a channel, so the UI never waits on hardware.
+//! - [`EngineRunner`]: runs each start action, campaign and RMA action on a background thread
+//!   and sends its events (the same as `--json`) back over a channel, so the UI never waits
+//!   on hardware.
 //! - `event_loop` and `terminal`: the real terminal, always restored, also on panic.
+//! - [`bench`]: frame time and idle CPU of the loop, for `station bench tui`.
 
 mod app;
+pub mod bench;
+mod commands;
 mod counters;
 mod engine;
 mod event_loop;
 mod fixture;
+mod jobs;
 mod keys;
 mod log;
+mod modal;
+mod production;
 mod reason;
 mod render;
+mod rma;
 mod terminal;
 mod theme;
+mod torture;
 
 use std::sync::atomic::AtomicBool;
 
-pub use app::{Action, App, StartRequest, StartRun, View};
+pub use app::{Action, App, Job, StartRequest, StartRun, View};
 pub use counters::Counters;
 pub use engine::{EngineMessage, EngineRunner};
-pub use fixture::{FixturePanel, PanelState, Progress, Verdict};
+pub use event_loop::{IDLE_WAIT, Input, drive};
+pub use fixture::{Caps, FixturePanel, PanelState, Progress, Verdict};
 pub use keys::MAX_LABEL_CHARS;
 pub use log::{Log, LogKind, LogLine};
+pub use modal::{Confirm, Modal};
 pub use reason::{Explanation, explain};
 pub use render::render;
+pub use rma::{Check, CheckState, HistoryRow, JobEnd, RecoverRun, RmaUnit, UnitView};
 pub use theme::Theme;
+pub use torture::{Campaign, CampaignEnd, PointCell};
 
 use crate::config::Station;
 use crate::error::{ExitStatus, StationError};
 
 pub struct TuiOptions {
     pub operator: String,
-    /// Set to stop: running units end after their current step and close as ABORTED.
+    /// Set to stop: running work ends after its current step and closes as ABORTED.
     pub abort: &'static AtomicBool,
 }
 
 /// Run the TUI until the operator quits. The exit status is the worst over the session's
-/// units, as for `station run`.
+/// production units, as for `station run`.
 pub fn run(station: Station, options: TuiOptions) -> Result<ExitStatus, StationError> {
     event_loop::run(station, options)
 }

@@ -96,6 +96,10 @@ fn while_step(step: Option<&str>) -> String {
 fn unit_fault(step: Option<&str>, message: &str) -> (String, String) {
     let text = message.to_lowercase();
     let (what, remedy) = match step.unwrap_or_default() {
+        "attach" | "flash_bootloader" | "option_bytes" if text.contains("protected") => (
+            "The chip is read-protected (locked) and cannot be programmed",
+            "set the unit aside for RMA (inspect, recover, then retest it)",
+        ),
         "attach" => (
             "The probe could not reach the chip",
             "check the board is seated and the SWD cable, then retest",
@@ -146,6 +150,19 @@ mod tests {
         assert_eq!(
             e.sentence(),
             "Station fault while attaching the probe, not the unit's: call an engineer, then retest"
+        );
+    }
+
+    #[test]
+    fn a_locked_chip_goes_to_rma() {
+        let e = explain(
+            Outcome::Fail,
+            Some("flash_bootloader: target is protected: the flash algorithm failed"),
+        );
+        assert_eq!(
+            e.sentence(),
+            "The chip is read-protected (locked) and cannot be programmed: set the unit aside \
+             for RMA (inspect, recover, then retest it)"
         );
     }
 

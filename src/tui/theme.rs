@@ -4,6 +4,8 @@
 use ratatui::style::{Color, Modifier, Style};
 
 use crate::record::Outcome;
+use crate::sim::outcome::BootOutcome;
+use crate::tui::rma::CheckState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Theme {
@@ -70,5 +72,32 @@ impl Theme {
 
     pub fn progress(&self) -> Style {
         self.fg(Color::Cyan)
+    }
+
+    /// A cut point's outcome on the torture map; its letter says the same.
+    pub fn boot(&self, outcome: BootOutcome) -> Style {
+        self.fg(match outcome {
+            BootOutcome::NewImage => Color::Green,
+            BootOutcome::OldImage => Color::Blue,
+            BootOutcome::InBootloader => Color::Yellow,
+            BootOutcome::NeedsBoot0 => Color::LightRed,
+            BootOutcome::CorruptApp => Color::Magenta,
+            BootOutcome::Bricked => Color::Red,
+        })
+    }
+
+    /// A point that bricks: reverse video, so it stands out without colour too.
+    pub fn bricks(&self, outcome: BootOutcome) -> Style {
+        self.boot(outcome)
+            .add_modifier(Modifier::REVERSED | Modifier::BOLD)
+    }
+
+    /// A flash check in the RMA view; its symbol says the same.
+    pub fn check(&self, state: CheckState) -> Style {
+        match state {
+            CheckState::Good => self.fg(Color::Green),
+            CheckState::Bad => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            CheckState::Unknown => self.fg(Color::Yellow),
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The thin parts around the panels: counters, scan field, log and key hints.
+//! The thin parts around the views: view tabs, scan field with counters, log and key hints.
 
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
@@ -8,7 +8,27 @@ use ratatui::widgets::{Block, Paragraph};
 use crate::tui::app::{App, View};
 use crate::tui::log::LogKind;
 
-pub fn counters(app: &App, frame: &mut Frame, area: Rect) {
+pub fn tabs(app: &App, frame: &mut Frame, area: Rect) {
+    let mut spans = vec![Span::raw(" ")];
+    for (view, key, name) in [
+        (View::Line, "F2", "Line"),
+        (View::Torture, "F3", "Torture"),
+        (View::Rma, "F4", "RMA"),
+    ] {
+        // Brackets mark the current view without colour; reverse video repeats it.
+        if view == app.view {
+            spans.push(Span::styled(format!("[{key} {name}]"), app.theme.key()));
+        } else {
+            spans.push(Span::raw(format!(" {key} {name} ")));
+        }
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    let right = format!("{} · operator {} ", app.station, app.operator);
+    frame.render_widget(Paragraph::new(Line::from(right).right_aligned()), area);
+}
+
+fn counters_line(app: &App) -> Line<'static> {
     let c = &app.counters;
     let percent = |v: Option<f64>| v.map_or("–".to_string(), |v| format!("{:.1}%", v * 100.0));
     let per_hour = c
@@ -30,7 +50,7 @@ pub fn counters(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(value, app.theme.title()));
         spans.push(Span::raw("  "));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    Line::from(spans)
 }
 
 pub fn scan(app: &App, frame: &mut Frame, area: Rect) {
@@ -42,25 +62,30 @@ pub fn scan(app: &App, frame: &mut Frame, area: Rect) {
             format!(" Scan → {target} "),
             app.theme.title(),
         ))
-        .title(
-            Line::from(format!(" {} · operator {} ", app.station, app.operator)).right_aligned(),
-        );
+        .title_bottom(counters_line(app));
     let inner = block.inner(area);
     let prompt = format!("› {}", app.scan);
     let mut spans = vec![Span::styled(prompt.clone(), app.theme.title())];
     match &app.notice {
         Some(notice) => spans.push(Span::styled(format!("   ! {notice}"), app.theme.notice())),
         None if app.scan.is_empty() => spans.push(Span::styled(
-            "scan a label, then Enter · F5 starts every free fixture",
+            "scan a label, then Enter · F6 starts without a scan",
             app.theme.dim(),
         )),
         None => {}
     }
     frame.render_widget(Paragraph::new(Line::from(spans)).block(block), area);
-    if app.view == View::Line && inner.height > 0 {
+    if !app.help && app.modal.is_none() && inner.height > 0 {
         let x = inner.x + (prompt.chars().count() as u16).min(inner.width.saturating_sub(1));
         frame.set_cursor_position(Position::new(x, inner.y));
     }
+}
+
+/// The notice, for views without a scan field to carry it.
+pub fn notice(app: &App) -> Option<Line<'static>> {
+    app.notice
+        .as_ref()
+        .map(|n| Line::styled(format!("! {n}"), app.theme.notice()))
 }
 
 pub fn log(app: &App, frame: &mut Frame, area: Rect) {
@@ -90,24 +115,80 @@ pub fn log(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
-pub fn hints(app: &App, frame: &mut Frame, area: Rect) {
-    let keys: &[(&str, &str)] = match (app.view, app.stopping) {
-        (_, true) => &[("F10/Ctrl-C", "quit now")],
-        (View::Help, false) => &[("F1/Esc", "close help"), ("F10/Ctrl-C", "quit")],
-        (View::Line, false) => &[
-            ("Enter", "start"),
-            ("Tab/←→", "select"),
-            ("F5", "start all"),
-            ("F1", "help"),
-            ("PgUp/PgDn", "log"),
-            ("F10/Ctrl-C", "quit"),
+/// A key, what it does, and whether it may go when the bar is too narrow.
+type Hint = (&'static str, &'static str, bool);
+
+/// The keys of what is on screen now.
+fn keys(app: &App) -> &'static [Hint] {
+    if app.stopping {
+        return &[("F10/Ctrl-C", "quit now", false)];
+    }
+    if app.modal.is_some() {
+        return &[
+            ("Enter", "confirm", false),
+            ("Esc", "cancel", false),
+            ("F10", "quit", false),
+        ];
+    }
+    if app.help {
+        return match app.view.has_scan_field() {
+            true => &[("F1/Esc", "close help", false), ("F10", "quit", false)],
+            false => &[("F1/?/Esc", "close help", false), ("F10", "quit", false)],
+        };
+    }
+    match app.view {
+        View::Line => &[
+            ("Enter", "start scanned", false),
+            ("F6", "start, no scan", false),
+            ("F5", "start all", false),
+            ("Tab", "select", true),
+            ("F1", "help", false),
+            ("PgUp/PgDn", "log", true),
+            ("F10", "quit", false),
         ],
+        View::Torture => &[
+            ("F5", "start campaign", false),
+            ("Tab", "select", true),
+            ("F1/?", "help", false),
+            ("PgUp/PgDn", "log", true),
+            ("F10", "quit", false),
+        ],
+        View::Rma => &[
+            ("F5", "inspect", false),
+            ("F7", "recover", false),
+            ("F6", "retest", false),
+            ("F8", "via DFU", true),
+            ("Tab", "select", true),
+            ("F1/?", "help", false),
+            ("F10", "quit", false),
+        ],
+    }
+}
+
+pub fn hints(app: &App, frame: &mut Frame, area: Rect) {
+    let mut keys: Vec<Hint> = keys(app).to_vec();
+    let width = |keys: &[Hint], gap: usize| -> usize {
+        1 + keys
+            .iter()
+            .map(|(k, w, _)| k.chars().count() + 1 + w.chars().count() + gap)
+            .sum::<usize>()
     };
-    let gap = if area.width >= 90 { "  " } else { " " };
+    let room = area.width as usize;
+    let mut gap = 2;
+    // Narrow: single spaces first, then the keys that may go, last first.
+    while width(&keys, gap) > room {
+        if gap == 2 {
+            gap = 1;
+        } else if let Some(i) = keys.iter().rposition(|(.., optional)| *optional) {
+            keys.remove(i);
+        } else {
+            break;
+        }
+    }
     let mut spans = vec![Span::raw(" ")];
-    for (key, what) in keys {
-        spans.push(Span::styled(*key, app.theme.key()));
-        spans.push(Span::raw(format!(" {what}{gap}")));
+    for (key, what, _) in keys {
+        spans.push(Span::styled(key, app.theme.key()));
+        spans.push(Span::raw(format!(" {what}{}", " ".repeat(gap))));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -2,83 +2,63 @@
 //! terminal and on a `TestBackend`.
 //!
 //! ```text
-//!  counters                                        1 row
-//!  scan field (station, operator)                  3 rows
-//!  fixture panels, a grid                          the rest
-//!  log                                             5 rows and up
-//!  key hints                                       1 row
+//!  view tabs (F2 F3 F4), station and operator      1 row
+//!  the view: Line, Torture or RMA                  the rest
+//!  key hints of the view                           1 row
 //! ```
+//!
+//! Help (F1) and typed confirmations draw over the view.
 
 mod bars;
 mod big_text;
 mod help;
+mod line;
+mod map;
+mod modal;
 mod panel;
+mod rma;
+mod torture;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 
 use super::app::{App, View};
 
-/// Panels narrower than this are hard to read; the grid uses fewer columns instead.
-const MIN_PANEL_WIDTH: u16 = 36;
-
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
-    let log_height = (area.height.saturating_sub(10) / 4).clamp(5, 14);
-    let [counters, scan, grid, log, hints] = Layout::vertical([
+    let [tabs, body, hints] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(3),
-        Constraint::Min(4),
-        Constraint::Length(log_height),
+        Constraint::Min(0),
         Constraint::Length(1),
     ])
     .areas(area);
-    bars::counters(app, frame, counters);
-    bars::scan(app, frame, scan);
-    fixture_grid(app, frame, grid);
-    bars::log(app, frame, log);
+    bars::tabs(app, frame, tabs);
+    match app.view {
+        View::Line => line::render(app, frame, body),
+        View::Torture => torture::render(app, frame, body),
+        View::Rma => rma::render(app, frame, body),
+    }
     bars::hints(app, frame, hints);
-    if app.view == View::Help {
-        help::render(app, frame, scan.union(log));
+    if app.help {
+        help::render(app, frame, body);
+    }
+    if let Some(m) = &app.modal {
+        modal::render(app, m, frame, body);
     }
 }
 
-fn fixture_grid(app: &App, frame: &mut Frame, area: Rect) {
-    let n = app.fixtures.len();
-    if n == 0 {
-        return;
-    }
-    let (columns, rows) = grid_shape(n, area.width);
-    let row_areas = Layout::vertical(vec![Constraint::Ratio(1, rows as u32); rows]).split(area);
-    let mut panels = app.fixtures.iter().enumerate();
-    for row_area in row_areas.iter() {
-        let cells = Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns])
-            .split(*row_area);
-        for cell in cells.iter() {
-            if let Some((i, fixture)) = panels.next() {
-                panel::render(app, fixture, i == app.selected, frame, *cell);
-            }
-        }
-    }
+/// The log pane's height in a view of `height` rows.
+fn log_height(height: u16) -> u16 {
+    (height.saturating_sub(8) / 4).clamp(5, 14)
 }
 
-/// Columns and rows for `n` panels: about square, no narrower than [`MIN_PANEL_WIDTH`].
-fn grid_shape(n: usize, width: u16) -> (usize, usize) {
-    let square = (1..=n).find(|c| c * c >= n).unwrap_or(1);
-    let fit = usize::from(width / MIN_PANEL_WIDTH).max(1);
-    let columns = square.min(fit);
-    (columns, n.div_ceil(columns))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::grid_shape;
-
-    #[test]
-    fn four_fixtures_make_two_by_two_and_narrow_screens_stack() {
-        assert_eq!(grid_shape(4, 80), (2, 2));
-        assert_eq!(grid_shape(8, 200), (3, 3));
-        assert_eq!(grid_shape(4, 40), (1, 4));
-        assert_eq!(grid_shape(1, 80), (1, 1));
-    }
+/// `body` split into the view's own area and the log below it.
+fn with_log(app: &App, frame: &mut Frame, body: Rect) -> Rect {
+    let [top, log] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(log_height(body.height)),
+    ])
+    .areas(body);
+    bars::log(app, frame, log);
+    top
 }

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
 use super::big_text;
 use crate::record::Outcome;
-use crate::tui::app::App;
+use crate::tui::app::{App, Job};
 use crate::tui::fixture::{FixturePanel, PanelState, Progress, Verdict};
 use crate::tui::reason::{self, STEPS};
 use crate::tui::theme::Theme;
@@ -35,6 +35,9 @@ pub fn render(app: &App, panel: &FixturePanel, selected: bool, frame: &mut Frame
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let elapsed = panel.elapsed(app.now()).map(clock).unwrap_or_default();
+    if let (Some(job), false) = (app.job(&panel.id), panel.busy) {
+        return render_job(job, theme, frame, inner);
+    }
     match (panel.state(), &panel.verdict) {
         (PanelState::Done, Some(verdict)) => {
             render_done(panel, verdict, &elapsed, theme, frame, inner)
@@ -42,6 +45,19 @@ pub fn render(app: &App, panel: &FixturePanel, selected: bool, frame: &mut Frame
         (PanelState::Ready, _) => render_ready(selected, theme, frame, inner),
         _ => render_running(panel, &elapsed, theme, frame, inner),
     }
+}
+
+/// A campaign or RMA work holds the fixture: where to watch it.
+fn render_job(job: Job, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let view = match job {
+        Job::Torture => "F3 shows it",
+        Job::Inspect | Job::Recover => "F4 shows it",
+    };
+    let lines = vec![
+        Line::styled(format!("▶ Busy: {}", job.words()), theme.title()),
+        Line::styled(view, theme.dim()),
+    ];
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), area);
 }
 
 fn render_ready(selected: bool, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -128,7 +144,8 @@ fn render_done(
     let (width, height) = (area.width as usize, area.height as usize);
     let big = width >= big_text::width(&word) && height >= 2 + big_text::HEIGHT + 3;
     let banner_rows = if big { big_text::HEIGHT + 1 } else { 1 };
-    let (mut why, detail) = why_lines(verdict, big, elapsed, theme);
+    let steps = panel.finished_steps.len().max(STEPS.len());
+    let (mut why, detail) = why_lines(verdict, big, elapsed, steps, theme);
     // The engine's own words only get the room left: the head comes first.
     let why_rows: usize = why.iter().map(|l| l.width().div_ceil(width.max(1))).sum();
     why.extend(detail);
@@ -192,6 +209,7 @@ fn why_lines(
     verdict: &Verdict,
     big: bool,
     elapsed: &str,
+    steps: usize,
     theme: &Theme,
 ) -> (Vec<Line<'static>>, Option<Line<'static>>) {
     let mut lines = Vec::new();
@@ -204,7 +222,7 @@ fn why_lines(
         lines.push(Line::styled(text, theme.outcome(verdict.outcome)).centered());
     }
     if verdict.outcome == Outcome::Pass {
-        lines.push(Line::from(format!("All {} steps passed", STEPS.len())));
+        lines.push(Line::from(format!("All {steps} steps passed")));
         return (lines, None);
     }
     let why = reason::explain(verdict.outcome, verdict.failure.as_deref());

@@ -1,0 +1,157 @@
+//! Engine events into the App: routed by what runs on their fixture (a production unit, a
+//! torture campaign or an RMA recovery), and the production side of it.
+
+use super::app::{App, Job, stopping_notice};
+use super::fixture::{Progress, Verdict};
+use super::log::LogKind;
+use crate::record::Outcome;
+use crate::station::Event;
+
+fn fixture_of(event: &Event) -> &str {
+    match event {
+        Event::StepStarted { fixture, .. }
+        | Event::Progress { fixture, .. }
+        | Event::StepFinished { fixture, .. }
+        | Event::UnitFinished { fixture, .. }
+        | Event::TorturePlanned { fixture, .. }
+        | Event::TorturePoint { fixture, .. } => fixture,
+    }
+}
+
+impl App {
+    pub fn on_event(&mut self, event: &Event) {
+        let job = self.job(fixture_of(event));
+        match (event, job) {
+            (Event::TorturePlanned { .. } | Event::TorturePoint { .. }, _)
+            | (_, Some(Job::Torture)) => self.torture_event(event),
+            (_, Some(Job::Recover)) => self.recover_event(event),
+            _ => self.production_event(event),
+        }
+    }
+
+    fn production_event(&mut self, event: &Event) {
+        match event {
+            Event::StepStarted {
+                fixture,
+                unit,
+                step,
+            } => {
+                if let Some(panel) = self.fixture_mut(fixture) {
+                    panel.step_started(*unit, step);
+                }
+            }
+            Event::Progress {
+                fixture,
+                unit,
+                step,
+                phase,
+                done,
+                total,
+            } => {
+                let progress = Progress {
+                    phase: phase.clone(),
+                    done: *done,
+                    total: *total,
+                };
+                if let Some(panel) = self.fixture_mut(fixture) {
+                    panel.progressed(*unit, step, progress);
+                }
+            }
+            Event::StepFinished {
+                fixture,
+                unit,
+                step,
+                outcome,
+                duration_s,
+                error,
+            } => {
+                if let Some(panel) = self.fixture_mut(fixture) {
+                    panel.step_finished(step, *outcome, *duration_s);
+                }
+                let why = error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default();
+                self.log.push(
+                    LogKind::Outcome(*outcome),
+                    format!("{fixture} #{unit} {step} {outcome} {duration_s:.2} s{why}"),
+                );
+            }
+            Event::UnitFinished {
+                fixture,
+                unit,
+                serial,
+                outcome,
+                record,
+                failure,
+            } => self.unit_finished(fixture, *unit, serial, *outcome, record, failure),
+            Event::TorturePlanned { .. } | Event::TorturePoint { .. } => {}
+        }
+    }
+
+    fn unit_finished(
+        &mut self,
+        fixture: &str,
+        unit: u64,
+        serial: &str,
+        outcome: Outcome,
+        record: &str,
+        failure: &Option<String>,
+    ) {
+        let now = self.now();
+        let verdict = Verdict {
+            outcome,
+            failure: failure.clone(),
+        };
+        if let Some(panel) = self.fixture_mut(fixture) {
+            panel.unit_finished(unit, serial, verdict, record, now);
+        }
+        self.counters.unit_finished(serial, outcome);
+        self.record_outcome(outcome);
+        self.log.push(
+            LogKind::Outcome(outcome),
+            format!("{fixture} #{unit} unit {outcome} {serial} record {record}"),
+        );
+    }
+
+    /// Engine run `run` ended; `error` when the engine failed. Its units that closed no
+    /// record get a verdict here.
+    pub fn on_run_ended(&mut self, run: u64, error: Option<&str>) {
+        self.run_ended_bookkeeping(run);
+        let fallback = match error {
+            Some(e) => Verdict {
+                outcome: Outcome::Error,
+                failure: Some(e.trim_start_matches("error: ").to_string()),
+            },
+            None if self.stopping => Verdict {
+                outcome: Outcome::Aborted,
+                failure: Some("stopped before the unit started".into()),
+            },
+            None => Verdict {
+                outcome: Outcome::Error,
+                failure: Some("the engine ended without a result".into()),
+            },
+        };
+        let now = self.now();
+        let mut made_up = Vec::new();
+        for panel in &mut self.fixtures {
+            if let Some(outcome) = panel
+                .run_ended(run, fallback.clone(), now)
+                .map(|v| v.outcome)
+            {
+                made_up.push((panel.id.clone(), outcome));
+            }
+        }
+        let why = fallback.failure.unwrap_or_default();
+        for (fixture, outcome) in made_up {
+            self.record_outcome(outcome);
+            self.log.push(
+                LogKind::Outcome(outcome),
+                format!("{fixture} {outcome}: {why}"),
+            );
+        }
+        if self.stopping {
+            self.notice = Some(stopping_notice(self.busy_count()));
+        }
+    }
+}

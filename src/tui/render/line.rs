@@ -1,0 +1,58 @@
+//! The Line view: the scan field (with the station counters under it), one panel per
+//! fixture in a grid, and the log.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+
+use super::{bars, panel, with_log};
+use crate::tui::app::App;
+
+/// Panels narrower than this are hard to read; the grid uses fewer columns instead.
+const MIN_PANEL_WIDTH: u16 = 36;
+
+pub fn render(app: &App, frame: &mut Frame, body: Rect) {
+    let top = with_log(app, frame, body);
+    let [scan, grid] = Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(top);
+    bars::scan(app, frame, scan);
+    fixture_grid(app, frame, grid);
+}
+
+fn fixture_grid(app: &App, frame: &mut Frame, area: Rect) {
+    let n = app.fixtures.len();
+    if n == 0 {
+        return;
+    }
+    let (columns, rows) = grid_shape(n, area.width);
+    let row_areas = Layout::vertical(vec![Constraint::Ratio(1, rows as u32); rows]).split(area);
+    let mut panels = app.fixtures.iter().enumerate();
+    for row_area in row_areas.iter() {
+        let cells = Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns])
+            .split(*row_area);
+        for cell in cells.iter() {
+            if let Some((i, fixture)) = panels.next() {
+                panel::render(app, fixture, i == app.selected, frame, *cell);
+            }
+        }
+    }
+}
+
+/// Columns and rows for `n` panels: about square, no narrower than [`MIN_PANEL_WIDTH`].
+fn grid_shape(n: usize, width: u16) -> (usize, usize) {
+    let square = (1..=n).find(|c| c * c >= n).unwrap_or(1);
+    let fit = usize::from(width / MIN_PANEL_WIDTH).max(1);
+    let columns = square.min(fit);
+    (columns, n.div_ceil(columns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grid_shape;
+
+    #[test]
+    fn four_fixtures_make_two_by_two_and_narrow_screens_stack() {
+        assert_eq!(grid_shape(4, 80), (2, 2));
+        assert_eq!(grid_shape(8, 200), (3, 3));
+        assert_eq!(grid_shape(4, 40), (1, 4));
+        assert_eq!(grid_shape(1, 80), (1, 1));
+    }
+}

@@ -1,0 +1,200 @@
+//! End to end through the real binary in tmux (send-keys, capture-pane), at a high time scale,
+//! polling the screen with a deadline: four units start on a virtual bench in a temp dir, one
+//! arrives locked (the `rdp1` fault) and fails; its reason is on screen; the RMA view
+//! inspects it, refuses a wrong label, recovers it with the right one, and its retest passes.
+//! Skips, saying so, only when tmux is not installed.
+
+mod tui_support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(180);
+const POLL: Duration = Duration::from_millis(50);
+const SESSION: &str = "e2e";
+
+/// A tmux server of its own (its socket in the test's temp dir), killed when dropped.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.env_remove("TMUX").arg("-S").arg(&self.socket);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.tmux().args(args).output().expect("tmux runs");
+        assert!(out.status.success(), "tmux {args:?}: {out:?}");
+        out
+    }
+
+    fn start(&self, command: &str) {
+        self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            SESSION,
+            "-x",
+            "160",
+            "-y",
+            "48",
+            command,
+        ]);
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.run(&["send-keys", "-t", SESSION, key]);
+        }
+    }
+
+    /// Typed as characters, never read as key names.
+    fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-t", SESSION, "-l", text]);
+    }
+
+    fn screen(&self) -> String {
+        let out = self.run(&["capture-pane", "-p", "-t", SESSION]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Poll the screen until `done` holds for it; fail with the screen after the deadline.
+    fn wait(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let screen = self.screen();
+            if done(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {DEADLINE:?} for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        self.wait(text, |s| s.contains(text))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux().arg("kill-server").output();
+    }
+}
+
+fn tmux_installed() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// The unit's label as the RMA view shows it: "· label 1F8CBEF3".
+fn label_on(screen: &str) -> String {
+    let at = screen.find("· label ").expect("the label is shown") + "· label ".len();
+    screen[at..at + 8].to_string()
+}
+
+/// "kind outcome" of each record of sim-4's units in `records`, oldest first.
+fn records_of(records: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for unit in std::fs::read_dir(records).unwrap().flatten() {
+        if unit.file_name().to_string_lossy().starts_with('.') || !unit.path().is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(unit.path()).unwrap().flatten() {
+            let v: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(file.path()).unwrap()).unwrap();
+            if v["fixture"] == "sim-4" {
+                let id = v["record_id"].as_str().unwrap_or_default().to_string();
+                out.push((id, format!("{} {}", v["kind"], v["outcome"])));
+            }
+        }
+    }
+    // Record ids sort by time.
+    out.sort();
+    out.into_iter().map(|(_, r)| r).collect()
+}
+
+#[test]
+fn four_units_one_locked_read_its_reason_recover_it_and_pass_the_retest() {
+    if !tmux_installed() {
+        println!("SKIPPED tui_tmux: tmux is not installed (.ci/run installs it when root)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let station = tui_support::station(tmp.path(), "TUI-TMUX");
+    let tmux = Tmux {
+        socket: tmp.path().join("tmux.sock"),
+    };
+    let command = format!(
+        "env STATION_KEY_DIR='{}' NO_COLOR=1 '{}' tui --station '{}' --time realtime:50; \
+         echo EXITED $?; sleep 600",
+        tui_support::key_dir().display(),
+        env!("CARGO_BIN_EXE_station"),
+        station.display()
+    );
+    tmux.start(&command);
+    tmux.wait_for("Scan → sim-1");
+
+    // Four units; the locked one fails and says why, in plain words.
+    tmux.keys(&["F5"]);
+    let line = tmux.wait("four verdicts", |s| {
+        s.contains("Tested 4  Passed 3  Failed 1")
+    });
+    assert!(
+        line.contains("The chip is read-protected (locked)"),
+        "{line}"
+    );
+    assert!(line.contains("aside for RMA"), "{line}");
+    assert_eq!(line.matches("✓ PASS ·").count(), 3, "{line}");
+
+    // The RMA view on sim-4: inspect.
+    tmux.keys(&["F4", "BTab", "F5"]);
+    let rma = tmux.wait_for("level 1: flash read-protected");
+    assert!(rma.contains("▶sim-4"), "{rma}");
+    assert!(rma.contains("History: 1 record(s)"), "{rma}");
+    let label = label_on(&rma);
+
+    // A wrong label refuses and changes nothing.
+    tmux.keys(&["F7"]);
+    tmux.wait_for("Recover the unit on sim-4?");
+    tmux.type_text("0BADF00D");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Refused: you typed \"0BADF00D\"");
+
+    // The right one (in lower case) recovers it: RDP regressed, bootloader back.
+    tmux.keys(&["F7"]);
+    tmux.wait_for("Recover the unit on sim-4?");
+    tmux.type_text(&label.to_lowercase());
+    tmux.keys(&["Enter"]);
+    let recovered = tmux.wait_for("✓ Recovered");
+    tmux.wait_for("level 0: open");
+    assert!(!recovered.contains("Recover the unit on"), "{recovered}");
+
+    // The retest of the same unit passes, here and on the Line view.
+    tmux.keys(&["F6"]);
+    tmux.wait_for("✓ Production test PASS");
+    tmux.keys(&["F2"]);
+    let line = tmux.wait("four passes", |s| s.matches("✓ PASS ·").count() == 4);
+    assert!(line.contains("Passed 4  Failed 1"), "{line}");
+
+    // Quitting: the session's worst unit failed, so exit 1, as `station run` would.
+    tmux.keys(&["F10"]);
+    tmux.wait_for("EXITED 1");
+    assert_eq!(
+        records_of(&tmp.path().join("records")),
+        [
+            "\"production\" \"FAIL\"",
+            "\"rma\" \"PASS\"",
+            "\"production\" \"PASS\""
+        ]
+    );
+}
