@@ -106,29 +106,7 @@ impl UnitView {
             },
             text: i.flash.would_boot.detail.clone(),
         };
-        let option_bytes = i.option_bytes.as_ref().map_or_else(Vec::new, |ob| {
-            let bor = serde_json::to_value(ob.bor_level)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            let wrp = if ob.write_protected.is_empty() {
-                "none".to_string()
-            } else {
-                format!("{:?}", ob.write_protected)
-            };
-            let iwdg = if ob.iwdg_sw { "software" } else { "hardware" };
-            [
-                ("WRP sectors", wrp),
-                ("BOR", bor),
-                ("IWDG", iwdg.to_string()),
-                ("nRST_STOP", ob.nrst_stop.to_string()),
-                ("nRST_STDBY", ob.nrst_stdby.to_string()),
-                ("OPTCR", ob.raw.clone()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect()
-        });
+        let option_bytes = i.option_bytes.as_ref().map_or_else(Vec::new, option_rows);
         let history_rows = history
             .records
             .iter()
@@ -277,4 +255,52 @@ impl App {
             _ => {}
         }
     }
+}
+
+/// A family's decoded option bytes (`stm32::options::decode`) as label/value rows: the fields
+/// every family has, its boot addresses where it has them, then its raw registers.
+fn option_rows(ob: &serde_json::Value) -> Vec<(String, String)> {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "?".into(),
+        other => other.to_string(),
+    };
+    let wrp = match ob["write_protected"].as_array() {
+        Some(a) if a.is_empty() => "none".to_string(),
+        Some(a) => format!(
+            "{:?}",
+            a.iter().filter_map(|s| s.as_u64()).collect::<Vec<_>>()
+        ),
+        None => "?".into(),
+    };
+    let iwdg = match ob["iwdg_sw"].as_bool() {
+        Some(true) => "software",
+        Some(false) => "hardware",
+        None => "?",
+    };
+    let mut rows = vec![
+        ("WRP sectors".to_string(), wrp),
+        ("BOR".to_string(), text(&ob["bor_level"])),
+        ("IWDG".to_string(), iwdg.to_string()),
+        ("nRST_STOP".to_string(), text(&ob["nrst_stop"])),
+        ("nRST_STDBY".to_string(), text(&ob["nrst_stdby"])),
+    ];
+    for (key, label) in [
+        ("boot_address0", "BOOT_ADD0"),
+        ("boot_address1", "BOOT_ADD1"),
+    ] {
+        if !ob[key].is_null() {
+            rows.push((label.to_string(), text(&ob[key])));
+        }
+    }
+    match &ob["raw"] {
+        serde_json::Value::Object(regs) => {
+            for (name, value) in regs {
+                rows.push((name.to_uppercase(), text(value)));
+            }
+        }
+        serde_json::Value::Null => {}
+        raw => rows.push(("OPTCR".to_string(), text(raw))),
+    }
+    rows
 }
