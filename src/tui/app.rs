@@ -173,7 +173,11 @@ impl App {
             let profile = station.profile_of(fixture);
             panel.caps = Caps {
                 torture: profile.torture.is_some() && fixture.backend == FixtureBackend::Sim,
-                permanent_lock: *profile.option_bytes.rdp.get_ref() == 2,
+                permanent_lock: *profile.option_bytes.rdp.get_ref() == 2
+                    || profile
+                        .unit_data
+                        .as_ref()
+                        .is_some_and(|u| u.area == crate::config::unit_data::Area::Otp),
             };
         }
         app

@@ -35,7 +35,8 @@ pub struct Verdict {
 pub struct Caps {
     /// A simulated fixture whose profile has a `[torture]` section.
     pub torture: bool,
-    /// The profile locks units at RDP level 2: each start needs the unit's label typed.
+    /// The profile does something irreversible (RDP level 2, OTP unit data): each start needs
+    /// the unit's label typed.
     pub permanent_lock: bool,
 }
 

@@ -9,7 +9,8 @@ pub const MAX_TYPED_CHARS: usize = 64;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Confirm {
-    /// Start (or retest) a unit whose profile locks it at RDP level 2, for good.
+    /// Start (or retest) a unit whose profile does something irreversible to it: RDP level 2,
+    /// or OTP unit data.
     PermanentLock { request: StartRequest, retest: bool },
     /// Recover the unit an inspection identified: it may erase the whole flash.
     Recover {
@@ -38,7 +39,7 @@ impl Modal {
 
     pub fn title(&self) -> String {
         match &self.confirm {
-            Confirm::PermanentLock { .. } => format!("Lock for good? {}", self.fixture),
+            Confirm::PermanentLock { .. } => format!("Irreversible: {}", self.fixture),
             Confirm::Recover { .. } => format!("Recover the unit on {}?", self.fixture),
         }
     }
@@ -47,10 +48,10 @@ impl Modal {
     pub fn prompt(&self) -> Vec<String> {
         match &self.confirm {
             Confirm::PermanentLock { .. } => vec![
-                "This profile sets read protection level 2: the debug port closes for good \
-                 and the unit can never be reprogrammed over SWD."
+                "This profile does something to the unit that can never be undone: read \
+                 protection level 2 (the debug port closes for good) or writing its OTP."
                     .into(),
-                "Type the unit's label, the last 8 hex digits of its UID, to lock it.".into(),
+                "Type the unit's label, the last 8 hex digits of its UID, to go on.".into(),
             ],
             Confirm::Recover {
                 uid,
