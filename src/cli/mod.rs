@@ -7,6 +7,7 @@ mod output;
 mod progress;
 mod records;
 mod rma;
+mod sim;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -195,6 +196,15 @@ enum SimCommand {
         #[command(flatten)]
         at: fixture::FixtureArgs,
     },
+    /// Serve the station's simulated fixtures on a virtual USB bus over a Unix socket, for
+    /// libusb tools loaded with libusb-sim (README: "Real USB tools on the virtual bench").
+    Serve(sim::ServeArgs),
+    /// Cut a served fixture's power: now, or at a USB request or flash operation.
+    Cut(sim::CutArgs),
+    /// Switch a served fixture's power (optionally with the BOOT0 strap set first).
+    Power(sim::PowerArgs),
+    /// What each served fixture is doing: power, firmware, USB, counters, an armed cut.
+    Status(sim::StatusArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -388,9 +398,13 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 _ => ExitStatus::Fail,
             })
         }
-        Command::Sim {
-            command: SimCommand::Reset { at },
-        } => fixture::sim_reset(&at),
+        Command::Sim { command } => match command {
+            SimCommand::Reset { at } => fixture::sim_reset(&at),
+            SimCommand::Serve(args) => sim::serve(args),
+            SimCommand::Cut(args) => sim::cut(args),
+            SimCommand::Power(args) => sim::power(args),
+            SimCommand::Status(args) => sim::status(args),
+        },
         Command::VerifyLogs(args) => records::verify_logs(args),
         Command::ChainHead(args) => records::chain_head(args),
         Command::Stats(args) => records::stats(args),
