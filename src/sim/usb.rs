@@ -101,7 +101,10 @@ impl Mcu {
                 f.config.transfer_size,
                 0x011Au16,
             ),
-            _ => (1, 1u8, 0x0B, 255, 1024, 0x011A),
+            // The application restarts into DFU mode at the host's USB reset after DETACH,
+            // so its runtime descriptor must not claim bitWillDetach (which tells the host
+            // not to reset: dfu-util then waits for a detach that never comes).
+            _ => (1, 1u8, 0x03, 255, 1024, 0x011A),
         };
         let mut body = Vec::new();
         for alt in 0..alts {
