@@ -430,3 +430,52 @@ fn the_stations_rusb_backend_runs_on_the_bus() {
     ));
     assert!(inspection.contains("\"usb-bus-test\""), "{inspection}");
 }
+
+#[test]
+fn the_usb_bench_times_every_host_on_both_devices() {
+    // A smoke run with a small image: the speed goals are judged by the full benchmark
+    // (`station bench usb`), never here.
+    let Some(dfu_util) = dfu_util() else { return };
+    let out = common::station()
+        .args(["bench", "usb", "--kib", "8", "--json", "--libusb"])
+        .arg(common::libusb_sim::library())
+        .arg("--dfu-util")
+        .arg(&dfu_util)
+        .output()
+        .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(String, String)> = runs
+        .iter()
+        .map(|r| {
+            (
+                r["device"].as_str().unwrap().into(),
+                r["host"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for device in ["F407 ab-slots", "F407 st-rom"] {
+        for host in ["dfu-util", "station fast", "station strict"] {
+            expected.push((device.to_string(), host.to_string()));
+        }
+    }
+    assert_eq!(seen, expected);
+    for r in &runs {
+        assert_eq!(r["image_bytes"], 8192, "{r}");
+        assert!(r["seconds"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    assert_eq!(runs[0]["speedup"], 1.0);
+    assert_eq!(
+        (&runs[1]["goal"], &runs[2]["goal"]),
+        (&3.0.into(), &1.0.into())
+    );
+    assert!(runs[4].get("goal").is_none(), "no goal on the ROM");
+}

@@ -172,6 +172,9 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// dfu-util against `station dfu download` (fast and strict) through the virtual USB
+    /// bus, at real time, on an A/B bootloader and the ST ROM.
+    Usb(sim::BenchUsbArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -358,6 +361,9 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 ExitStatus::Fail
             })
         }
+        Command::Bench {
+            command: BenchCommand::Usb(args),
+        } => sim::bench_usb(args),
         Command::Report {
             command:
                 ReportCommand::Torture {

@@ -235,3 +235,99 @@ pub fn status(args: StatusArgs) -> Result<ExitStatus, StationError> {
     }
     Ok(ExitStatus::Pass)
 }
+
+#[derive(clap::Args, Debug)]
+pub struct BenchUsbArgs {
+    /// The station whose `ab-slots` and `st-rom-boot0` fixtures give the boards' profiles.
+    #[arg(long, default_value = "stations/zoo.toml")]
+    pub station: PathBuf,
+    /// The application's size in KiB: at most 480, the A/B design's slot B on a 1 MiB F407
+    /// (a 32 KiB bootloader and two 480 KiB slots; 512 KiB does not fit).
+    #[arg(long, default_value_t = 480)]
+    pub kib: usize,
+    /// libusb-sim's shared library [default: libusb_sim.so beside this executable]
+    #[arg(long)]
+    pub libusb: Option<PathBuf>,
+    /// [default: dfu-util from PATH]
+    #[arg(long)]
+    pub dfu_util: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn from_path(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+pub fn bench_usb(args: BenchUsbArgs) -> Result<ExitStatus, StationError> {
+    let zoo = crate::config::load_station(&args.station)
+        .map_err(|e| StationError::usage(crate::config::ConfigErrors(e).to_string()))?;
+    if args.kib == 0 || args.kib > serve::bench::MAX_KIB {
+        return Err(StationError::usage(format!(
+            "--kib {}: expected 1 to {} (slot B of the F407's A/B bootloader)",
+            args.kib,
+            serve::bench::MAX_KIB
+        )));
+    }
+    let station_exe = std::env::current_exe()
+        .map_err(|e| StationError::station(format!("cannot find this executable: {e}")))?;
+    let library = match args.libusb {
+        Some(p) => p,
+        None => station_exe.with_file_name("libusb_sim.so"),
+    };
+    if !library.is_file() {
+        return Err(StationError::usage(format!(
+            "no libusb-sim at {}: build it with `cargo build --release -p libusb-sim` (beside \
+             the station binary) or give --libusb PATH",
+            library.display()
+        )));
+    }
+    let dfu_util = args
+        .dfu_util
+        .or_else(|| from_path("dfu-util"))
+        .ok_or_else(|| {
+            StationError::usage("dfu-util is not on PATH (Debian: apt-get install dfu-util)")
+        })?;
+    let options = serve::bench::UsbBenchOptions {
+        zoo,
+        image_bytes: args.kib * 1024,
+        library: std::fs::canonicalize(&library)
+            .map_err(|e| StationError::station(format!("{}: {e}", library.display())))?,
+        dfu_util,
+        station_exe,
+    };
+    let runs = serve::bench::usb_runs(&options).map_err(StationError::station)?;
+    for r in &runs {
+        if args.json {
+            println!("{}", serde_json::to_string(r).unwrap_or_default());
+            continue;
+        }
+        let goal = match r.goal {
+            Some(g) if r.met() => format!("  goal >= {g}x: met"),
+            Some(g) => format!("  goal >= {g}x: NOT MET"),
+            None => String::new(),
+        };
+        println!(
+            "{:<14} {:<15} {:>5} KiB  {:>8.3} s  {:>5.2}x dfu-util{goal}{}",
+            r.device,
+            r.host,
+            r.image_bytes / 1024,
+            r.seconds,
+            r.speedup,
+            r.note
+                .as_ref()
+                .filter(|_| r.host == "dfu-util")
+                .map(|n| format!("  ({n})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(if runs.iter().all(|r| r.met()) {
+        ExitStatus::Pass
+    } else {
+        ExitStatus::Fail
+    })
+}

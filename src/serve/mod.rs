@@ -10,6 +10,7 @@
 //! scale 1 by default): a host such as dfu-util sleeps the advertised poll timeouts in real
 //! time, so the device's busy time must pass in real time too.
 
+pub mod bench;
 mod client;
 mod fixture;
 mod session;
