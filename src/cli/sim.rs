@@ -120,7 +120,9 @@ pub fn serve(args: ServeArgs) -> Result<ExitStatus, StationError> {
     }
     let socket = args.socket.path();
     let listener = serve::bind(&socket).map_err(StationError::station)?;
-    let bench = serve::Bench::open(station, args.time, &socket).map_err(StationError::station)?;
+    let notes: serve::Notes = Box::new(|note| eprintln!("{note}"));
+    let bench =
+        serve::Bench::open(station, args.time, &socket, notes).map_err(StationError::station)?;
     println!("serving {} on {}", args.station.display(), socket.display());
     for slot in &bench.fixtures {
         println!("  {}", describe(&slot.lock().status()));

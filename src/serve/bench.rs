@@ -202,7 +202,13 @@ pub fn usb_runs(o: &UsbBenchOptions) -> Result<Vec<UsbBenchRun>, String> {
         .map_err(|e| crate::config::ConfigErrors(e).to_string())?;
     let socket = dir.join("usb.sock");
     let listener = super::bind(&socket)?;
-    let bench = Bench::open(station, TimeMode::Realtime { scale: 1.0 }, &socket)?;
+    // The bench reports timings only; the server's notes (units taken in) are not results.
+    let bench = Bench::open(
+        station,
+        TimeMode::Realtime { scale: 1.0 },
+        &socket,
+        Box::new(|_| {}),
+    )?;
     let server = std::thread::spawn(move || super::run(bench, listener));
     let result = run_all(o, dir, &socket, &station_file, &app);
     if let Ok(mut c) = Client::connect(&socket) {

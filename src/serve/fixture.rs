@@ -261,23 +261,29 @@ impl Served {
 
     /// Another process (`station dfu verify`, `inspect`, `sim reset`) rewrote or removed the
     /// state file since this server wrote it: take its unit, unless this one has unsaved
-    /// changes, which win (and are reported).
-    pub fn reload_if_changed(&mut self, station: &Station) -> Result<bool, String> {
+    /// changes, which win (what happened is returned, for the server's notes).
+    pub fn reload_if_changed(&mut self, station: &Station) -> Result<Option<String>, String> {
         let on_disk = stamp(&self.state_path);
         if on_disk == self.written && self.hw.is_some() {
-            return Ok(false);
+            return Ok(None);
         }
         if self.dirty && self.hw.is_some() {
-            eprintln!(
+            // Written again at the next save, so this is said once.
+            self.written = on_disk;
+            return Ok(Some(format!(
                 "{}: {} changed on disk while this server had unsaved changes; keeping the \
                  server's unit",
                 self.id,
                 self.state_path.display()
-            );
-            return Ok(false);
+            )));
         }
         self.load(station)?;
-        Ok(true)
+        Ok(Some(format!(
+            "{}: took in unit {} from {}",
+            self.id,
+            self.unit(),
+            self.state_path.display()
+        )))
     }
 
     pub fn status(&mut self) -> sim_wire::FixtureStatus {

@@ -45,9 +45,14 @@ impl Slot {
     }
 }
 
+/// Where the server's notes go (a client failing, a unit taken in from disk): the CLI
+/// prints them; the library never does.
+pub type Notes = Box<dyn Fn(&str) + Send + Sync>;
+
 /// The served fixtures.
 pub struct Bench {
     station: Station,
+    notes: Notes,
     pub fixtures: Vec<Slot>,
     stop: AtomicBool,
     socket: PathBuf,
@@ -58,7 +63,12 @@ const SAVE_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 impl Bench {
     /// Load every simulated fixture of `station`. Real-hardware fixtures are not served.
-    pub fn open(station: Station, time: TimeMode, socket: &Path) -> Result<Self, String> {
+    pub fn open(
+        station: Station,
+        time: TimeMode,
+        socket: &Path,
+        notes: Notes,
+    ) -> Result<Self, String> {
         let mut fixtures = Vec::new();
         for (index, fixture) in station.fixtures.iter().enumerate() {
             if fixture.backend != FixtureBackend::Sim {
@@ -78,6 +88,7 @@ impl Bench {
         }
         Ok(Self {
             station,
+            notes,
             fixtures,
             stop: AtomicBool::new(false),
             socket: socket.to_path_buf(),
@@ -102,6 +113,18 @@ impl Bench {
         &self.station
     }
 
+    pub fn note(&self, note: &str) {
+        (self.notes)(note)
+    }
+
+    /// A fixture's unit, taken in again if another process rewrote it.
+    pub fn reload_if_changed(&self, served: &mut Served) -> Result<(), String> {
+        if let Some(note) = served.reload_if_changed(&self.station)? {
+            self.note(&note);
+        }
+        Ok(())
+    }
+
     /// Save every unit with changes; the first error is returned, the rest still saved.
     pub fn save_all(&self) -> Result<(), String> {
         let mut first = Ok(());
@@ -121,7 +144,7 @@ impl Bench {
                 && served.idle_for() >= SAVE_AFTER_IDLE
                 && let Err(e) = served.save()
             {
-                eprintln!("{}: {e}", served.id);
+                self.note(&format!("{}: {e}", served.id));
             }
         }
     }
@@ -173,7 +196,7 @@ pub fn run(bench: Bench, listener: UnixListener) -> Result<(), String> {
                 let bench = bench.clone();
                 std::thread::spawn(move || session::serve_connection(&bench, stream));
             }
-            Err(e) => eprintln!("accepting a client: {e}"),
+            Err(e) => bench.note(&format!("accepting a client: {e}")),
         }
     }
     let _ = saver.join();

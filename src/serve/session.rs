@@ -37,7 +37,7 @@ pub fn serve_connection(bench: &Bench, mut stream: UnixStream) {
             Ok(Some(p)) => p,
             Ok(None) => break,
             Err(e) => {
-                eprintln!("a client's connection failed: {e}");
+                bench.note(&format!("a client's connection failed: {e}"));
                 break;
             }
         };
@@ -56,7 +56,7 @@ pub fn serve_connection(bench: &Bench, mut stream: UnixStream) {
     }
     // A client that leaves (or dies) has its changes written for the next process.
     if let Err(e) = bench.save_all() {
-        eprintln!("{e}");
+        bench.note(&e);
     }
 }
 
@@ -134,8 +134,8 @@ impl Connection<'_> {
         let mut devices = Vec::new();
         for slot in &self.bench.fixtures {
             let mut served = slot.lock();
-            if let Err(e) = served.reload_if_changed(self.bench.station()) {
-                eprintln!("{e}");
+            if let Err(e) = self.bench.reload_if_changed(&mut served) {
+                self.bench.note(&e);
                 continue;
             }
             if let Some(session) = served.refresh() {
@@ -285,8 +285,8 @@ impl Connection<'_> {
     fn fixture(&self, id: &str) -> Result<std::sync::MutexGuard<'_, super::Served>, Reply> {
         let slot = self.bench.fixture(id).map_err(invalid)?;
         let mut served = slot.lock();
-        served
-            .reload_if_changed(self.bench.station())
+        self.bench
+            .reload_if_changed(&mut served)
             .map_err(io_error)?;
         Ok(served)
     }
@@ -372,7 +372,7 @@ impl Connection<'_> {
             let mut all = Vec::new();
             for slot in &self.bench.fixtures {
                 let mut served = slot.lock();
-                if let Err(e) = served.reload_if_changed(self.bench.station()) {
+                if let Err(e) = self.bench.reload_if_changed(&mut served) {
                     return io_error(e);
                 }
                 all.push(served.status());
