@@ -10,6 +10,7 @@ pub mod error;
 pub mod hw;
 pub mod image;
 pub mod record;
+pub mod serve;
 pub mod sim;
 pub mod station;
 pub mod stm32;

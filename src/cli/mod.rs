@@ -7,6 +7,7 @@ mod output;
 mod progress;
 mod records;
 mod rma;
+mod sim;
 mod tui_bench;
 
 use std::path::PathBuf;
@@ -184,6 +185,9 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// dfu-util against `station dfu download` (fast and strict) through the virtual USB
+    /// bus, at real time, on an A/B bootloader and the ST ROM.
+    Usb(sim::BenchUsbArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -208,6 +212,15 @@ enum SimCommand {
         #[command(flatten)]
         at: fixture::FixtureArgs,
     },
+    /// Serve the station's simulated fixtures on a virtual USB bus over a Unix socket, for
+    /// libusb tools loaded with libusb-sim (README: "Real USB tools on the virtual bench").
+    Serve(sim::ServeArgs),
+    /// Cut a served fixture's power: now, or at a USB request or flash operation.
+    Cut(sim::CutArgs),
+    /// Switch a served fixture's power (optionally with the BOOT0 strap set first).
+    Power(sim::PowerArgs),
+    /// What each served fixture is doing: power, firmware, USB, counters, an armed cut.
+    Status(sim::StatusArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -370,6 +383,9 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                     json,
                 },
         } => tui_bench::run(frames, idle_seconds, json),
+        Command::Bench {
+            command: BenchCommand::Usb(args),
+        } => sim::bench_usb(args),
         Command::Report {
             command:
                 ReportCommand::Torture {
@@ -411,9 +427,13 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 _ => ExitStatus::Fail,
             })
         }
-        Command::Sim {
-            command: SimCommand::Reset { at },
-        } => fixture::sim_reset(&at),
+        Command::Sim { command } => match command {
+            SimCommand::Reset { at } => fixture::sim_reset(&at),
+            SimCommand::Serve(args) => sim::serve(args),
+            SimCommand::Cut(args) => sim::cut(args),
+            SimCommand::Power(args) => sim::power(args),
+            SimCommand::Status(args) => sim::status(args),
+        },
         Command::VerifyLogs(args) => records::verify_logs(args),
         Command::ChainHead(args) => records::chain_head(args),
         Command::Stats(args) => records::stats(args),

@@ -98,6 +98,28 @@ impl VirtualClock {
         }
     }
 
+    /// A clock in `mode` that starts at `now` (a served unit restored from its saved state).
+    pub fn with_mode_at(mode: TimeMode, now: Duration) -> Self {
+        Self {
+            now: Mutex::new(now),
+            ..Self::with_mode(mode)
+        }
+    }
+
+    /// Move to `t` if it lies in the future, without pacing: the wall clock already spent that
+    /// time (a served device follows real time while its host sleeps).
+    pub fn catch_up(&self, t: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        if t > *now {
+            *now = t;
+        }
+    }
+
+    /// The wall-clock speed-up when paced (`None`: virtual time).
+    pub fn scale(&self) -> Option<f64> {
+        self.pace
+    }
+
     fn pace(&self, d: Duration) {
         if let Some(scale) = self.pace
             && !d.is_zero()
@@ -154,6 +176,18 @@ mod tests {
         );
         c.advance_to(Duration::from_secs(1));
         assert_eq!(c.now(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn catching_up_moves_forward_only_and_keeps_the_mode() {
+        let c =
+            VirtualClock::with_mode_at(TimeMode::Realtime { scale: 4.0 }, Duration::from_secs(3));
+        assert_eq!((c.now(), c.scale()), (Duration::from_secs(3), Some(4.0)));
+        c.catch_up(Duration::from_secs(2));
+        assert_eq!(c.now(), Duration::from_secs(3));
+        c.catch_up(Duration::from_secs(5));
+        assert_eq!(c.now(), Duration::from_secs(5));
+        assert_eq!(VirtualClock::new().scale(), None);
     }
 
     #[test]

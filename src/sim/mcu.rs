@@ -194,7 +194,7 @@ impl Mcu {
     }
 
     /// When the last flash work (internal or QSPI) ends.
-    fn busy_until(&self) -> Duration {
+    pub fn busy_until(&self) -> Duration {
         self.fc.busy_until().max(self.qspi_busy_until)
     }
 

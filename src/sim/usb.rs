@@ -101,7 +101,10 @@ impl Mcu {
                 f.config.transfer_size,
                 0x011Au16,
             ),
-            _ => (1, 1u8, 0x0B, 255, 1024, 0x011A),
+            // The application restarts into DFU mode at the host's USB reset after DETACH,
+            // so its runtime descriptor must not claim bitWillDetach (which tells the host
+            // not to reset: dfu-util then waits for a detach that never comes).
+            _ => (1, 1u8, 0x03, 255, 1024, 0x011A),
         };
         let mut body = Vec::new();
         for alt in 0..alts {
@@ -291,6 +294,66 @@ fn device_info(mcu: &Mcu) -> Option<UsbDeviceInfo> {
         serial: Some(mcu.usb_serial()),
         port_path: mcu.usb.port_path.clone(),
     })
+}
+
+/// A device as the host's enumeration saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enumerated {
+    pub info: UsbDeviceInfo,
+    /// The bus epoch it belongs to: a pipe opened at it goes stale when the device leaves.
+    pub epoch: u64,
+    pub device: Vec<u8>,
+    pub config: Vec<u8>,
+}
+
+impl SimUsbBus {
+    /// The device's descriptors as enumeration reads them. No request is counted: the host's
+    /// USB stack reads them once while enumerating, not when a program asks.
+    pub fn enumerate(&self) -> Option<Enumerated> {
+        let mcu = lock(&self.mcu);
+        let info = device_info(&mcu)?;
+        let mode = mcu.firmware.usb_mode()?;
+        Some(Enumerated {
+            info,
+            epoch: mcu.usb_epoch,
+            device: mcu.device_descriptor(mode),
+            config: mcu.config_descriptor(),
+        })
+    }
+
+    /// A pipe to the device as it was enumerated at `epoch`.
+    pub fn open_epoch(&self, epoch: u64) -> Result<SimUsbPipe, UsbError> {
+        let mcu = lock(&self.mcu);
+        match device_info(&mcu) {
+            Some(info) if mcu.usb_epoch == epoch => Ok(SimUsbPipe {
+                mcu: self.mcu.clone(),
+                selector: UsbSelector {
+                    vid: info.vid,
+                    pid: info.pid,
+                    serial: None,
+                    port_path: Some(info.port_path.clone()),
+                },
+                epoch,
+                info,
+            }),
+            _ => Err(UsbError::NoDevice),
+        }
+    }
+}
+
+impl Mcu {
+    /// The DFU function's bState, when firmware with one runs (runtime or DFU mode).
+    pub fn dfu_state(&self) -> Option<u8> {
+        match &self.firmware {
+            Firmware::Rom(f) | Firmware::Bootloader(_, f) => Some(f.state as u8),
+            Firmware::App { detach, .. } => Some(if *detach {
+                dfuse::State::AppDetach
+            } else {
+                dfuse::State::AppIdle
+            } as u8),
+            _ => None,
+        }
+    }
 }
 
 impl UsbBus for SimUsbBus {

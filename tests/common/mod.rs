@@ -1,6 +1,9 @@
 //! Shared by the integration tests: the station key goes to the build's temp area, never to
 //! the user's home (`STATION_KEY_DIR`).
 
+pub mod bench_server;
+pub mod libusb_sim;
+
 use std::path::PathBuf;
 use std::process::Command;
 
