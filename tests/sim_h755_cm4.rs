@@ -27,9 +27,18 @@ fn version(s: &str) -> Version {
 
 fn h755(seed: u64) -> SimDevice {
     let spec = DeviceSpec {
-        family: Family::H7,
-        part: "STM32H755ZI".into(),
         seed,
+        probe_serial: format!("CM4-{seed}"),
+        ..spec("STM32H755ZI")
+    };
+    SimDevice::new(&spec, Arc::new(VirtualClock::new())).unwrap()
+}
+
+fn spec(part: &str) -> DeviceSpec {
+    DeviceSpec {
+        family: Family::H7,
+        part: part.into(),
+        seed: 9,
         fixture: "cm4".into(),
         unit: 1,
         timing: Timing::Typical,
@@ -39,9 +48,8 @@ fn h755(seed: u64) -> SimDevice {
             rom: (0x0483, 0xdf11),
             port_path: "cm4".into(),
         },
-        probe_serial: format!("CM4-{seed}"),
-    };
-    SimDevice::new(&spec, Arc::new(VirtualClock::new())).unwrap()
+        probe_serial: "ONE".into(),
+    }
 }
 
 fn bootloader(design: &str, ab: bool) -> Vec<u8> {
@@ -111,33 +119,11 @@ fn both_cores_run_their_own_images() {
 
 #[test]
 fn a_single_core_part_has_no_second_core() {
-    let spec = DeviceSpec {
-        part: "STM32H743ZI".into(),
-        ..h755_spec_for_part()
-    };
-    let dev = SimDevice::new(&spec, Arc::new(VirtualClock::new())).unwrap();
+    let dev = SimDevice::new(&spec("STM32H743ZI"), Arc::new(VirtualClock::new())).unwrap();
     let mut mcu = dev.lock();
     program(&mut mcu, CM7_A, &cm7_app("1.0.0"));
     power_cycle(&mut mcu);
     assert_eq!(mcu.cm4, None);
-}
-
-fn h755_spec_for_part() -> DeviceSpec {
-    DeviceSpec {
-        family: Family::H7,
-        part: "STM32H755ZI".into(),
-        seed: 9,
-        fixture: "one".into(),
-        unit: 1,
-        timing: Timing::Typical,
-        usb: UsbIdentities {
-            application: (0x1209, 0xa0a0),
-            bootloader: (0x1209, 0xdf00),
-            rom: (0x0483, 0xdf11),
-            port_path: "one".into(),
-        },
-        probe_serial: "ONE".into(),
-    }
 }
 
 #[test]

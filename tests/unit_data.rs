@@ -77,7 +77,8 @@ fn record_of(out: &Output) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-fn saved_otp(station_file: &Path) -> Vec<u8> {
+/// The fixture's saved unit, and where it is saved.
+fn load_saved(station_file: &Path) -> (state::Loaded, PathBuf) {
     let bench = load_station(station_file).unwrap();
     let f = bench.fixture("otp-1").unwrap();
     let path = state::state_path(&station::backend::state_dir(&bench), "otp-1");
@@ -87,8 +88,18 @@ fn saved_otp(station_file: &Path) -> Vec<u8> {
         rom: f.usb_rom,
         port_path: "otp-1".into(),
     };
-    let loaded = state::load(&path, usb).unwrap().unwrap();
-    loaded.mcu.otp.as_ref().unwrap().bytes.clone()
+    (state::load(&path, usb).unwrap().unwrap(), path)
+}
+
+fn saved_otp(station_file: &Path) -> Vec<u8> {
+    load_saved(station_file)
+        .0
+        .mcu
+        .otp
+        .as_ref()
+        .unwrap()
+        .bytes
+        .clone()
 }
 
 /// The label of the `unit`th simulated unit on fixture otp-1: the last 8 hex digits of its UID.
@@ -270,16 +281,7 @@ fn a_unit_keeps_its_otp_data_and_mac_and_other_data_there_is_never_overwritten()
 }
 
 fn edit_saved_otp(station_file: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
-    let bench = load_station(station_file).unwrap();
-    let f = bench.fixture("otp-1").unwrap();
-    let path = state::state_path(&station::backend::state_dir(&bench), "otp-1");
-    let usb = station::sim::UsbIdentities {
-        application: f.usb_application,
-        bootloader: f.usb_bootloader,
-        rom: f.usb_rom,
-        port_path: "otp-1".into(),
-    };
-    let mut loaded = state::load(&path, usb).unwrap().unwrap();
+    let (mut loaded, path) = load_saved(station_file);
     edit(&mut loaded.mcu.otp.as_mut().unwrap().bytes);
     state::save(&loaded.mcu, loaded.unit, &path).unwrap();
 }
