@@ -10,10 +10,12 @@
 //!
 //! No real time passes: each test owns a virtual `now` and advances it by hand.
 
+mod common;
+
 use std::time::Duration;
 
 use proptest::prelude::*;
-use station::sim::f4::{self, BusFault, F4Flash, FlashBus};
+use station::sim::f4::{self, BusFault, F4Flash};
 use station::sim::flash::FlashArray;
 use station::sim::part::{Family, FlashTiming, PartSpec, Timing};
 
@@ -115,14 +117,7 @@ fn options(rdp: u32, wrp: &[usize]) -> u32 {
 // ------------------------------------------------------------------ the local bench
 
 /// One F407 flash controller and its array, a virtual clock and a log.
-struct Bench {
-    fc: F4Flash,
-    flash: FlashArray,
-    timing: FlashTiming,
-    now: Duration,
-    debugger: bool,
-    log: Vec<String>,
-}
+type Bench = common::golden::Bench<F4Flash>;
 
 impl Bench {
     fn new(options: u32) -> Self {
@@ -131,48 +126,16 @@ impl Bench {
 
     fn with_timing(options: u32, timing: Timing) -> Self {
         let part = PartSpec::lookup(Family::F4, "STM32F407VG").expect("F407 is a simulated part");
-        Self {
-            fc: F4Flash::new(options),
-            flash: FlashArray::new(FLASH_BASE, part.sectors.clone()),
-            timing: FlashTiming::f4(timing),
-            now: Duration::from_secs(1),
-            debugger: false,
-            log: Vec::new(),
-        }
+        Self::with(
+            F4Flash::new(options),
+            FlashArray::new(FLASH_BASE, part.sectors.clone()),
+            FlashTiming::f4(timing),
+        )
     }
 
     fn factory() -> Self {
         // [R] fact: factory OPTCR 0x0FFFAAED.
         Self::new(FACTORY_OPTCR)
-    }
-
-    fn bus(&mut self) -> (&mut F4Flash, FlashBus<'_>) {
-        (
-            &mut self.fc,
-            FlashBus {
-                flash: &mut self.flash,
-                timing: &self.timing,
-                now: self.now,
-                debugger: self.debugger,
-                log: &mut self.log,
-                otp: None,
-            },
-        )
-    }
-
-    fn write(&mut self, offset: u32, value: u32) -> Result<(), BusFault> {
-        let (fc, mut bus) = self.bus();
-        fc.write(offset, value, &mut bus)
-    }
-
-    /// A register write that must not fault.
-    fn w(&mut self, offset: u32, value: u32) {
-        self.write(offset, value)
-            .unwrap_or_else(|e| panic!("write {value:#010x} to offset {offset:#x}: {e:?}"));
-    }
-
-    fn read(&self, offset: u32) -> u32 {
-        self.fc.read(offset, self.now)
     }
 
     fn sr(&self) -> u32 {
@@ -191,19 +154,13 @@ impl Bench {
         self.sr() & SR_BSY != 0
     }
 
-    /// A bus write of `width` bytes into the flash array.
-    fn program(&mut self, address: u32, value: u32, width: u32) {
-        let (fc, mut bus) = self.bus();
-        fc.program(address, value, width, &mut bus);
-    }
-
     fn advance(&mut self, d: Duration) {
         self.now += d;
     }
 
     /// Poll SR.BSY without real sleeps: jump the virtual clock to the end of the operation.
     fn wait_idle(&mut self) {
-        self.now = self.now.max(self.fc.busy_until());
+        self.catch_up();
         assert!(!self.busy());
     }
 

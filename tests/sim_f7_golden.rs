@@ -6,11 +6,13 @@
 //!
 //! No real time passes: each test owns a virtual `now`.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use station::hw::VirtualClock;
-use station::sim::f4::{F4Flash, FlashBus};
+use station::sim::f4::F4Flash;
 use station::sim::firmware::Firmware;
 use station::sim::flash::FlashArray;
 use station::sim::part::{Family, FlashTiming, PartSpec, Timing};
@@ -59,57 +61,37 @@ fn layout() -> Vec<(u32, u32)> {
     v
 }
 
-struct Bench {
-    fc: F4Flash,
-    flash: FlashArray,
-    timing: FlashTiming,
-    now: Duration,
-    log: Vec<String>,
-}
+type Bench = common::golden::Bench<F4Flash>;
 
 impl Bench {
+    fn write_ok(&mut self, offset: u32, value: u32) -> bool {
+        self.write(offset, value).is_ok()
+    }
+
     fn factory() -> Self {
         let part = PartSpec::lookup(Family::F7, "STM32F767ZI").expect("F767 is simulated");
-        Self {
-            fc: F4Flash::f76x(FACTORY_OPTCR, FACTORY_OPTCR1),
-            flash: FlashArray::new(0x0800_0000, part.sectors.clone()),
-            timing: FlashTiming::f7(Timing::Typical),
-            now: Duration::from_secs(1),
-            log: Vec::new(),
-        }
-    }
-
-    fn write(&mut self, offset: u32, value: u32) -> bool {
-        let mut bus = FlashBus {
-            flash: &mut self.flash,
-            timing: &self.timing,
-            now: self.now,
-            debugger: false,
-            log: &mut self.log,
-            otp: None,
-        };
-        self.fc.write(offset, value, &mut bus).is_ok()
-    }
-
-    fn read(&self, offset: u32) -> u32 {
-        self.fc.read(offset, self.now)
+        Self::with(
+            F4Flash::f76x(FACTORY_OPTCR, FACTORY_OPTCR1),
+            FlashArray::new(0x0800_0000, part.sectors.clone()),
+            FlashTiming::f7(Timing::Typical),
+        )
     }
 
     fn wait_idle(&mut self) {
-        self.now = self.now.max(self.fc.busy_until());
+        self.catch_up();
         assert_eq!(self.read(SR) & SR_BSY, 0);
     }
 
     fn opt_unlock(&mut self) {
-        assert!(self.write(OPTKEYR, OPTKEY1));
-        assert!(self.write(OPTKEYR, OPTKEY2));
+        assert!(self.write_ok(OPTKEYR, OPTKEY1));
+        assert!(self.write_ok(OPTKEYR, OPTKEY2));
         assert_eq!(self.read(OPTCR) & OPTLOCK, 0);
     }
 
     fn erase(&mut self, snb: u32) {
         let cr = CR_SER | (snb << 3) | PSIZE_X32;
-        self.write(CR, cr);
-        self.write(CR, cr | CR_STRT);
+        self.write_ok(CR, cr);
+        self.write_ok(CR, cr | CR_STRT);
     }
 }
 
@@ -151,7 +133,7 @@ fn reset_state_is_locked_with_factory_options_and_boot_addresses() {
 #[test]
 fn snb_is_five_bits_and_sector_11_is_the_last() {
     let mut b = Bench::factory();
-    assert!(b.write(KEYR, KEY1) && b.write(KEYR, KEY2));
+    assert!(b.write_ok(KEYR, KEY1) && b.write_ok(KEYR, KEY2));
     assert!(b.flash.program(0x081C_0000, &[0; 16]));
     b.erase(11);
     b.wait_idle();
@@ -166,14 +148,14 @@ fn snb_is_five_bits_and_sector_11_is_the_last() {
 fn wrong_option_key_locks_until_reset_and_optcr1_needs_the_keys() {
     let mut b = Bench::factory();
     // OPTCR1 is read-only while OPTLOCK is set (as OPTCR's option bits are).
-    b.write(OPTCR1, 0x0040_2000);
+    b.write_ok(OPTCR1, 0x0040_2000);
     assert_eq!(b.read(OPTCR1), FACTORY_OPTCR1);
-    assert!(b.write(OPTKEYR, OPTKEY1));
-    assert!(!b.write(OPTKEYR, 0x1234_5678), "a wrong key faults");
-    assert!(!b.write(OPTKEYR, OPTKEY1), "and blocks until reset");
+    assert!(b.write_ok(OPTKEYR, OPTKEY1));
+    assert!(!b.write_ok(OPTKEYR, 0x1234_5678), "a wrong key faults");
+    assert!(!b.write_ok(OPTKEYR, OPTKEY1), "and blocks until reset");
     assert_ne!(b.read(OPTCR) & OPTLOCK, 0);
     // OPTSTRT while locked changes nothing.
-    b.write(
+    b.write_ok(
         OPTCR,
         (FACTORY_OPTCR & !OPTLOCK & !0xFF00) | 0x5500 | OPTSTRT,
     );
@@ -187,10 +169,10 @@ fn boot_addresses_and_options_apply_after_reset() {
     let mut b = Bench::factory();
     b.opt_unlock();
     // BOOT_ADD0 = 0x2000 (0x0800_0000 >> 14); nWRP bit 0 cleared; RDP level 1.
-    assert!(b.write(OPTCR1, 0x0040_2000));
+    assert!(b.write_ok(OPTCR1, 0x0040_2000));
     let optcr = (FACTORY_OPTCR & !(OPTLOCK | 0xFF00) & !(1 << 16)) | 0x5500;
-    b.write(OPTCR, optcr);
-    b.write(OPTCR, optcr | OPTSTRT);
+    b.write_ok(OPTCR, optcr);
+    b.write_ok(OPTCR, optcr | OPTSTRT);
     assert_ne!(b.read(SR) & SR_BSY, 0, "option programming is busy");
     b.wait_idle();
     assert_eq!(b.fc.stored_boot(), 0x0040_2000);
@@ -203,7 +185,7 @@ fn boot_addresses_and_options_apply_after_reset() {
     assert_eq!(b.fc.loaded_boot(), 0x0040_2000);
     assert_eq!(b.read(OPTCR1), 0x0040_2000);
     // Sector 0 is now write-protected: its erase raises WRPERR.
-    assert!(b.write(KEYR, KEY1) && b.write(KEYR, KEY2));
+    assert!(b.write_ok(KEYR, KEY1) && b.write_ok(KEYR, KEY2));
     b.erase(0);
     assert_ne!(b.read(SR) & SR_WRPERR, 0);
 }
@@ -217,8 +199,8 @@ fn rdp_regression_erases_the_whole_flash() {
     assert!(b.flash.program(0x081F_FF00, &[0x34; 64]));
     b.opt_unlock();
     let level0 = (b.read(OPTCR) & !(OPTLOCK | 0xFF00)) | 0xAA00 | (0xFFF << 16);
-    b.write(OPTCR, level0);
-    b.write(OPTCR, level0 | OPTSTRT);
+    b.write_ok(OPTCR, level0);
+    b.write_ok(OPTCR, level0 | OPTSTRT);
     b.wait_idle();
     assert_eq!(b.flash.read(0x0800_0000, 64), Some(&[0xFF; 64][..]));
     assert_eq!(b.flash.read(0x081F_FF00, 64), Some(&[0xFF; 64][..]));

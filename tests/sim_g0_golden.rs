@@ -9,13 +9,15 @@
 //!
 //! No real time passes: each test owns a virtual `now` and advances it by hand.
 
+mod common;
+
 use std::time::Duration;
 
 use proptest::prelude::*;
-use station::sim::controller::{BusFault, FlashBus};
+use station::sim::controller::BusFault;
 use station::sim::flash::FlashArray;
 use station::sim::g0::{self, G0Flash, G0Options};
-use station::sim::part::{FlashTiming, Timing};
+use station::sim::part::Timing;
 
 // ------------------------------------------------------------------ golden values (facts file)
 
@@ -127,57 +129,19 @@ fn with_wrp(reg: u32, start: u32, end: u32) -> u32 {
 
 // ------------------------------------------------------------------ the local bench
 
-struct Bench {
-    fc: G0Flash,
-    flash: FlashArray,
-    timing: FlashTiming,
-    now: Duration,
-    debugger: bool,
-    log: Vec<String>,
-}
+type Bench = common::golden::Bench<G0Flash>;
 
 impl Bench {
     fn new(options: G0Options) -> Self {
-        Self {
-            fc: G0Flash::new(options),
-            flash: FlashArray::new(FLASH_BASE, vec![PAGE; PAGES as usize]),
-            timing: g0::timing(Timing::Typical),
-            now: Duration::from_secs(1),
-            debugger: false,
-            log: Vec::new(),
-        }
+        Self::with(
+            G0Flash::new(options),
+            FlashArray::new(FLASH_BASE, vec![PAGE; PAGES as usize]),
+            g0::timing(Timing::Typical),
+        )
     }
 
     fn factory() -> Self {
         Self::new(G0Options::factory())
-    }
-
-    fn bus(&mut self) -> (&mut G0Flash, FlashBus<'_>) {
-        (
-            &mut self.fc,
-            FlashBus {
-                flash: &mut self.flash,
-                timing: &self.timing,
-                now: self.now,
-                debugger: self.debugger,
-                log: &mut self.log,
-                otp: None,
-            },
-        )
-    }
-
-    fn write(&mut self, offset: u32, value: u32) -> Result<(), BusFault> {
-        let (fc, mut bus) = self.bus();
-        fc.write(offset, value, &mut bus)
-    }
-
-    fn w(&mut self, offset: u32, value: u32) {
-        self.write(offset, value)
-            .unwrap_or_else(|e| panic!("write {value:#010x} to offset {offset:#x}: {e:?}"));
-    }
-
-    fn read(&self, offset: u32) -> u32 {
-        self.fc.read(offset, self.now)
     }
 
     fn sr(&self) -> u32 {
@@ -192,11 +156,6 @@ impl Bench {
         self.sr() & SR_BSY1 != 0
     }
 
-    fn program(&mut self, address: u32, value: u32, width: u32) {
-        let (fc, mut bus) = self.bus();
-        fc.program(address, value, width, &mut bus);
-    }
-
     /// Facts 3.5: the programming unit is a 64-bit double word, written as two 32-bit words.
     fn program_dw(&mut self, address: u32, value: u64) {
         self.program(address, value as u32, 4);
@@ -204,7 +163,7 @@ impl Bench {
     }
 
     fn wait_idle(&mut self) {
-        self.now = self.now.max(self.fc.busy_until());
+        self.catch_up();
         assert!(!self.busy());
     }
 

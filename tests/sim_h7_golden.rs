@@ -11,12 +11,14 @@
 //!
 //! No real time passes: each test owns a virtual `now` and advances it by hand.
 
+mod common;
+
 use std::time::Duration;
 
 use proptest::prelude::*;
 use station::sim::flash::FlashArray;
-use station::sim::h7::{self, BusFault, FlashBus, H7Flash, H7Options, H7Variant};
-use station::sim::part::{FlashTiming, Timing};
+use station::sim::h7::{self, BusFault, H7Flash, H7Options, H7Variant};
+use station::sim::part::Timing;
 
 // ------------------------------------------------------------------ golden values (facts file)
 
@@ -172,14 +174,7 @@ fn options(rdp: u32, wrp: &[usize]) -> H7Options {
 
 // ------------------------------------------------------------------ the local bench
 
-struct Bench {
-    fc: H7Flash,
-    flash: FlashArray,
-    timing: FlashTiming,
-    now: Duration,
-    debugger: bool,
-    log: Vec<String>,
-}
+type Bench = common::golden::Bench<H7Flash>;
 
 impl Bench {
     fn new(options: H7Options) -> Self {
@@ -187,47 +182,15 @@ impl Bench {
     }
 
     fn with_timing(options: H7Options, timing: Timing) -> Self {
-        Self {
-            fc: H7Flash::new(options),
-            flash: FlashArray::new(FLASH_BASE, vec![SECTOR; SECTORS]),
-            timing: h7::timing(timing),
-            now: Duration::from_secs(1),
-            debugger: false,
-            log: Vec::new(),
-        }
+        Self::with(
+            H7Flash::new(options),
+            FlashArray::new(FLASH_BASE, vec![SECTOR; SECTORS]),
+            h7::timing(timing),
+        )
     }
 
     fn factory() -> Self {
         Self::new(H7Options::factory(H7Variant::H743))
-    }
-
-    fn bus(&mut self) -> (&mut H7Flash, FlashBus<'_>) {
-        (
-            &mut self.fc,
-            FlashBus {
-                flash: &mut self.flash,
-                timing: &self.timing,
-                now: self.now,
-                debugger: self.debugger,
-                log: &mut self.log,
-                otp: None,
-            },
-        )
-    }
-
-    fn write(&mut self, offset: u32, value: u32) -> Result<(), BusFault> {
-        let (fc, mut bus) = self.bus();
-        fc.write(offset, value, &mut bus)
-    }
-
-    /// A register write that must not fault.
-    fn w(&mut self, offset: u32, value: u32) {
-        self.write(offset, value)
-            .unwrap_or_else(|e| panic!("write {value:#010x} to offset {offset:#x}: {e:?}"));
-    }
-
-    fn read(&self, offset: u32) -> u32 {
-        self.fc.read(offset, self.now)
     }
 
     fn sr(&self, bank: usize) -> u32 {
@@ -255,12 +218,6 @@ impl Bench {
         self.optsr() & OPTSR_OPT_BUSY != 0
     }
 
-    /// A bus write of `width` bytes into the flash array.
-    fn program(&mut self, address: u32, value: u32, width: u32) {
-        let (fc, mut bus) = self.bus();
-        fc.program(address, value, width, &mut bus);
-    }
-
     /// Facts 3.3: one flash word is 8 × 32-bit writes.
     fn program_word(&mut self, address: u32, words: [u32; 8]) {
         for (i, w) in words.iter().enumerate() {
@@ -269,7 +226,7 @@ impl Bench {
     }
 
     fn wait_idle(&mut self) {
-        self.now = self.now.max(self.fc.busy_until());
+        self.catch_up();
         assert!(!self.busy(0) && !self.busy(1) && !self.opt_busy());
     }
 

@@ -9,13 +9,15 @@
 //!
 //! No real time passes: each test owns a virtual `now` and advances it by hand.
 
+mod common;
+
 use std::time::Duration;
 
 use proptest::prelude::*;
-use station::sim::controller::{BusFault, FlashBus};
+use station::sim::controller::BusFault;
 use station::sim::flash::FlashArray;
 use station::sim::l4::{self, L4Flash, L4Options};
-use station::sim::part::{FlashTiming, Timing};
+use station::sim::part::Timing;
 
 // ------------------------------------------------------------------ golden values (facts file)
 
@@ -127,57 +129,19 @@ fn options_with(rdp: u32) -> L4Options {
 
 // ------------------------------------------------------------------ the local bench
 
-struct Bench {
-    fc: L4Flash,
-    flash: FlashArray,
-    timing: FlashTiming,
-    now: Duration,
-    debugger: bool,
-    log: Vec<String>,
-}
+type Bench = common::golden::Bench<L4Flash>;
 
 impl Bench {
     fn new(options: L4Options) -> Self {
-        Self {
-            fc: L4Flash::new(options),
-            flash: FlashArray::new(FLASH_BASE, vec![PAGE; 512]),
-            timing: l4::timing(Timing::Typical),
-            now: Duration::from_secs(1),
-            debugger: false,
-            log: Vec::new(),
-        }
+        Self::with(
+            L4Flash::new(options),
+            FlashArray::new(FLASH_BASE, vec![PAGE; 512]),
+            l4::timing(Timing::Typical),
+        )
     }
 
     fn factory() -> Self {
         Self::new(L4Options::factory())
-    }
-
-    fn bus(&mut self) -> (&mut L4Flash, FlashBus<'_>) {
-        (
-            &mut self.fc,
-            FlashBus {
-                flash: &mut self.flash,
-                timing: &self.timing,
-                now: self.now,
-                debugger: self.debugger,
-                log: &mut self.log,
-                otp: None,
-            },
-        )
-    }
-
-    fn write(&mut self, offset: u32, value: u32) -> Result<(), BusFault> {
-        let (fc, mut bus) = self.bus();
-        fc.write(offset, value, &mut bus)
-    }
-
-    fn w(&mut self, offset: u32, value: u32) {
-        self.write(offset, value)
-            .unwrap_or_else(|e| panic!("write {value:#010x} to offset {offset:#x}: {e:?}"));
-    }
-
-    fn read(&self, offset: u32) -> u32 {
-        self.fc.read(offset, self.now)
     }
 
     fn sr(&self) -> u32 {
@@ -192,11 +156,6 @@ impl Bench {
         self.sr() & SR_BSY != 0
     }
 
-    fn program(&mut self, address: u32, value: u32, width: u32) {
-        let (fc, mut bus) = self.bus();
-        fc.program(address, value, width, &mut bus);
-    }
-
     /// Facts 3.4 "Program": a 64-bit double word as two 32-bit writes, low word first.
     fn program_dw(&mut self, address: u32, value: u64) {
         self.program(address, value as u32, 4);
@@ -205,7 +164,7 @@ impl Bench {
 
     /// Poll SR.BSY without real sleeps: jump the virtual clock to the end of the operation.
     fn wait_idle(&mut self) {
-        self.now = self.now.max(self.fc.busy_until());
+        self.catch_up();
         assert!(!self.busy());
     }
 

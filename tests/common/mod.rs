@@ -2,6 +2,7 @@
 //! the user's home (`STATION_KEY_DIR`).
 
 pub mod bench_server;
+pub mod golden;
 pub mod libusb_sim;
 
 use std::path::PathBuf;
