@@ -96,6 +96,7 @@ fn four_units_pass_with_valid_records_and_history_shows_them() {
             [
                 "attach",
                 "identify",
+                "traceability",
                 "flash_bootloader",
                 "option_bytes",
                 "dfu_download",
@@ -103,7 +104,7 @@ fn four_units_pass_with_valid_records_and_history_shows_them() {
                 "console_version"
             ]
         );
-        let ob = &value["steps"][3]["details"];
+        let ob = &step_named(&value, "option_bytes")["details"];
         assert_eq!(
             ob["after"]["rdp_level"], 1,
             "option bytes read back at RDP 1"
@@ -175,7 +176,7 @@ fn json_events_are_one_object_per_line_with_schema_version() {
     assert_eq!(kinds.first(), Some(&"step_started"));
     assert_eq!(kinds.last(), Some(&"unit_finished"));
     assert!(kinds.contains(&"progress"));
-    assert_eq!(kinds.iter().filter(|k| **k == "step_finished").count(), 7);
+    assert_eq!(kinds.iter().filter(|k| **k == "step_finished").count(), 8);
     let last = lines.last().unwrap();
     assert_eq!(last["outcome"], "PASS");
     assert!(Path::new(last["record"].as_str().unwrap()).starts_with(tmp.path()));
@@ -368,12 +369,13 @@ fn ctrl_c_closes_units_as_aborted_and_exits_4() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait for the run to be under way (a unit finished), then interrupt it.
+    // Wait until a second unit is under way (its first steps started), then interrupt it.
     let pid = child.id();
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
     for line in lines.by_ref() {
-        if line.unwrap().contains("unit_finished") {
+        let line = line.unwrap();
+        if line.contains("step_started") && line.contains("\"unit\":2") {
             break;
         }
     }
@@ -430,7 +432,7 @@ fn every_simulated_family_provisions_end_to_end() {
             f.display()
         );
         assert_eq!(v["outcome"], "PASS");
-        let ob = &v["steps"][3]["details"];
+        let ob = &step_named(&v, "option_bytes")["details"];
         assert_eq!(
             ob["after"]["rdp_level"], 1,
             "{}: RDP 1 set and read back",
@@ -446,7 +448,7 @@ fn every_simulated_family_provisions_end_to_end() {
         );
         if v["fixture"] == "h755" {
             // The second core's image is pinned in the record and checked running.
-            let confirmed = &v["steps"][5];
+            let confirmed = step_named(&v, "confirm_application");
             assert_eq!(confirmed["name"], "confirm_application");
             assert_eq!(confirmed["details"]["cm4_version"], "demo-h755-cm4 1.0.0");
             assert!(
@@ -479,4 +481,12 @@ fn every_simulated_family_provisions_end_to_end() {
         (0x413, 0x451, 0x450, 0x450, 0x415, 0x460)
     );
     assert_eq!(parts.len(), 6, "one unit per part: {parts:?}");
+}
+
+/// A record's step by name.
+fn step_named<'a>(record: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    record["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("the record has no step {name}"))
 }

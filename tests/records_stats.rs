@@ -105,6 +105,9 @@ fn record(serial: &str, uid: Option<&str>, minutes: i64, failed: Option<(&str, &
         steps,
         device: None,
         parent_record: None,
+        mode: None,
+        attempt: None,
+        hardware: None,
     }
 }
 

@@ -108,8 +108,8 @@ fn f5_runs_four_units_on_the_virtual_bench_to_pass() {
         let record = fixture.record.as_deref().unwrap_or_default();
         assert!(Path::new(record).starts_with(records.path()), "{record}");
         assert_eq!(record_outcome(record), "PASS");
-        // The six provisioning steps and the profile's console test.
-        assert_eq!(fixture.finished_steps.len(), 7);
+        // The six provisioning steps, the traceability check and the profile's console test.
+        assert_eq!(fixture.finished_steps.len(), 8);
     }
     assert_eq!(app.exit_status(), station::error::ExitStatus::Pass);
 }

@@ -209,9 +209,11 @@ fn retest(station_file: &Path, typed: &[String]) -> Vec<Value> {
     let fixture = bench.fixture("otp-1").unwrap();
     let profile = bench.profile_of(fixture);
     let images = station::station::load_unit_images(profile).unwrap();
-    let hw = station::backend::open_saved(&bench, fixture)
+    let mut hw = station::backend::open_saved(&bench, fixture)
         .unwrap()
         .unwrap();
+    // The last run's teardown switched the unit off.
+    station::station::rma::ensure_powered(&mut hw).unwrap();
     let sink = |_: station::station::events::Event| {};
     let mut run = station::station::unit::UnitRun {
         fixture,
@@ -227,6 +229,10 @@ fn retest(station_file: &Path, typed: &[String]) -> Vec<Value> {
         journal: None,
         typed_labels: typed,
         records_dir: &bench.records_dir,
+        cancel: None,
+        scanned_label: None,
+        gates: None,
+        attempt: None,
     };
     run.provision();
     run.hw.save().unwrap();

@@ -242,7 +242,7 @@ fn list(
             };
             let station = at.load()?;
             for fixture in &station.fixtures {
-                let hw = super::fixture::open(&station, fixture)?;
+                let hw = super::fixture::open_powered(&station, fixture)?;
                 let listed = list::list(hw.usb.as_ref())
                     .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)));
                 hw.save()

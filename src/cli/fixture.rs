@@ -51,6 +51,14 @@ pub fn open(station: &Station, fixture: &Fixture) -> Result<FixtureHw, StationEr
     crate::station::fresh::open_held(station, fixture)
 }
 
+/// [`open`], switched on: the last run's teardown powers its unit off.
+pub fn open_powered(station: &Station, fixture: &Fixture) -> Result<FixtureHw, StationError> {
+    let mut hw = open(station, fixture)?;
+    crate::station::rma::ensure_powered(&mut hw)
+        .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
+    Ok(hw)
+}
+
 fn step_error(e: StepError) -> StationError {
     match e.outcome {
         crate::record::Outcome::Fail => StationError::fail(e.message),
@@ -79,7 +87,7 @@ pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
     let fixture = find_fixture(&station, &args.at.fixture)?;
     let profile = station.profile_of(fixture);
     let image = load_image(&args.image, args.address)?;
-    let mut hw = open(&station, fixture)?;
+    let mut hw = open_powered(&station, fixture)?;
     let mut settings = UpdateSettings::new(
         args.alt.unwrap_or(profile.dfu.alt),
         args.mode.unwrap_or(profile.dfu.mode),
@@ -353,7 +361,7 @@ pub fn dfu_command(
 ) -> Result<ExitStatus, StationError> {
     let station = at.load()?;
     let fixture = find_fixture(&station, &at.fixture)?;
-    let mut hw = open(&station, fixture)?;
+    let mut hw = open_powered(&station, fixture)?;
     let result = (|| {
         confirm_serial(&mut hw, fixture, yes_i_typed, &op.to_string())?;
         let (mut pipe, rom, _) = update::open_dfu(&mut hw, fixture).map_err(step_error)?;

@@ -3,6 +3,7 @@
 
 mod dfu;
 mod fixture;
+mod line;
 mod output;
 mod progress;
 mod records;
@@ -62,6 +63,10 @@ enum Command {
         /// RDP level 2 on it when the profile asks for it (repeatable).
         #[arg(long = "yes-i-typed", value_name = "LABEL")]
         typed_labels: Vec<String>,
+        /// The scanned label of the next unit, as [FIXTURE=]LABEL (repeatable, in order):
+        /// recorded, bound to the chip's UID, and the label a person types for it.
+        #[arg(long = "label", value_name = "[FIXTURE=]LABEL")]
+        labels: Vec<String>,
     },
     /// List a unit's records, newest first.
     History {
@@ -135,6 +140,14 @@ enum Command {
     Stats(records::StatsArgs),
     /// The records as CSV, JSON lines or JUnit XML, one per record.
     Export(records::ExportArgs),
+    /// Check the station's golden unit on a fixture: production waits until it passes each
+    /// shift (`[golden]` in the station file).
+    Golden(line::GoldenArgs),
+    /// Units routed to rework after repeated failures.
+    Rework {
+        #[command(subcommand)]
+        command: line::ReworkCommand,
+    },
     /// The virtual bench.
     Sim {
         #[command(subcommand)]
@@ -297,7 +310,9 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             time,
             json,
             typed_labels,
+            labels,
         } => {
+            let options_fixtures = fixtures.clone();
             if !headless {
                 return Err(StationError::usage(
                     "run is headless: pass --headless, or start the TUI with `station tui`",
@@ -310,13 +325,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             }
             config::check_station(&s)
                 .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
-            let operator = match operator {
-                Some(o) => o,
-                None if s.operator.required => {
-                    return Err(StationError::usage("this station requires --operator NAME"));
-                }
-                None => s.operator.default.clone(),
-            };
+            let operator = line::operator_of(&s, operator)?;
             install_abort_handler();
             let options = RunOptions {
                 units,
@@ -325,6 +334,8 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
                 abort: &ABORT,
                 typed_labels,
                 retest: false,
+                labels: labels_by_fixture(&s, &options_fixtures, labels)?,
+                golden: false,
             };
             let printer = output::Printer::new(json);
             let sink = |e: Event| printer.event(&e);
@@ -437,6 +448,11 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
         Command::VerifyLogs(args) => records::verify_logs(args),
         Command::ChainHead(args) => records::chain_head(args),
         Command::Stats(args) => records::stats(args),
+        Command::Golden(args) => {
+            install_abort_handler();
+            line::golden(args, &ABORT)
+        }
+        Command::Rework { command } => line::rework(command),
         Command::Export(args) => records::export(args),
         Command::Inspect(args) => rma::inspect(args),
         Command::Dump(args) => rma::dump(args),
@@ -542,4 +558,40 @@ fn report_torture(
         .map_err(|e| StationError::station(format!("{}: {e}", output.display())))?;
     println!("wrote {}", output.display());
     Ok(ExitStatus::Pass)
+}
+
+/// `--label [FIXTURE=]LABEL` as (fixture, label); a bare label needs a run on one fixture.
+fn labels_by_fixture(
+    station: &config::Station,
+    fixtures: &[String],
+    labels: Vec<String>,
+) -> Result<Vec<(String, String)>, StationError> {
+    let only = match fixtures {
+        [one] => Some(one.clone()),
+        [] if station.fixtures.len() == 1 => Some(station.fixtures[0].id.clone()),
+        _ => None,
+    };
+    labels
+        .into_iter()
+        .map(|text| {
+            let (fixture, label) = match text.split_once('=') {
+                Some((f, l)) => (f.to_string(), l.to_string()),
+                None => (
+                    only.clone().ok_or_else(|| {
+                        StationError::usage(format!(
+                            "--label {text}: name its fixture (FIXTURE={text}) when the run uses \
+                             more than one"
+                        ))
+                    })?,
+                    text.clone(),
+                ),
+            };
+            if label.trim().is_empty() || label.chars().any(|c| c.is_control()) {
+                return Err(StationError::usage(format!(
+                    "--label {text:?}: expected printable characters"
+                )));
+            }
+            Ok((fixture, label))
+        })
+        .collect()
 }

@@ -12,8 +12,9 @@ pub use profile::{
     MemoryMap, OptionBytesSpec, Profile, Region, Slot,
 };
 pub use station::{
-    Fixture, FixtureBackend, FixtureSpans, GeneratedBootloader, Initial, LinesSpec, OperatorPolicy,
-    PowerSpec, SimSpec, Station, StationMode, UsbIdentitySpec, load_station,
+    Fixture, FixtureBackend, FixtureSpans, GeneratedBootloader, GoldenPolicy, Initial, LinesSpec,
+    OperatorPolicy, PowerSpec, ReworkPolicy, SimSpec, Station, StationMode, UsbIdentitySpec,
+    load_station,
 };
 
 use std::fmt;

@@ -251,6 +251,38 @@ fn default_console_timeout() -> u64 {
     1000
 }
 
+/// How the engine runs one step: how long it may take on the fixture's clock, and how often
+/// it is tried again when the station or fixture (not the unit) failed.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StepPolicy {
+    #[serde(default)]
+    pub timeout_s: Option<f64>,
+    /// Extra tries after an ERROR or TIMEOUT.
+    #[serde(default)]
+    pub retries: u32,
+    /// Also try again after a FAIL (a flaky contact rather than a bad unit).
+    #[serde(default)]
+    pub retry_fail: bool,
+}
+
+/// The engine's steps, in the order it runs them, with their default timeouts (seconds on
+/// the fixture's clock). Console tests are `console_<name>`, all of them `console`.
+pub const STEPS: &[(&str, f64)] = &[
+    ("attach", 10.0),
+    ("identify", 5.0),
+    ("traceability", 30.0),
+    ("flash_bootloader", 120.0),
+    ("unit_data", 30.0),
+    ("option_bytes", 60.0),
+    ("dfu_download", 300.0),
+    ("confirm_application", 30.0),
+    ("console", 30.0),
+    // The golden-unit check's own steps.
+    ("golden_identity", 5.0),
+    ("option_bytes_check", 30.0),
+];
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileRaw {
@@ -272,6 +304,8 @@ struct ProfileRaw {
     console_test: Vec<ConsoleTest>,
     #[serde(default)]
     unit_data: Option<super::unit_data::UnitDataRaw>,
+    #[serde(default)]
+    steps: BTreeMap<Spanned<String>, StepPolicy>,
 }
 
 #[derive(Clone, Debug)]
@@ -293,6 +327,8 @@ pub struct Profile {
     pub console_tests: Vec<ConsoleTest>,
     /// Per-unit data written into OTP or a configuration sector (`[unit_data]`).
     pub unit_data: Option<super::unit_data::UnitDataSpec>,
+    /// `[steps.NAME]`: timeouts and retries that differ from the defaults.
+    pub steps: BTreeMap<String, StepPolicy>,
 }
 
 impl Profile {
@@ -316,6 +352,30 @@ impl Profile {
 
     pub fn limit(&self, name: &str) -> Option<&Limit> {
         self.limits.get(name)
+    }
+
+    /// The policy for step `name`: the profile's, or the default timeout and no retries. A
+    /// console test takes its own entry, else the `console` one.
+    pub fn step_policy(&self, name: &str) -> StepPolicy {
+        let family = if name.starts_with("console_") {
+            "console"
+        } else {
+            name
+        };
+        let mut policy = self
+            .steps
+            .get(name)
+            .or_else(|| self.steps.get(family))
+            .cloned()
+            .unwrap_or(StepPolicy {
+                timeout_s: None,
+                retries: 0,
+                retry_fail: false,
+            });
+        if policy.timeout_s.is_none() {
+            policy.timeout_s = STEPS.iter().find(|(s, _)| *s == family).map(|(_, t)| *t);
+        }
+        policy
     }
 }
 
@@ -399,6 +459,41 @@ pub(super) fn load_profile(
                 t.plan.get_ref()
             ),
         ));
+    }
+    for (name, policy) in &raw.steps {
+        let known = STEPS.iter().any(|(s, _)| s == name.get_ref())
+            || name
+                .get_ref()
+                .strip_prefix("console_")
+                .is_some_and(|test| raw.console_test.iter().any(|t| t.name == test));
+        if !known {
+            let names: Vec<&str> = STEPS.iter().map(|(s, _)| *s).collect();
+            errors.push(source.error_at(
+                name.span(),
+                &format!("steps.{}", name.get_ref()),
+                format!(
+                    "expected a step name ({}, or console_<test name>), found {:?}",
+                    names.join(", "),
+                    name.get_ref()
+                ),
+            ));
+        }
+        if let Some(t) = policy.timeout_s
+            && !(t > 0.0 && t.is_finite())
+        {
+            errors.push(source.error_at(
+                name.span(),
+                &format!("steps.{}.timeout_s", name.get_ref()),
+                format!("expected a positive number of seconds, found {t}"),
+            ));
+        }
+        if policy.retries > 10 {
+            errors.push(source.error_at(
+                name.span(),
+                &format!("steps.{}.retries", name.get_ref()),
+                format!("expected at most 10 retries, found {}", policy.retries),
+            ));
+        }
     }
     let mut images = Vec::new();
     for (name, img) in raw.images {
@@ -550,6 +645,11 @@ pub(super) fn load_profile(
         limits: raw.limits,
         console_tests: raw.console_test,
         unit_data,
+        steps: raw
+            .steps
+            .into_iter()
+            .map(|(k, v)| (k.into_inner(), v))
+            .collect(),
         source,
     })
 }

@@ -32,6 +32,49 @@ fn default_operator() -> String {
     "unknown".into()
 }
 
+/// When a unit is routed to rework instead of being tested again.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReworkPolicy {
+    /// Failed production attempts (FAIL: the unit's fault) before the unit is refused until a
+    /// technician clears it (`station rework clear`).
+    #[serde(default = "default_rework_after")]
+    pub after_failures: Spanned<u32>,
+}
+
+fn default_rework_after() -> Spanned<u32> {
+    Spanned::new(0..0, 3)
+}
+
+impl Default for ReworkPolicy {
+    fn default() -> Self {
+        Self {
+            after_failures: default_rework_after(),
+        }
+    }
+}
+
+/// A known-good unit checked at the start of a shift: production is refused until it passes.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoldenPolicy {
+    /// The golden unit's UID, 24 hex digits as `station inspect` prints it.
+    pub uid: Spanned<String>,
+    /// How long a passed check lets production run (a shift).
+    #[serde(default = "default_golden_hours")]
+    pub every_hours: Spanned<f64>,
+}
+
+fn default_golden_hours() -> Spanned<f64> {
+    Spanned::new(0..0, 12.0)
+}
+
+/// Real-time seconds a unit may take before the watchdog closes it as TIMEOUT: catches a
+/// fixture that hangs, which the virtual clock would never time out.
+fn default_watchdog_s() -> Spanned<f64> {
+    Spanned::new(0..0, 1800.0)
+}
+
 impl Default for OperatorPolicy {
     fn default() -> Self {
         Self {
@@ -206,6 +249,12 @@ struct StationRaw {
     mode: StationMode,
     #[serde(default)]
     operator: OperatorPolicy,
+    #[serde(default)]
+    rework: ReworkPolicy,
+    #[serde(default)]
+    golden: Option<GoldenPolicy>,
+    #[serde(default = "default_watchdog_s")]
+    watchdog_s: Spanned<f64>,
     fixtures: Vec<FixtureRaw>,
 }
 
@@ -246,6 +295,11 @@ pub struct Station {
     pub records_dir: PathBuf,
     pub mode: StationMode,
     pub operator: OperatorPolicy,
+    pub rework: ReworkPolicy,
+    /// The golden unit, lowercase UID, and how long its check holds.
+    pub golden: Option<(String, f64)>,
+    /// Real-time seconds per unit before the watchdog closes it as TIMEOUT.
+    pub watchdog: std::time::Duration,
     pub fixtures: Vec<Fixture>,
     /// Profiles by resolved path.
     pub profiles: BTreeMap<PathBuf, Profile>,
@@ -316,6 +370,44 @@ pub fn load_station(path: &Path) -> Result<Station, Vec<ConfigError>> {
             Err(mut e) => errors.append(&mut e),
         }
     }
+    let golden = raw.golden.as_ref().and_then(|g| {
+        let uid = g.uid.get_ref().to_ascii_lowercase();
+        let hex = uid.len() == 24 && uid.chars().all(|c| c.is_ascii_hexdigit());
+        if !hex {
+            errors.push(source.error_at(
+                g.uid.span(),
+                "golden.uid",
+                format!(
+                    "expected the golden unit's UID as 24 hex digits, found {:?}",
+                    g.uid.get_ref()
+                ),
+            ));
+        }
+        let hours = *g.every_hours.get_ref();
+        if !(hours > 0.0 && hours.is_finite()) {
+            errors.push(source.error_at(
+                g.every_hours.span(),
+                "golden.every_hours",
+                format!("expected a positive number of hours, found {hours}"),
+            ));
+        }
+        hex.then_some((uid, hours))
+    });
+    let watchdog_s = *raw.watchdog_s.get_ref();
+    if !(watchdog_s > 0.0 && watchdog_s.is_finite()) {
+        errors.push(source.error_at(
+            raw.watchdog_s.span(),
+            "watchdog_s",
+            format!("expected a positive number of seconds, found {watchdog_s}"),
+        ));
+    }
+    if *raw.rework.after_failures.get_ref() == 0 {
+        errors.push(source.error_at(
+            raw.rework.after_failures.span(),
+            "rework.after_failures",
+            "expected at least 1 failed attempt before rework",
+        ));
+    }
     let records_dir = match &raw.records {
         Some(r) => resolve(path, r.get_ref()),
         None => resolve(path, Path::new("../logs")),
@@ -329,6 +421,9 @@ pub fn load_station(path: &Path) -> Result<Station, Vec<ConfigError>> {
         records_dir,
         mode: raw.mode,
         operator: raw.operator,
+        rework: raw.rework,
+        golden,
+        watchdog: std::time::Duration::from_secs_f64(watchdog_s),
         fixtures,
         profiles,
         time: crate::hw::TimeMode::Virtual,

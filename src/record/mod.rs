@@ -32,7 +32,7 @@ pub use ids::{new_record_id, serial_from_uid};
 pub use store::{History, RecordStore};
 
 /// Bumped only for changes that are not purely additive.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -41,6 +41,8 @@ pub enum RecordKind {
     Torture,
     Rma,
     Clearance,
+    /// The shift's known-good unit, checked before production.
+    Golden,
 }
 
 /// PASS unit good, FAIL unit bad, ERROR station or fixture broke,
@@ -190,4 +192,28 @@ pub struct Record {
     /// The record this one follows up (an RMA record names the unit's production record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_record: Option<String>,
+    /// The station's mode when the record was made: production, engineering or rma.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// This serial's production attempt, 1 for its first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// The fixture and probe the unit ran on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hardware: Option<HardwareRef>,
+}
+
+/// Which probe, USB port and fixture a record's unit was on: a fault traced to a fixture
+/// (worn pogo pins, a bad cable) is found from the records.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct HardwareRef {
+    /// "sim" (the virtual bench) or "hw".
+    pub backend: String,
+    /// The probe selector, VID:PID[:serial].
+    pub probe: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usb_port: Option<String>,
+    /// How many units the fixture had been given, this one included (pogo-pin wear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixture_cycles: Option<u64>,
 }

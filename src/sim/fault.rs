@@ -216,9 +216,13 @@ pub struct Faults {
     pub dead_sector: Option<usize>,
     /// The unit arrives at RDP level 1.
     pub delivered_rdp1: bool,
+    /// The Nth USB request never returns: a wedged host controller or hub, which only the
+    /// station's real-time watchdog catches (the virtual clock stands still meanwhile).
+    #[serde(default)]
+    pub hang_at_request: Option<u64>,
 }
 
-pub const FAULT_SYNTAX: &str = "never-enumerates, slow-enumeration:MS, stall-at-request:N, disconnect-at-request:N, dead-sector:K or rdp1";
+pub const FAULT_SYNTAX: &str = "never-enumerates, slow-enumeration:MS, stall-at-request:N, disconnect-at-request:N, dead-sector:K, hang-at-request:N or rdp1";
 
 impl Faults {
     /// Add one fault written as in a station file.
@@ -234,6 +238,7 @@ impl Faults {
             Some(("stall-at-request", n)) => self.stall_at_request = Some(num(n)?),
             Some(("disconnect-at-request", n)) => self.disconnect_at_request = Some(num(n)?),
             Some(("dead-sector", k)) => self.dead_sector = Some(num(k)? as usize),
+            Some(("hang-at-request", n)) => self.hang_at_request = Some(num(n)?),
             _ => return Err(bad()),
         }
         Ok(())
@@ -253,6 +258,7 @@ mod fault_syntax {
             "stall-at-request:7",
             "disconnect-at-request:9",
             "dead-sector:3",
+            "hang-at-request:4",
             "rdp1",
         ] {
             f.add(t).unwrap();
@@ -263,6 +269,7 @@ mod fault_syntax {
             (f.stall_at_request, f.disconnect_at_request, f.dead_sector),
             (Some(7), Some(9), Some(3))
         );
+        assert_eq!(f.hang_at_request, Some(4));
         for bad in ["sometimes", "stall-at-request:x", "dead-sector"] {
             assert!(
                 f.add(bad).unwrap_err().contains("slow-enumeration:MS"),

@@ -407,6 +407,12 @@ impl SimUsbPipe {
             mcu.unplug_cable(Duration::from_millis(500));
             return Err(UsbError::NoDevice);
         }
+        if mcu.faults.hang_at_request == Some(n) {
+            drop(mcu);
+            loop {
+                std::thread::park();
+            }
+        }
         // The transfer crosses the bus before the device acts on it: ST's library runs a
         // DfuSe command when the GETSTATUS reply has gone out.
         let moved = if setup.request_type & 0x80 != 0 {

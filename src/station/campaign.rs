@@ -452,6 +452,9 @@ fn write_record(
         steps: vec![cal, sweep],
         device: None,
         parent_record: None,
+        mode: None,
+        attempt: None,
+        hardware: None,
     };
     store
         .write(&record)

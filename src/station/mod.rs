@@ -6,14 +6,18 @@ pub mod campaign;
 pub mod console;
 pub mod events;
 pub mod fresh;
+pub mod gates;
 pub mod report;
+pub mod rework;
 pub mod rma;
 pub mod torture;
 pub mod unit;
 pub mod unit_data;
 pub mod update;
+mod worker;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
@@ -39,6 +43,10 @@ pub struct RunOptions {
     /// Test the unit the fixture holds now again (on the virtual bench the one the last
     /// command left there, e.g. after a recovery) instead of a newly arrived one.
     pub retest: bool,
+    /// Scanned unit labels as (fixture, label), taken in order by that fixture's units.
+    pub labels: Vec<(String, String)>,
+    /// Check the station's golden unit (held on the fixture) instead of provisioning.
+    pub golden: bool,
 }
 
 #[derive(Debug, Default)]
@@ -140,12 +148,21 @@ pub fn run(
             station.source.path.display()
         )));
     }
+    if let Some((fixture, _)) = options
+        .labels
+        .iter()
+        .find(|(f, _)| !fixtures.iter().any(|x| &x.id == f))
+    {
+        return Err(StationError::usage(format!(
+            "a label was given for fixture {fixture:?}, which this run does not use"
+        )));
+    }
     let mut images = std::collections::BTreeMap::new();
     for f in &fixtures {
         if !images.contains_key(&f.profile_path) {
             images.insert(
                 f.profile_path.clone(),
-                load_unit_images(station.profile_of(f))?,
+                Arc::new(load_unit_images(station.profile_of(f))?),
             );
         }
     }
@@ -171,6 +188,11 @@ pub fn run(
             });
         }
     }
+    if options.golden {
+        gates::golden_target(station)?;
+    } else {
+        gates::golden_passed(station, &store)?;
+    }
     let per_fixture: Vec<(&Fixture, u64)> = fixtures
         .iter()
         .enumerate()
@@ -182,19 +204,43 @@ pub fn run(
             )
         })
         .collect();
+    let shared = Arc::new(station.clone());
     let results = std::thread::scope(|scope| {
         let handles: Vec<_> = per_fixture
             .iter()
             .filter(|(_, n)| *n > 0)
             .map(|(fixture, n)| {
-                let (images, store) = (&images[&fixture.profile_path], &store);
+                let images = images[&fixture.profile_path].clone();
+                let (store, shared) = (&store, &shared);
+                let mut labels = options
+                    .labels
+                    .iter()
+                    .filter(|(f, _)| f == &fixture.id)
+                    .map(|(_, l)| l.clone());
                 scope.spawn(move || {
                     let mut done = Vec::new();
                     for _ in 0..*n {
                         if options.abort.load(Ordering::SeqCst) {
                             break;
                         }
-                        done.push(run_unit(station, fixture, images, store, options, sink));
+                        let job = worker::UnitJob {
+                            station: shared.clone(),
+                            fixture: fixture.id.clone(),
+                            images: images.clone(),
+                            store: store.clone(),
+                            operator: options.operator.clone(),
+                            abort: options.abort,
+                            typed_labels: options.typed_labels.clone(),
+                            retest: options.retest,
+                            golden: options.golden,
+                            label: labels.next(),
+                        };
+                        let (result, fixture_hung) = worker::run_watched(job, sink);
+                        done.push(result);
+                        // A hung fixture still holds its unit: it takes no more.
+                        if fixture_hung {
+                            break;
+                        }
                     }
                     done
                 })
@@ -212,14 +258,18 @@ pub fn run(
     Ok(summary)
 }
 
+/// One unit on its fixture, start to record. Runs on its own thread under the watchdog
+/// ([`worker::run_watched`]); `closed` is taken by whichever of the two writes the record.
 fn run_unit(
-    station: &Station,
-    fixture: &Fixture,
-    images: &UnitImages,
-    store: &RecordStore,
-    options: &RunOptions,
+    job: &worker::UnitJob,
+    live: &worker::Live,
     sink: &dyn EventSink,
 ) -> Result<(String, String, Outcome, PathBuf), StationError> {
+    let station = job.station.as_ref();
+    let fixture = station
+        .fixture(&job.fixture)
+        .ok_or_else(|| StationError::station(format!("no fixture {}", job.fixture)))?;
+    let (images, store) = (job.images.as_ref(), &job.store);
     let profile = station.profile_of(fixture);
     let started_at = Utc::now();
     let unit = store
@@ -227,14 +277,15 @@ fn run_unit(
         .map_err(|e| StationError::station(e.to_string()))?;
     let mut steps = Vec::new();
     let mut device = None;
+    let mut attempt = None;
     // Until the record is written, a provisional one says what has been done: a killed
     // station leaves it for the next start to close as ABORTED.
     let journal_key = format!("{}-{unit}", fixture.id);
-    let provisional = production_record(
+    let mut provisional = production_record(
         station,
         fixture,
         images,
-        &options.operator,
+        &job.operator,
         unit,
         started_at,
         Outcome::Aborted,
@@ -242,20 +293,38 @@ fn run_unit(
             "the station stopped before this unit finished (killed, crashed or lost power)".into(),
         ),
     );
-    let _live = store
+    provisional.label = job.label.clone();
+    if job.golden {
+        provisional.kind = RecordKind::Golden;
+    }
+    let _live_lock = store
         .hold_journal(&journal_key)
         .map_err(|e| StationError::station(e.to_string()))?;
     store
         .write_journal(&journal_key, &provisional)
         .map_err(|e| StationError::station(e.to_string()))?;
-    let opened = if options.retest {
+    live.begin(&journal_key, unit, &provisional);
+    let opened = if job.retest || job.golden {
         fresh::open_current(station, fixture, || unit)
     } else {
         fresh::open_unit(station, fixture, unit)
     };
+    // A held unit was switched off by its last run's teardown.
+    let opened = opened.and_then(|mut hw| {
+        if job.retest || job.golden {
+            rma::ensure_powered(&mut hw)?;
+        }
+        Ok(hw)
+    });
     let failure = match opened {
         Err(e) => Some((Outcome::Error, format!("fixture {}: {e}", fixture.id))),
         Ok(hw) => {
+            let checks = gates::UnitGates {
+                store,
+                policy: &station.rework,
+                label: job.label.as_deref(),
+                golden: job.golden.then(|| station.golden.clone()).flatten(),
+            };
             let mut run = UnitRun {
                 fixture,
                 profile,
@@ -266,9 +335,13 @@ fn run_unit(
                 steps: Vec::new(),
                 device: None,
                 failure: None,
-                abort: options.abort,
-                typed_labels: &options.typed_labels,
+                abort: job.abort,
+                cancel: Some(live.cancel.clone()),
+                typed_labels: &job.typed_labels,
+                scanned_label: job.label.clone(),
                 records_dir: &station.records_dir,
+                gates: Some(&checks),
+                attempt: None,
                 journal: Some(Box::new(
                     |steps: &[record::StepRecord], device: Option<&record::DeviceInfo>| {
                         let mut provisional = provisional.clone();
@@ -279,24 +352,31 @@ fn run_unit(
                             provisional.serial = record::serial_from_uid(&d.uid);
                             provisional.device = Some(d.clone());
                         }
+                        live.update(&provisional);
                         let _ = store.write_journal(&journal_key, &provisional);
                     },
                 )),
             };
-            if options.abort.load(Ordering::SeqCst) {
+            if job.abort.load(Ordering::SeqCst) {
                 run.failure = Some((Outcome::Aborted, "aborted before the unit started".into()));
+            } else if job.golden {
+                run.check_golden();
             } else {
                 run.provision();
             }
+            // Guaranteed teardown: the DUT is powered off and the probe released, even when
+            // a step panicked or the operator aborted.
+            let teardown = run.teardown();
             steps = std::mem::take(&mut run.steps);
             device = run.device.take();
+            attempt = run.attempt;
             // The unit stays on the fixture for the next command (inspect, dfu, recover).
             let saved = run
                 .hw
                 .save()
                 .err()
                 .map(|e| (Outcome::Error, format!("saving the simulated unit: {e}")));
-            run.failure.take().or(saved)
+            run.failure.take().or(teardown).or(saved)
         }
     };
     let (outcome, failure) = match failure {
@@ -312,16 +392,28 @@ fn run_unit(
         station,
         fixture,
         images,
-        &options.operator,
+        &job.operator,
         unit,
         started_at,
         outcome,
         failure.clone(),
     );
+    if job.golden {
+        record.kind = RecordKind::Golden;
+    }
     record.steps = steps;
     record.uid = device.as_ref().map(|d| d.uid.clone());
     record.serial = serial.clone();
     record.device = device;
+    record.label = job.label.clone();
+    record.attempt = attempt;
+    // The watchdog closed this unit already (it hung, then came back): its record stands.
+    if !live.take_close() {
+        return Err(StationError::station(format!(
+            "fixture {}: unit {unit} finished after the watchdog had closed it",
+            fixture.id
+        )));
+    }
     let path = store
         .write(&record)
         .map_err(|e| StationError::station(format!("writing the record: {e}")))?;
@@ -349,6 +441,29 @@ fn cleanup_once(store: &RecordStore) -> Result<usize, crate::record::RecordError
     let n = store.cleanup_temp_files()?;
     cleaned.push(dir);
     Ok(n)
+}
+
+/// The fixture and probe a record's unit ran on; `unit` is the fixture's counter (its cycles).
+pub fn hardware_ref(fixture: &Fixture, unit: Option<u64>) -> record::HardwareRef {
+    record::HardwareRef {
+        backend: match fixture.backend {
+            config::FixtureBackend::Sim => "sim".into(),
+            config::FixtureBackend::Hw => "hw".into(),
+        },
+        probe: fixture.probe.clone(),
+        usb_port: fixture.usb_port.clone(),
+        fixture_cycles: unit.filter(|u| *u > 0),
+    }
+}
+
+/// The station's mode as records write it.
+pub fn mode_name(station: &Station) -> String {
+    match station.mode {
+        config::StationMode::Production => "production",
+        config::StationMode::Engineering => "engineering",
+        config::StationMode::Rma => "rma",
+    }
+    .into()
 }
 
 /// A production record for `unit`, before its steps are known.
@@ -388,5 +503,8 @@ fn production_record(
         steps: Vec::new(),
         device: None,
         parent_record: None,
+        mode: Some(mode_name(station)),
+        attempt: None,
+        hardware: Some(hardware_ref(fixture, Some(unit))),
     }
 }

@@ -112,6 +112,14 @@ pub struct UnitRun<'a> {
     pub typed_labels: &'a [String],
     /// The records directory (the MAC pool lives under it).
     pub records_dir: &'a std::path::Path,
+    /// Set by the fixture's watchdog: the unit stops before its next step.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The label scanned for this unit, if any.
+    pub scanned_label: Option<String>,
+    /// Rework, label binding and golden checks (production runs).
+    pub gates: Option<&'a super::gates::UnitGates<'a>>,
+    /// This unit's production attempt, once the checks know it.
+    pub attempt: Option<u32>,
 }
 
 fn limits_of(profile: &Profile, name: &str) -> Option<Limits> {
@@ -126,22 +134,31 @@ impl<'a> UnitRun<'a> {
         self.hw.clock.clone()
     }
 
-    /// Run one step, timing it and recording its outcome. Returns false when the unit is done.
+    /// Whether the operator or the watchdog stopped the unit.
+    fn stopping(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.abort.load(SeqCst) || self.cancel.as_ref().is_some_and(|c| c.load(SeqCst))
+    }
+
+    /// Run one step under the profile's policy for it: timed on the fixture's clock (longer
+    /// than its timeout is TIMEOUT), tried again after an ERROR or TIMEOUT (and a FAIL when
+    /// the policy says so), recorded with every try's error. Returns false when the unit is done.
     pub fn step(
         &mut self,
         name: &str,
-        body: impl FnOnce(&mut Self) -> Result<StepOutput, StepError>,
+        mut body: impl FnMut(&mut Self) -> Result<StepOutput, StepError>,
     ) -> bool {
         if self.failure.is_some() {
             return false;
         }
-        if self.abort.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.stopping() {
             self.failure = Some((
                 Outcome::Aborted,
                 format!("aborted by the operator before {name}"),
             ));
             return false;
         }
+        let policy = self.profile.step_policy(name);
         let started_at: DateTime<Utc> = Utc::now();
         let t0 = self.clock().now();
         self.sink.emit(Event::StepStarted {
@@ -149,33 +166,31 @@ impl<'a> UnitRun<'a> {
             unit: self.unit,
             step: name.into(),
         });
-        let result = body(self);
-        let duration = self.clock().now().saturating_sub(t0);
-        let (outcome, error, output) = match result {
-            Ok(mut out) => {
-                let limit_name = format!("{name}_s");
-                out.measurements.insert(
-                    0,
-                    Measurement::new(
-                        &limit_name,
-                        duration.as_secs_f64(),
-                        "s",
-                        limits_of(self.profile, &limit_name),
-                    ),
-                );
-                let failed = out.measurements.iter().find(|m| !m.passed).map(|m| {
-                    format!(
-                        "{} = {:.3} {} is outside its limits",
-                        m.name, m.value, m.unit
-                    )
-                });
-                match failed {
-                    Some(why) => (Outcome::Fail, Some(why), out),
-                    None => (Outcome::Pass, None, out),
-                }
+        let mut earlier = Vec::new();
+        let (outcome, error, mut output) = loop {
+            let t_try = self.clock().now();
+            let result = body(self);
+            let took = self.clock().now().saturating_sub(t_try);
+            let (outcome, error, output) = self.judge(name, result, took, policy.timeout_s);
+            let again = match outcome {
+                Outcome::Error | Outcome::Timeout => true,
+                Outcome::Fail => policy.retry_fail,
+                _ => false,
+            };
+            if !again || earlier.len() as u32 >= policy.retries || self.stopping() {
+                break (outcome, error, output);
             }
-            Err(e) => (e.outcome, Some(e.message), StepOutput::default()),
+            earlier.push(format!("{outcome}: {}", error.unwrap_or_default()));
         };
+        let duration = self.clock().now().saturating_sub(t0);
+        if !earlier.is_empty() {
+            output
+                .details
+                .insert("tries".into(), (earlier.len() + 1).into());
+            output
+                .details
+                .insert("earlier_tries".into(), earlier.into());
+        }
         self.sink.emit(Event::StepFinished {
             fixture: self.fixture.id.clone(),
             unit: self.unit,
@@ -203,11 +218,70 @@ impl<'a> UnitRun<'a> {
         true
     }
 
+    /// One try's outcome: its error, its timeout, then its measurements against their limits.
+    fn judge(
+        &self,
+        name: &str,
+        result: Result<StepOutput, StepError>,
+        took: Duration,
+        timeout_s: Option<f64>,
+    ) -> (Outcome, Option<String>, StepOutput) {
+        let mut out = match result {
+            Err(e) => return (e.outcome, Some(e.message), StepOutput::default()),
+            Ok(out) => out,
+        };
+        if let Some(limit) = timeout_s
+            && took.as_secs_f64() > limit
+        {
+            let why = format!(
+                "took {:.1} s, longer than its {limit} s timeout (steps.{name}.timeout_s)",
+                took.as_secs_f64()
+            );
+            return (Outcome::Timeout, Some(why), out);
+        }
+        let limit_name = format!("{name}_s");
+        out.measurements.insert(
+            0,
+            Measurement::new(
+                &limit_name,
+                took.as_secs_f64(),
+                "s",
+                limits_of(self.profile, &limit_name),
+            ),
+        );
+        let failed = out.measurements.iter().find(|m| !m.passed).map(|m| {
+            format!(
+                "{} = {:.3} {} is outside its limits",
+                m.name, m.value, m.unit
+            )
+        });
+        match failed {
+            Some(why) => (Outcome::Fail, Some(why), out),
+            None => (Outcome::Pass, None, out),
+        }
+    }
+
+    /// Guaranteed at the end of every unit, however it ended: the probe is released and the
+    /// DUT powered off (when the fixture switches its power), so it can be taken out.
+    pub fn teardown(&mut self) -> Option<(Outcome, String)> {
+        use crate::config::PowerSpec;
+        self.hw.debug.detach();
+        let switched = !matches!(self.fixture.power, PowerSpec::None | PowerSpec::Manual);
+        let power = self.hw.power.as_mut().filter(|_| switched)?;
+        power.set_power(false).err().map(|e| {
+            (
+                Outcome::Error,
+                format!("teardown: the fixture could not power the unit off: {e}"),
+            )
+        })
+    }
+
     pub fn provision(&mut self) {
         let ok = self.step("attach", |u| {
             u.hw.debug.attach(AttachMode::Normal)?;
             Ok(StepOutput::default())
         }) && self.step("identify", Self::identify)
+            && (self.gates.is_none() || self.step("traceability", Self::traceability))
             && self.step("flash_bootloader", Self::flash_bootloader)
             && (self.profile.unit_data.is_none() || self.step("unit_data", Self::unit_data))
             && self.step("option_bytes", Self::option_bytes)
@@ -216,6 +290,74 @@ impl<'a> UnitRun<'a> {
             && self.console_tests();
         let _ = ok;
         self.hw.debug.detach();
+    }
+
+    /// The shift's golden-unit check: nothing on the unit is reprogrammed over SWD (it may be
+    /// locked); its identity, option bytes, the DFU update path, the application and its
+    /// console tests are.
+    pub fn check_golden(&mut self) {
+        let ok = self.step("attach", |u| {
+            u.hw.debug.attach(AttachMode::Normal)?;
+            Ok(StepOutput::default())
+        }) && self.step("identify", Self::identify)
+            && self.step("golden_identity", |u| {
+                let uid = u.device.as_ref().map_or(String::new(), |d| d.uid.clone());
+                let gates = u
+                    .gates
+                    .ok_or_else(|| StepError::error("no golden unit configured"))?;
+                gates.check_golden(&uid)?;
+                Ok(StepOutput::default())
+            })
+            && self.step("option_bytes_check", Self::option_bytes_check)
+            && self.step("dfu_download", Self::dfu_download)
+            && self.step("confirm_application", Self::confirm_application)
+            && self.console_tests();
+        let _ = ok;
+        self.hw.debug.detach();
+    }
+
+    /// Rework routing and the label's binding to this chip, before anything changes on it.
+    fn traceability(&mut self) -> Result<StepOutput, StepError> {
+        let uid = self
+            .device
+            .as_ref()
+            .map(|d| d.uid.clone())
+            .ok_or_else(|| StepError::error("the unit was not identified"))?;
+        let Some(gates) = self.gates else {
+            return Ok(StepOutput::default());
+        };
+        let found = gates.check(&uid)?;
+        self.attempt = Some(found.attempt);
+        let mut out = StepOutput::default();
+        out.details.insert("attempt".into(), found.attempt.into());
+        out.details
+            .insert("failures_since_clearance".into(), found.failures.into());
+        if let Some(label) = &self.scanned_label {
+            out.details.insert("label".into(), label.clone().into());
+        }
+        Ok(out)
+    }
+
+    /// The option bytes read back equal what the profile asks for (nothing is programmed).
+    fn option_bytes_check(&mut self) -> Result<StepOutput, StepError> {
+        use crate::stm32::options;
+        let family = self.profile.family;
+        let now = options::read(family, self.hw.debug.as_mut())?;
+        let wanted =
+            options::encode(family, &self.profile.option_bytes, &now).map_err(StepError::error)?;
+        let mut out = StepOutput::default();
+        out.details
+            .insert("read".into(), options::decode(family, &now));
+        if now != wanted {
+            return Err(StepError::fail(format!(
+                "option bytes read {}, the profile asks for {}",
+                options::decode(family, &now),
+                options::decode(family, &wanted)
+            )));
+        }
+        self.hw.debug.detach();
+        self.power_cycle()?;
+        Ok(out)
     }
 
     /// The profile's functional tests through the application's console.
@@ -311,8 +453,12 @@ impl<'a> UnitRun<'a> {
         )
     }
 
-    /// The label a person types for this unit: the last 8 hex digits of its UID.
+    /// The label a person types for this unit: its scanned label, else the last 8 hex digits
+    /// of its UID.
     fn label(&self) -> String {
+        if let Some(label) = &self.scanned_label {
+            return label.clone();
+        }
         let uid = self.device.as_ref().map_or("", |d| d.uid.as_str());
         uid[uid.len().saturating_sub(8)..].to_string()
     }

@@ -90,6 +90,12 @@ impl EngineRunner {
                 .filter_map(|u| u.typed_label.clone())
                 .collect(),
             retest: run.retest,
+            labels: run
+                .units
+                .iter()
+                .filter_map(|u| Some((u.fixture.clone(), u.label.clone()?)))
+                .collect(),
+            golden: false,
         };
         let id = run.id;
         let ended = move |error| EngineMessage::RunEnded { run: id, error };

@@ -46,6 +46,9 @@ pub fn sample_record(serial: &str, started_ms: i64) -> Record {
         steps: vec![],
         device: None,
         parent_record: None,
+        mode: None,
+        attempt: None,
+        hardware: None,
     }
 }
 

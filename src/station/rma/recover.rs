@@ -96,6 +96,10 @@ pub fn recover(
         typed_labels: &[],
         records_dir: &station.records_dir,
         journal: None,
+        cancel: None,
+        scanned_label: None,
+        gates: None,
+        attempt: None,
     };
     let known = run.step("attach", |u| {
         let mut out = StepOutput::default();
@@ -408,6 +412,9 @@ fn write_record(
         steps: run.steps.clone(),
         device: run.device.clone(),
         parent_record: production.map(|p| p.record_id.clone()),
+        mode: Some(crate::station::mode_name(station)),
+        attempt: None,
+        hardware: Some(crate::station::hardware_ref(run.fixture, None)),
     };
     let path = store
         .write(&record)

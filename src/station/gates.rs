@@ -1,0 +1,150 @@
+//! Checks a unit passes before anything on it changes, all read from the records: it is not
+//! routed to rework, its label is not bound to another chip, and the shift's golden unit
+//! has passed.
+
+use chrono::{Duration as ChronoDuration, Utc};
+
+use super::unit::StepError;
+use crate::config::{ReworkPolicy, Station, StationMode};
+use crate::error::StationError;
+use crate::record::{Outcome, Record, RecordKind, RecordStore};
+
+/// What the engine checks for one unit.
+pub struct UnitGates<'a> {
+    pub store: &'a RecordStore,
+    pub policy: &'a ReworkPolicy,
+    /// The label scanned for the unit.
+    pub label: Option<&'a str>,
+    /// Checking the golden unit: its UID and how long a pass holds.
+    pub golden: Option<(String, f64)>,
+}
+
+/// What the checks found, for the step's record entry.
+#[derive(Debug, PartialEq)]
+pub struct Traceability {
+    /// This unit's production attempt, 1 for its first.
+    pub attempt: u32,
+    /// FAILs since its last rework clearance.
+    pub failures: u32,
+}
+
+impl UnitGates<'_> {
+    /// Check the unit with this UID may be provisioned.
+    pub fn check(&self, uid: &str) -> Result<Traceability, StepError> {
+        let history = self
+            .store
+            .history(uid)
+            .map_err(|e| StepError::error(format!("reading the unit's history: {e}")))?;
+        let mine: Vec<&Record> = history
+            .records
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| {
+                r.uid
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(uid))
+            })
+            .collect();
+        let production = |r: &&&Record| r.kind == RecordKind::Production;
+        let attempt = 1 + mine.iter().filter(production).count() as u32;
+        // Newest first: failures up to the last clearance.
+        let failures = mine
+            .iter()
+            .take_while(|r| r.kind != RecordKind::Clearance)
+            .filter(production)
+            .filter(|r| r.outcome == Outcome::Fail)
+            .count() as u32;
+        let limit = *self.policy.after_failures.get_ref();
+        if failures >= limit {
+            return Err(StepError::fail(format!(
+                "routed to rework: this unit failed {failures} times since its last clearance \
+                 (the station allows {limit}); a technician clears it with `station rework \
+                 clear {} --by NAME`",
+                crate::record::serial_from_uid(uid)
+            )));
+        }
+        if let Some(label) = self.label {
+            self.check_label(label, uid)?;
+        }
+        Ok(Traceability { attempt, failures })
+    }
+
+    /// A label belongs to the chip it was first provisioned on.
+    fn check_label(&self, label: &str, uid: &str) -> Result<(), StepError> {
+        let history = self
+            .store
+            .history(label)
+            .map_err(|e| StepError::error(format!("reading the label's history: {e}")))?;
+        let first = history
+            .records
+            .iter()
+            .rev()
+            .map(|(_, r)| r)
+            .find(|r| r.label.as_deref() == Some(label) && r.uid.is_some());
+        match first {
+            Some(r)
+                if !r
+                    .uid
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(uid)) =>
+            {
+                Err(StepError::fail(format!(
+                    "label {label} belongs to the chip with UID {} (first provisioned in record \
+                     {}); this chip is UID {uid}: check the label, then retest",
+                    r.uid.as_deref().unwrap_or_default(),
+                    r.record_id
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The golden check: the unit on the fixture must be the golden one.
+    pub fn check_golden(&self, uid: &str) -> Result<(), StepError> {
+        match &self.golden {
+            Some((golden, _)) if golden.eq_ignore_ascii_case(uid) => Ok(()),
+            Some((golden, _)) => Err(StepError::fail(format!(
+                "this unit (UID {uid}) is not the golden unit (UID {golden}): put the golden \
+                 unit on the fixture"
+            ))),
+            None => Err(StepError::error("the station has no [golden] unit")),
+        }
+    }
+}
+
+/// `station golden` needs a golden unit in the station file.
+pub fn golden_target(station: &Station) -> Result<(), StationError> {
+    match station.golden {
+        Some(_) => Ok(()),
+        None => Err(StationError::usage(format!(
+            "{}: the station has no [golden] unit (uid = \"...\")",
+            station.source.path.display()
+        ))),
+    }
+}
+
+/// In production, a station with a golden unit refuses to run until the golden unit passed
+/// within its period.
+pub fn golden_passed(station: &Station, store: &RecordStore) -> Result<(), StationError> {
+    let Some((uid, hours)) = &station.golden else {
+        return Ok(());
+    };
+    if station.mode != StationMode::Production {
+        return Ok(());
+    }
+    let since = Utc::now() - ChronoDuration::milliseconds((hours * 3_600_000.0) as i64);
+    let history = store
+        .history(uid)
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let passed = history.records.iter().any(|(_, r)| {
+        r.kind == RecordKind::Golden && r.outcome == Outcome::Pass && r.started_at >= since
+    });
+    if passed {
+        return Ok(());
+    }
+    Err(StationError::usage(format!(
+        "production waits for the golden unit (UID {uid}): it has not passed in the last {hours} \
+         h. Put it on a fixture and run `station golden --station {} --fixture F`",
+        station.source.path.display()
+    )))
+}
