@@ -2,10 +2,11 @@
 //! After a crash either the old state or the complete new file is visible.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::RecordError;
+use super::crash;
 
 pub const TEMP_SUFFIX: &str = ".tmp";
 
@@ -33,7 +34,7 @@ pub fn temp_path(path: &Path) -> Result<PathBuf, RecordError> {
 /// Makes the directory entry durable (new files, renames).
 pub fn sync_dir(dir: &Path) -> Result<(), RecordError> {
     File::open(dir)
-        .and_then(|handle| handle.sync_all())
+        .and_then(|handle| crash::sync_all(&handle))
         .map_err(|err| RecordError::io(dir, err))
 }
 
@@ -98,7 +99,7 @@ impl Staged {
     /// Renames the temp file into place and makes the new name durable.
     pub fn publish(self) -> Result<PathBuf, RecordError> {
         refuse_existing(&self.path)?;
-        fs::rename(&self.temp, &self.path).map_err(|err| RecordError::io(&self.path, err))?;
+        crash::rename(&self.temp, &self.path).map_err(|err| RecordError::io(&self.path, err))?;
         let dir = self
             .path
             .parent()
@@ -119,8 +120,8 @@ fn refuse_existing(path: &Path) -> Result<(), RecordError> {
 }
 
 fn fill(mut file: File, temp: &Path, bytes: &[u8]) -> Result<(), RecordError> {
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
+    crash::write_all(&mut file, bytes)
+        .and_then(|()| crash::sync_all(&file))
         .map_err(|err| RecordError::io(temp, err))
 }
 
@@ -163,5 +164,5 @@ fn fill_and_rename(
         refuse_existing(path)?;
     }
     fill(file, temp, bytes)?;
-    fs::rename(temp, path).map_err(|err| RecordError::io(path, err))
+    crash::rename(temp, path).map_err(|err| RecordError::io(path, err))
 }

@@ -80,7 +80,13 @@ impl RecordStore {
                     message: e.to_string(),
                 })?;
             record.outcome = Outcome::Aborted;
-            written.push(self.write(&record)?);
+            match self.write(&record) {
+                Ok(path) => written.push(path),
+                // The unit's record (it shares the journal's id) was written before the
+                // station died: the unit is closed already.
+                Err(RecordError::Exists { .. }) => {}
+                Err(e) => return Err(e),
+            }
             std::fs::remove_file(&path).map_err(|e| RecordError::io(&path, e))?;
             let _ = std::fs::remove_file(&lock_path);
         }

@@ -5,6 +5,7 @@
 
 mod atomic;
 pub mod chain;
+pub mod crash;
 mod error;
 pub mod export;
 mod history;

@@ -294,6 +294,7 @@ fn run_unit(
         ),
     );
     provisional.label = job.label.clone();
+    let record_id = provisional.record_id.clone();
     if job.golden {
         provisional.kind = RecordKind::Golden;
     }
@@ -407,6 +408,9 @@ fn run_unit(
     record.device = device;
     record.label = job.label.clone();
     record.attempt = attempt;
+    // The journal's id: a start after a crash between this write and the journal's removal
+    // finds the unit closed instead of closing it twice.
+    record.record_id = record_id;
     // The watchdog closed this unit already (it hung, then came back): its record stands.
     if !live.take_close() {
         return Err(StationError::station(format!(

@@ -4,17 +4,17 @@
 //! renamed into place by the next writer or start-up.
 
 use std::fs::{self, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::entry::{Entry, EntryKind, Line, Listed, NO_PREV, decode, encode};
 use super::key::{self, Key};
 use super::tail::{ChainState, read_state};
 use super::{chain_path, resolve, sha256_hex};
-use crate::record::RecordError;
 use crate::record::atomic::{self, Staged, sync_dir, temp_path};
 use crate::record::history::record_paths;
 use crate::record::store::RecordStore;
+use crate::record::{RecordError, crash};
 
 /// Writes `bytes` as the new record `rel` (`<unit dir>/<record id>.json`) and chains it.
 /// `station` names the key only when this write starts the chain.
@@ -80,7 +80,7 @@ fn finish_publish(dir: &Path, last: &Line) -> Result<(), RecordError> {
     let temp = temp_path(&path)?;
     match fs::read(&temp) {
         Ok(bytes) if sha256_hex(&bytes) == *sha => {
-            fs::rename(&temp, &path).map_err(|err| RecordError::io(&path, err))?;
+            crash::rename(&temp, &path).map_err(|err| RecordError::io(&path, err))?;
             sync_dir(path.parent().unwrap_or(dir))
         }
         Ok(_) => Ok(()),
@@ -136,6 +136,8 @@ fn write_synced(chain: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     OpenOptions::new()
         .append(true)
         .open(chain)
-        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_data()))
+        .and_then(|mut file| {
+            crash::write_all(&mut file, bytes).and_then(|()| crash::sync_data(&file))
+        })
         .map_err(|err| RecordError::io(chain, err))
 }
