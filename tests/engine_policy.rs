@@ -81,6 +81,18 @@ fn run(station: &Station, options: &RunOptions) -> (RunSummary, Record) {
     (summary, record)
 }
 
+/// The profile's bootloader flash limit becomes one no flash meets: the unit FAILs there.
+fn slow_flash_fails(dir: &Path) {
+    let profile = dir.join("profile.toml");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let failing = text.replace(
+        "flash_bootloader_s = { high = 10.0 }",
+        "flash_bootloader_s = { low = 1000.0 }",
+    );
+    assert_ne!(text, failing);
+    std::fs::write(&profile, failing).unwrap();
+}
+
 fn read(path: &Path) -> Record {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
@@ -96,14 +108,16 @@ fn step<'a>(record: &'a Record, name: &str) -> &'a station::record::StepRecord {
 #[test]
 fn a_unit_failing_too_often_is_routed_to_rework_until_a_technician_clears_it() {
     let tmp = tempfile::tempdir().unwrap();
-    // The application never shows up on USB: every attempt fails (the unit's fault).
+    // Flashing the bootloader never meets its time limit: every attempt fails (the unit's
+    // fault) before the unit is locked.
     let path = bench(
         tmp.path(),
         "REWORK-1",
         "[rework]\nafter_failures = 2",
         "",
-        "\"never-enumerates\"",
+        "",
     );
+    slow_flash_fails(tmp.path());
     let station = load(&path);
     let (_, first) = run(&station, &options(false, &[]));
     assert_eq!(first.outcome, Outcome::Fail, "{:?}", first.failure);
@@ -205,12 +219,7 @@ fn a_step_times_out_on_the_fixture_clock_and_retries_as_the_profile_says() {
         "[steps.flash_bootloader]\nretries = 2\nretry_fail = true",
         "",
     );
-    let text = std::fs::read_to_string(tmp.path().join("profile.toml")).unwrap();
-    let text = text.replace(
-        "flash_bootloader_s = { high = 10.0 }",
-        "flash_bootloader_s = { low = 1000.0 }",
-    );
-    std::fs::write(tmp.path().join("profile.toml"), text).unwrap();
+    slow_flash_fails(tmp.path());
     let (_, record) = run(&load(&path), &options(false, &[]));
     assert_eq!(record.outcome, Outcome::Fail);
     let flash = step(&record, "flash_bootloader");
@@ -227,13 +236,7 @@ fn a_step_times_out_on_the_fixture_clock_and_retries_as_the_profile_says() {
         "[steps.flash_bootloader]\nretries = 2",
         "",
     );
-    let text = std::fs::read_to_string(tmp.path().join("profile.toml"))
-        .unwrap()
-        .replace(
-            "flash_bootloader_s = { high = 10.0 }",
-            "flash_bootloader_s = { low = 1000.0 }",
-        );
-    std::fs::write(tmp.path().join("profile.toml"), text).unwrap();
+    slow_flash_fails(tmp.path());
     let (_, record) = run(&load(&path), &options(false, &[]));
     assert!(
         !step(&record, "flash_bootloader")
@@ -463,4 +466,32 @@ fn the_cli_names_what_is_wrong_with_a_clearance_or_a_label() {
     let history = store.history("SN-1").unwrap();
     assert_eq!(history.records.len(), 1);
     assert_eq!(history.records[0].1.label.as_deref(), Some("SN-1"));
+}
+
+#[test]
+fn a_locked_unit_is_provisioned_again_only_when_a_person_typed_its_label() {
+    let tmp = tempfile::tempdir().unwrap();
+    let station = load(&bench(tmp.path(), "RELOCK-1", "", "", ""));
+    let (_, first) = run(&station, &options(false, &["SN-77"]));
+    assert_eq!(first.outcome, Outcome::Pass, "{:?}", first.failure);
+    // RDP 1 now: a retest would erase the unit, so without the typed label nothing changes.
+    let (_, refused) = run(&station, &options(true, &["SN-77"]));
+    assert_eq!(refused.outcome, Outcome::Aborted);
+    let why = refused.failure.unwrap();
+    assert!(why.contains("read-protected (RDP 1)"), "{why}");
+    assert!(why.contains("--yes-i-typed SN-77"), "{why}");
+    let mut typed = options(true, &["SN-77"]);
+    typed.typed_labels = vec!["sn-77".into()];
+    let (_, again) = run(&station, &typed);
+    assert_eq!(again.outcome, Outcome::Pass, "{:?}", again.failure);
+    let flash = step(&again, "flash_bootloader");
+    let regressed = &flash.details["rdp_regressed"];
+    assert_eq!(regressed["before"]["rdp_level"], 1);
+    assert_eq!(regressed["after"]["rdp_level"], 0);
+    // Provisioned again from erased flash, and locked again by its option bytes.
+    assert_eq!(flash.details["skipped_identical"], serde_json::json!(false));
+    assert_eq!(
+        step(&again, "option_bytes").details["after"]["rdp_level"],
+        1
+    );
 }

@@ -146,8 +146,10 @@ fn four_units_one_locked_read_its_reason_recover_it_and_pass_the_retest() {
 
     // Four units; the locked one fails and says why, in plain words.
     tmux.keys(&["F5"]);
+    // Counters and panels are one frame, but a capture can land while the terminal is still
+    // drawing it: wait for the whole frame.
     let line = tmux.wait("four verdicts", |s| {
-        s.contains("Tested 4  Passed 3  Failed 1")
+        s.contains("Tested 4  Passed 3  Failed 1") && s.matches("✓ PASS ·").count() == 3
     });
     assert!(
         line.contains("The chip is read-protected (locked)"),

@@ -412,7 +412,8 @@ impl<'a> UnitRun<'a> {
         Ok(out)
     }
 
-    fn flash_bootloader(&mut self) -> Result<StepOutput, StepError> {
+    /// The profile's bootloader over SWD: preverified (an identical one is skipped), verified.
+    fn flash_bootloader_image(&mut self) -> Result<crate::hw::FlashReport, HwError> {
         let segments = self.images.bootloader.segments.clone();
         let options = FlashOptions {
             verify: true,
@@ -420,7 +421,7 @@ impl<'a> UnitRun<'a> {
         };
         let sink = self.sink;
         let (fixture, unit) = (self.fixture.id.clone(), self.unit);
-        let report = self.hw.debug.flash(&segments, &options, &mut |p| {
+        self.hw.debug.flash(&segments, &options, &mut |p| {
             sink.emit(Event::Progress {
                 fixture: fixture.clone(),
                 unit,
@@ -429,8 +430,68 @@ impl<'a> UnitRun<'a> {
                 done: p.done,
                 total: p.total,
             });
-        })?;
+        })
+    }
+
+    /// A unit provisioned before (a retest, a rework) is read-protected: the flash can only
+    /// be written again after RDP regresses to 0, which erases it, so a person must have typed
+    /// its label. Returns the evidence for the step's record.
+    fn reopen_if_locked(&mut self) -> Result<Option<serde_json::Value>, StepError> {
+        use crate::stm32::options;
+        let family = self.profile.family;
+        let before = options::read(family, self.hw.debug.as_mut())?;
+        let level = options::summary(family, &before).rdp_level;
+        if level == 0 {
+            return Ok(None);
+        }
+        if level == 2 {
+            return Err(StepError::fail(
+                "the unit is at RDP level 2, which is permanent: it cannot be provisioned again",
+            ));
+        }
+        self.authorise_irreversible(
+            "the unit is read-protected (RDP 1): provisioning it again regresses RDP, which \
+             erases its whole flash",
+            "to erase and provision it again",
+        )?;
+        let opened = options::opened(family, &before).map_err(StepError::error)?;
+        self.program_options(&opened)?;
+        self.hw.debug.detach();
+        self.power_cycle()?;
+        super::rma::attach_under_reset(&mut self.hw)?;
+        let after = options::read(family, self.hw.debug.as_mut())?;
+        if after != opened {
+            return Err(StepError::fail(format!(
+                "RDP regression read back {}, expected {}",
+                options::decode(family, &after),
+                options::decode(family, &opened)
+            )));
+        }
+        Ok(Some(serde_json::json!({
+            "before": options::decode(family, &before),
+            "after": options::decode(family, &after),
+        })))
+    }
+
+    fn flash_bootloader(&mut self) -> Result<StepOutput, StepError> {
+        let mut regressed = None;
+        let report = match self.flash_bootloader_image() {
+            // A unit this station provisioned before is locked by its own option bytes:
+            // provisioning it again erases it, behind its typed label. A new unit that
+            // arrives locked is a faulty one (RMA), never erased on the line.
+            Err(HwError::Protected(why)) if self.attempt.is_some_and(|a| a > 1) => {
+                regressed = self.reopen_if_locked()?;
+                if regressed.is_none() {
+                    return Err(HwError::Protected(why).into());
+                }
+                self.flash_bootloader_image()?
+            }
+            other => other?,
+        };
         let mut out = StepOutput::default();
+        if let Some(evidence) = regressed {
+            out.details.insert("rdp_regressed".into(), evidence);
+        }
         out.details
             .insert("skipped_identical".into(), report.skipped.into());
         out.details
