@@ -1,5 +1,5 @@
 //! Every simulated part through the real probe-rs stack: attach (both cores on the H755),
-//! identity, flashing with verify, reset. probe-rs waits in real time inside its own code.
+//! identity, flashing with verify and the skip of an identical image after preverify, reset. probe-rs waits in real time inside its own code.
 
 use std::sync::Arc;
 
@@ -79,6 +79,11 @@ fn exercise(family: Family, part_name: &str) {
     );
     target.reset(ResetKind::Run).unwrap();
     target.detach();
+}
+
+#[test]
+fn f407_through_probe_rs() {
+    exercise(Family::F4, "STM32F407VG");
 }
 
 #[test]

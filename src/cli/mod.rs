@@ -467,26 +467,8 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             command: ProbeCommand::List,
         } => {
             let probes = crate::backend::probe_rs::list_probes();
-            if probes.is_empty() {
-                println!("no probes found");
-            }
-            for (selector, name, accessible) in probes {
-                println!("{selector}  {name}");
-                if !accessible {
-                    let id = |i: usize| {
-                        selector
-                            .split(':')
-                            .nth(i)
-                            .and_then(|h| u16::from_str_radix(h, 16).ok())
-                            .unwrap_or(0)
-                    };
-                    println!(
-                        "  no permission to open it. Add this line to \
-                         /etc/udev/rules.d/69-probe-rs.rules, then run \
-                         `sudo udevadm control --reload && sudo udevadm trigger` and replug:\n  {}",
-                        crate::backend::probe_rs::udev_rule(id(0), id(1))
-                    );
-                }
+            for line in crate::backend::probe_rs::describe_probes(&probes) {
+                println!("{line}");
             }
             Ok(ExitStatus::Pass)
         }

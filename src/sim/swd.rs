@@ -78,20 +78,36 @@ impl ProbeFactory for SimFactory {
             .as_ref()
             .ok_or(ProbeCreationError::NotFound)?;
         let mcu = probes.get(serial).ok_or(ProbeCreationError::NotFound)?;
+        let faults = mcu.lock().unwrap_or_else(|e| e.into_inner()).faults.clone();
+        // What the USB stack answers when the user may not open the device (EACCES), or when
+        // another process has claimed its interface (EBUSY).
+        for (fault, errno) in [(faults.probe_denied, 13), (faults.probe_busy, 16)] {
+            if fault {
+                let io = std::io::Error::from_raw_os_error(errno);
+                return Err(ProbeCreationError::Usb(io).into());
+            }
+        }
         Ok(Box::new(SimProbe::new(mcu.clone())))
     }
 
     fn list_probes(&self) -> Vec<ProbeListItem> {
-        let mut serials: Vec<String> = registry()
+        let mut serials: Vec<(String, bool)> = registry()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
+            .iter()
+            .map(|(serial, mcu)| {
+                let denied = mcu
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .faults
+                    .probe_denied;
+                (serial.clone(), denied)
+            })
             .collect();
         serials.sort();
         serials
             .into_iter()
-            .map(|serial| ProbeListItem {
+            .map(|(serial, denied)| ProbeListItem {
                 info: DebugProbeInfo::new(
                     "Virtual bench SWD probe",
                     SIM_PROBE_VID,
@@ -101,7 +117,11 @@ impl ProbeFactory for SimFactory {
                     None,
                     false,
                 ),
-                accessibility: Accessibility::Accessible,
+                accessibility: if denied {
+                    Accessibility::PermissionDenied
+                } else {
+                    Accessibility::Accessible
+                },
             })
             .collect()
     }

@@ -132,6 +132,20 @@ impl std::fmt::Display for IdentityError {
     }
 }
 
+/// The names of the flags set in `value`, as "WRPERR, PGSERR" (or "none").
+pub fn flag_names(value: u32, names: &[(u32, &str)]) -> String {
+    let set: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| value & (1 << bit) != 0)
+        .map(|(_, name)| *name)
+        .collect();
+    if set.is_empty() {
+        "none".into()
+    } else {
+        set.join(", ")
+    }
+}
+
 /// Poll a register until `done` holds or `timeout` passes on `clock`.
 pub fn poll_until(
     target: &mut dyn DebugTarget,
