@@ -115,6 +115,12 @@ fn probe_error(e: DebugProbeError) -> HwError {
     }
 }
 
+/// probe-rs gave up waiting for the core to halt after releasing reset
+/// (`Probe::attach_under_reset` turns that timeout into this `Error::Other`).
+fn no_halt_under_reset(e: &HwError) -> bool {
+    matches!(e, HwError::Backend(m) if m.contains("Timeout while attaching to target under reset"))
+}
+
 /// Classify probe-rs errors into what a person can act on.
 pub fn session_error(e: probe_rs::Error) -> HwError {
     use probe_rs::architecture::arm::{ArmError, DapError};
@@ -185,11 +191,20 @@ impl DebugTarget for ProbeRsTarget {
             result.map_err(session_error)
         };
         let session = match attach_once(self) {
-            // probe-rs #4113: the first attach under reset after power-on can fail; once more.
-            Err(HwError::Backend(m))
-                if mode == AttachMode::UnderReset && m.contains("under reset") =>
-            {
-                attach_once(self)?
+            // probe-rs #4113: the first attach under reset after power-on fails (the reset
+            // vector catch is armed before debug is enabled); the second finds it enabled.
+            Err(e) if mode == AttachMode::UnderReset && no_halt_under_reset(&e) => {
+                attach_once(self).map_err(|again| {
+                    if no_halt_under_reset(&again) {
+                        HwError::NoResponse(
+                            "the core did not stop under reset, twice: check power and \
+                             wiring, and that the probe's reset line reaches the part's NRST"
+                                .into(),
+                        )
+                    } else {
+                        again
+                    }
+                })?
             }
             other => other?,
         };

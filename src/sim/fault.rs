@@ -225,6 +225,9 @@ pub struct Faults {
     pub probe_busy: bool,
     /// The user may not open the fixture's probe (no udev rule): listed as such, opening fails.
     pub probe_denied: bool,
+    /// The probe's reset line does not reach the part's NRST: resetting through it does
+    /// nothing, so an attach under reset never finds the core halted.
+    pub nrst_unconnected: bool,
 }
 
 /// How an option change goes wrong (`sim::option_fault`).
@@ -236,7 +239,7 @@ pub enum OptionFault {
     Hang,
 }
 
-pub const FAULT_SYNTAX: &str = "never-enumerates, slow-enumeration:MS, stall-at-request:N, disconnect-at-request:N, dead-sector:K, weak-sector:K, rdp1, option-error, option-hang, probe-busy or probe-denied";
+pub const FAULT_SYNTAX: &str = "never-enumerates, slow-enumeration:MS, stall-at-request:N, disconnect-at-request:N, dead-sector:K, weak-sector:K, rdp1, option-error, option-hang, probe-busy, probe-denied or nrst-unconnected";
 
 impl Faults {
     /// Add one fault written as in a station file.
@@ -250,6 +253,7 @@ impl Faults {
             None if text == "option-hang" => self.option_change = Some(OptionFault::Hang),
             None if text == "probe-busy" => self.probe_busy = true,
             None if text == "probe-denied" => self.probe_denied = true,
+            None if text == "nrst-unconnected" => self.nrst_unconnected = true,
             Some(("slow-enumeration", ms)) => {
                 self.enumeration_delay = Duration::from_millis(num(ms)?)
             }
@@ -280,12 +284,13 @@ mod fault_syntax {
             "rdp1",
             "probe-busy",
             "probe-denied",
+            "nrst-unconnected",
             "option-error",
         ] {
             f.add(t).unwrap();
         }
         assert!(f.never_enumerates && f.delivered_rdp1);
-        assert!(f.probe_busy && f.probe_denied);
+        assert!(f.probe_busy && f.probe_denied && f.nrst_unconnected);
         assert_eq!(
             (f.weak_sector, f.option_change),
             (Some(0), Some(OptionFault::Error))

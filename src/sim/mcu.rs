@@ -12,6 +12,15 @@ use super::flash::FlashArray;
 use super::part::{FlashTiming, PartSpec, Timing};
 use crate::hw::{Clock, VirtualClock};
 
+/// What the simulated probe has seen, for tests of the station's SWD workarounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwdCounters {
+    /// Times a debugger opened this unit's probe (each attach attempt opens it).
+    pub probe_opens: u64,
+    /// Resets that passed an armed reset vector catch by, as after power-on (probe-rs #4113).
+    pub reset_catches_missed: u64,
+}
+
 /// The USB identities the firmware in each mode presents.
 #[derive(Clone, Debug)]
 pub struct UsbIdentities {
@@ -68,6 +77,7 @@ pub struct Mcu {
     /// The data of the program operation under way, for tearing it.
     pending_program: Option<Vec<u8>>,
     pub faults: fault::Faults,
+    pub swd: SwdCounters,
     /// What an option-change fault has done to the FLASH controller so far.
     option_fault: super::option_fault::OptionFaultState,
     /// When the running firmware shows up on USB (a slow enumeration delays it).
@@ -131,6 +141,7 @@ impl Mcu {
             dfu_request: false,
             pending_program: None,
             faults: fault::Faults::default(),
+            swd: SwdCounters::default(),
             option_fault: Default::default(),
             usb_ready_at: Duration::ZERO,
             unplugged_until: Duration::ZERO,
@@ -266,6 +277,9 @@ impl Mcu {
         }
         self.leave_bus();
         self.option_fault.system_reset();
+        if self.core.reset_catch_ignored() {
+            self.swd.reset_catches_missed += 1;
+        }
         let (sp, pc) = self.vector_table();
         self.core.reset(sp, pc);
         // A system reset resets both cores of a dual-core part (RM0399 "Reset and clock

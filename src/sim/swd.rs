@@ -87,6 +87,10 @@ impl ProbeFactory for SimFactory {
                 return Err(ProbeCreationError::Usb(io).into());
             }
         }
+        mcu.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .swd
+            .probe_opens += 1;
         Ok(Box::new(SimProbe::new(mcu.clone())))
     }
 
@@ -197,6 +201,14 @@ impl SimProbe {
         mcu.powered && mcu.fc.rdp_level() != 2
     }
 
+    /// The probe's reset line, when it reaches the part (`nrst-unconnected` says it does not).
+    fn drive_nrst(&self, low: bool) {
+        let mut mcu = self.mcu();
+        if !mcu.faults.nrst_unconnected {
+            mcu.set_nrst(low);
+        }
+    }
+
     fn apsel(&self) -> usize {
         (self.select >> 24) as usize
     }
@@ -290,17 +302,16 @@ impl DebugProbe for SimProbe {
         Ok(())
     }
     fn target_reset(&mut self) -> Result<(), DebugProbeError> {
-        let mut mcu = self.mcu();
-        mcu.set_nrst(true);
-        mcu.set_nrst(false);
+        self.drive_nrst(true);
+        self.drive_nrst(false);
         Ok(())
     }
     fn target_reset_assert(&mut self) -> Result<(), DebugProbeError> {
-        self.mcu().set_nrst(true);
+        self.drive_nrst(true);
         Ok(())
     }
     fn target_reset_deassert(&mut self) -> Result<(), DebugProbeError> {
-        self.mcu().set_nrst(false);
+        self.drive_nrst(false);
         Ok(())
     }
     fn select_protocol(&mut self, protocol: WireProtocol) -> Result<(), DebugProbeError> {
@@ -441,11 +452,10 @@ impl RawDapAccess for SimProbe {
         _pin_wait: u32,
     ) -> Result<u32, DebugProbeError> {
         // Bit 7 is nRESET (CMSIS-DAP DAP_SWJ_Pins).
-        let mut mcu = self.mcu();
         if pin_select & 0x80 != 0 {
-            mcu.set_nrst(pin_out & 0x80 == 0);
+            self.drive_nrst(pin_out & 0x80 == 0);
         }
-        Ok(if mcu.powered { 0xFF } else { 0x7F })
+        Ok(if self.mcu().powered { 0xFF } else { 0x7F })
     }
 
     fn into_probe(self: Box<Self>) -> Box<dyn DebugProbe> {
