@@ -2,6 +2,7 @@
 //! prints. Exit codes follow `crate::error::ExitStatus`.
 
 mod dfu;
+mod engineering;
 mod fixture;
 mod output;
 mod progress;
@@ -125,6 +126,11 @@ enum Command {
     /// unit's label). Exit 0 recovered, 1 not recoverable, 2 label missing or wrong, 3 station
     /// error.
     Recover(rma::RecoverArgs),
+    /// Engineering: try to erase a sector the profile write-protects (the bootloader's) over
+    /// SWD and check protection holds (destructive when it does not: needs the unit's label,
+    /// and RDP level 0). Exit 0 held, 1 the sector was erased, 2 refused (nothing changed),
+    /// 3 station error.
+    WrpTest(engineering::WrpTestArgs),
     /// Check every record against the tamper-evidence chain and name what was edited,
     /// removed, added or reordered. Exit 0 clean, 1 tampering found, 2 usage, 3 key missing.
     VerifyLogs(records::VerifyArgs),
@@ -443,6 +449,10 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
         Command::Recover(args) => {
             install_abort_handler();
             rma::recover(args, &ABORT)
+        }
+        Command::WrpTest(args) => {
+            install_abort_handler();
+            engineering::wrp_test(args, &ABORT)
         }
         Command::Tui {
             station,

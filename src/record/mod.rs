@@ -41,6 +41,8 @@ pub enum RecordKind {
     Torture,
     Rma,
     Clearance,
+    /// An engineering test of a unit (`station wrp-test`).
+    Engineering,
 }
 
 /// PASS unit good, FAIL unit bad, ERROR station or fixture broke,

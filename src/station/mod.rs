@@ -12,6 +12,7 @@ pub mod torture;
 pub mod unit;
 pub mod unit_data;
 pub mod update;
+pub mod wrp_test;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -8,6 +8,7 @@ pub mod h7;
 pub mod options;
 pub mod optr;
 pub mod otp;
+pub mod sector_erase;
 
 use std::time::Duration;
 

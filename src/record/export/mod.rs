@@ -65,6 +65,7 @@ pub(crate) fn kind_name(kind: RecordKind) -> &'static str {
         RecordKind::Torture => "torture",
         RecordKind::Rma => "rma",
         RecordKind::Clearance => "clearance",
+        RecordKind::Engineering => "engineering",
     }
 }
 
