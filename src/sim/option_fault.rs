@@ -6,7 +6,8 @@
 //!
 //! Which flag: the H7's OPTCHANGEERR is documented for this; the F4/F7 flag OPERR and the
 //! L4/G0 flag OPTVERR are the model's choice (the reference manuals name no flag for a failed
-//! option change on those families).
+//! option change on those families). Only the H7's bank-1 offsets of the shared option
+//! registers are layered, not their bank-2 aliases (the station uses bank 1).
 
 use super::Family;
 use super::fault::OptionFault;
