@@ -83,6 +83,9 @@ fn rdp2_needs_the_units_label_typed() {
         .unwrap();
     assert_eq!(ob["details"]["after"]["rdp_level"], 2, "{locked}");
     assert_eq!(ob["details"]["debug_port_closed"], true, "{locked}");
+    // Closed means silent: no acknowledge on SWD, not some other failure.
+    let why = ob["details"]["attach_after_lock"].as_str().unwrap();
+    assert!(why.starts_with("no response from target"), "{why}");
     // The bootloader still takes its update over USB at level 2: the unit passes.
     assert_eq!(
         (code, &locked["outcome"]),

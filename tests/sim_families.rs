@@ -1,10 +1,12 @@
 //! Every simulated part through the real probe-rs stack: attach (both cores on the H755),
-//! identity, flashing with verify, reset. probe-rs waits in real time inside its own code.
+//! identity, flashing with verify and the skip of an identical image after preverify, reset. probe-rs waits in real time inside its own code.
 
 use std::sync::Arc;
 
 use station::backend::probe_rs::ProbeRsTarget;
-use station::hw::{AttachMode, DebugTarget, FlashOptions, ResetKind, Segment, VirtualClock};
+use station::hw::{
+    AttachMode, DebugTarget, FlashOptions, FlashPhase, ResetKind, Segment, VirtualClock,
+};
 use station::sim::{DeviceSpec, Family, PartSpec, SimDevice, Timing, UsbIdentities};
 use station::stm32;
 
@@ -47,6 +49,7 @@ fn exercise(family: Family, part_name: &str) {
     // 8 KiB across a sector or page boundary where the part has small ones.
     let data: Vec<u8> = (0..8192u32).map(|i| (i * 31 + 7) as u8).collect();
     let seg = Segment::new(part.flash_base, data.clone());
+    let mut events = Vec::new();
     let report = target
         .flash(
             std::slice::from_ref(&seg),
@@ -54,10 +57,25 @@ fn exercise(family: Family, part_name: &str) {
                 verify: true,
                 preverify: false,
             },
-            &mut |_| {},
+            &mut |p| events.push(p),
         )
         .unwrap_or_else(|e| panic!("{part_name}: flash: {e}"));
     assert!(report.verified && !report.skipped);
+    // probe-rs's progress arrives as the station's, each phase counting up to its total.
+    for phase in [FlashPhase::Erase, FlashPhase::Program, FlashPhase::Verify] {
+        let seen: Vec<_> = events.iter().filter(|p| p.phase == phase).collect();
+        let last = seen
+            .last()
+            .unwrap_or_else(|| panic!("{part_name}: no {phase:?}"));
+        assert!(
+            seen.windows(2).all(|w| w[0].done <= w[1].done),
+            "{part_name}"
+        );
+        assert!(
+            last.done > 0 && last.done == last.total,
+            "{part_name}: {last:?}"
+        );
+    }
     assert_eq!(
         dev.lock().flash.read(part.flash_base, data.len()),
         Some(&data[..]),
@@ -79,6 +97,11 @@ fn exercise(family: Family, part_name: &str) {
     );
     target.reset(ResetKind::Run).unwrap();
     target.detach();
+}
+
+#[test]
+fn f407_through_probe_rs() {
+    exercise(Family::F4, "STM32F407VG");
 }
 
 #[test]

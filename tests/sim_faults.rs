@@ -147,3 +147,65 @@ fn a_unit_delivered_at_rdp1_is_refused_on_every_family() {
         assert!(why.contains("protect"), "{id}: {why}");
     }
 }
+
+#[test]
+fn probe_option_and_flash_faults_and_a_wrong_part_are_named_in_the_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut fixtures: Vec<String> = [
+        ("busy", r#""probe-busy""#),
+        ("optfail", r#""option-error""#),
+        ("opthang", r#""option-hang""#),
+        ("weak", r#""weak-sector:0""#),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (id, fault))| {
+        common::sim_fixture(
+            id,
+            "profiles/f407-demo.toml",
+            &format!("PF-{i}-{id}"),
+            &format!("p-{i}"),
+            &format!(r#"family = "f4", part = "STM32F407VG", seed = 3, faults = [{fault}]"#),
+        )
+    })
+    .collect();
+    // An F767 board in a fixture set up for the F407 product.
+    fixtures.push(common::sim_fixture(
+        "wrongpart",
+        "profiles/f407-demo.toml",
+        "PF-WRONG",
+        "p-9",
+        r#"family = "f7", part = "STM32F767ZI", seed = 3"#,
+    ));
+    let station = common::write_station(tmp.path(), "faulty.toml", &fixtures);
+    let out = common::station()
+        .args(["run", "--headless", "--units", "5", "--station"])
+        .arg(&station)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a station-side error ranks worst: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let got = outcomes(tmp.path());
+    let expect = [
+        ("busy", "ERROR", "in use by another program"),
+        ("optfail", "FAIL", "option_bytes: the option change failed"),
+        ("opthang", "TIMEOUT", "option_bytes: timeout"),
+        ("weak", "FAIL", "flash_bootloader: verify mismatch"),
+        ("wrongpart", "FAIL", "not an STM32F4 as the profile says"),
+    ];
+    for (id, outcome, says) in expect {
+        let (o, why) = &got[id];
+        assert_eq!(o, outcome, "{id}: {why}");
+        assert!(why.contains(says), "{id}: {why}");
+    }
+    assert!(got["optfail"].1.contains("(OPERR)"), "{}", got["optfail"].1);
+    assert!(
+        got["wrongpart"].1.contains("DEV_ID 0x451"),
+        "{}",
+        got["wrongpart"].1
+    );
+}

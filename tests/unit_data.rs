@@ -291,3 +291,72 @@ fn edit_saved_otp(station_file: &Path, edit: impl FnOnce(&mut Vec<u8>)) {
     edit(&mut loaded.mcu.otp.as_mut().unwrap().bytes);
     state::save(&loaded.mcu, loaded.unit, &path).unwrap();
 }
+
+#[test]
+fn configuration_sector_data_is_written_read_back_and_recorded_with_a_mac_per_unit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let records = tmp.path();
+    let out = common::station()
+        .args(["run", "--headless", "--units", "4", "--json", "--station"])
+        .arg("stations/provisioning.toml")
+        .arg("--records")
+        .arg(records)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let finished: Vec<Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "unit_finished")
+        .collect();
+    assert_eq!(finished.len(), 4);
+    let mut macs = std::collections::BTreeSet::new();
+    let mut last = std::collections::BTreeMap::new();
+    for event in &finished {
+        let path = PathBuf::from(event["record"].as_str().unwrap());
+        let record: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let step = step(record["steps"].as_array().unwrap(), "unit_data").clone();
+        let d = &step["details"];
+        assert_eq!(
+            (d["area"].as_str(), d["written"].as_bool()),
+            (Some("flash"), Some(true))
+        );
+        let uid = record["uid"].as_str().unwrap();
+        assert_eq!(
+            d["fields"]["label"],
+            &uid[uid.len() - 8..],
+            "the UID's tail"
+        );
+        assert_eq!(d["mac_newly_allocated"], true);
+        assert!(
+            macs.insert(d["mac"].as_str().unwrap().to_string()),
+            "{macs:?}"
+        );
+        let fixture = record["fixture"].as_str().unwrap().to_string();
+        last.insert(fixture, (record["record_id"].clone(), d["sha256"].clone()));
+    }
+    let want: std::collections::BTreeSet<String> =
+        (0..4).map(|i| format!("02:53:54:00:00:{i:02x}")).collect();
+    assert_eq!(macs, want, "the pool hands out each address once, in order");
+    // The configuration sector of each fixture's last unit holds what its record pins.
+    let mut bench = load_station(Path::new("stations/provisioning.toml")).unwrap();
+    bench.records_dir = records.to_path_buf();
+    for (fixture, (_, sha)) in last {
+        let f = bench.fixture(&fixture).unwrap();
+        let usb = station::sim::UsbIdentities {
+            application: f.usb_application,
+            bootloader: f.usb_bootloader,
+            rom: f.usb_rom,
+            port_path: fixture.clone(),
+        };
+        let path = state::state_path(&station::backend::state_dir(&bench), &fixture);
+        let mcu = state::load(&path, usb).unwrap().unwrap().mcu;
+        let bytes = mcu.flash.read(0x080E_0000, 64).unwrap();
+        assert_eq!(
+            station::image::sha256_hex(bytes),
+            sha.as_str().unwrap(),
+            "{fixture}"
+        );
+    }
+}

@@ -44,6 +44,15 @@ impl ProbeRsTarget {
         })?;
         let lister = Lister::new();
         lister.open(selector.clone()).map_err(|e| match e {
+            // A probe that is there but cannot be opened says why; any other USB error (no
+            // USB at all on this machine, say) means the probe is not there.
+            DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::Usb(io))
+                if held_or_denied(&io) =>
+            {
+                probe_error(DebugProbeError::ProbeCouldNotBeCreated(
+                    ProbeCreationError::Usb(io),
+                ))
+            }
             DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::NotFound)
             | DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::Usb(_)) => {
                 let attached: Vec<String> = lister
@@ -76,6 +85,15 @@ impl ProbeRsTarget {
     }
 }
 
+fn busy(io: &std::io::Error) -> bool {
+    io.kind() == std::io::ErrorKind::ResourceBusy
+        || io.to_string().to_ascii_lowercase().contains("busy")
+}
+
+fn held_or_denied(io: &std::io::Error) -> bool {
+    io.kind() == std::io::ErrorKind::PermissionDenied || busy(io)
+}
+
 fn probe_error(e: DebugProbeError) -> HwError {
     let text = e.to_string();
     match e {
@@ -87,10 +105,7 @@ fn probe_error(e: DebugProbeError) -> HwError {
                  (`station probe list` shows the rule for each probe)"
             ))
         }
-        DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::Usb(io))
-            if io.kind() == std::io::ErrorKind::ResourceBusy
-                || io.to_string().to_ascii_lowercase().contains("busy") =>
-        {
+        DebugProbeError::ProbeCouldNotBeCreated(ProbeCreationError::Usb(io)) if busy(&io) => {
             HwError::Busy(format!(
                 "the probe is in use by another program (a debugger, OpenOCD, another \
                  station): close it, then retry ({io})"
@@ -98,6 +113,12 @@ fn probe_error(e: DebugProbeError) -> HwError {
         }
         _ => HwError::Backend(format!("debug probe: {text}")),
     }
+}
+
+/// probe-rs gave up waiting for the core to halt after releasing reset
+/// (`Probe::attach_under_reset` turns that timeout into this `Error::Other`).
+fn no_halt_under_reset(e: &HwError) -> bool {
+    matches!(e, HwError::Backend(m) if m.contains("Timeout while attaching to target under reset"))
 }
 
 /// Classify probe-rs errors into what a person can act on.
@@ -170,11 +191,20 @@ impl DebugTarget for ProbeRsTarget {
             result.map_err(session_error)
         };
         let session = match attach_once(self) {
-            // probe-rs #4113: the first attach under reset after power-on can fail; once more.
-            Err(HwError::Backend(m))
-                if mode == AttachMode::UnderReset && m.contains("under reset") =>
-            {
-                attach_once(self)?
+            // probe-rs #4113: the first attach under reset after power-on fails (the reset
+            // vector catch is armed before debug is enabled); the second finds it enabled.
+            Err(e) if mode == AttachMode::UnderReset && no_halt_under_reset(&e) => {
+                attach_once(self).map_err(|again| {
+                    if no_halt_under_reset(&again) {
+                        HwError::NoResponse(
+                            "the core did not stop under reset, twice: check power and \
+                             wiring, and that the probe's reset line reaches the part's NRST"
+                                .into(),
+                        )
+                    } else {
+                        again
+                    }
+                })?
             }
             other => other?,
         };
@@ -289,6 +319,34 @@ pub fn list_probes() -> Vec<(String, String, bool)> {
         .collect()
 }
 
+/// What `station probe list` prints: one line per probe (selector and name), and for a probe
+/// the user may not open, the udev rule that fixes it; "no probes found" when there are none.
+pub fn describe_probes(probes: &[(String, String, bool)]) -> Vec<String> {
+    if probes.is_empty() {
+        return vec!["no probes found".into()];
+    }
+    let mut lines = Vec::new();
+    for (selector, name, accessible) in probes {
+        lines.push(format!("{selector}  {name}"));
+        if !accessible {
+            let id = |i: usize| {
+                selector
+                    .split(':')
+                    .nth(i)
+                    .and_then(|h| u16::from_str_radix(h, 16).ok())
+                    .unwrap_or(0)
+            };
+            lines.push(format!(
+                "  no permission to open it. Add this line to \
+                 /etc/udev/rules.d/69-probe-rs.rules, then run \
+                 `sudo udevadm control --reload && sudo udevadm trigger` and replug:\n  {}",
+                udev_rule(id(0), id(1))
+            ));
+        }
+    }
+    lines
+}
+
 /// The udev rule that lets a user without root open probe `vid:pid` (probe-rs's own rules
 /// have this shape: the `plugdev` group and `uaccess` for the logged-in user).
 pub fn udev_rule(vid: u16, pid: u16) -> String {
@@ -300,6 +358,11 @@ pub fn udev_rule(vid: u16, pid: u16) -> String {
 
 #[cfg(test)]
 mod udev_tests {
+    #[test]
+    fn no_probes_is_said_plainly() {
+        assert_eq!(super::describe_probes(&[]), ["no probes found"]);
+    }
+
     #[test]
     fn the_rule_names_the_probe() {
         assert_eq!(

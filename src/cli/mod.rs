@@ -2,6 +2,7 @@
 //! prints. Exit codes follow `crate::error::ExitStatus`.
 
 mod dfu;
+mod engineering;
 mod fixture;
 mod line;
 mod output;
@@ -130,6 +131,11 @@ enum Command {
     /// unit's label). Exit 0 recovered, 1 not recoverable, 2 label missing or wrong, 3 station
     /// error.
     Recover(rma::RecoverArgs),
+    /// Engineering: try to erase a sector the profile write-protects (the bootloader's) over
+    /// SWD and check protection holds (destructive when it does not: needs the unit's label,
+    /// and RDP level 0). Exit 0 held, 1 the sector was erased, 2 refused (nothing changed),
+    /// 3 station error.
+    WrpTest(engineering::WrpTestArgs),
     /// Check every record against the tamper-evidence chain and name what was edited,
     /// removed, added or reordered. Exit 0 clean, 1 tampering found, 2 usage, 3 key missing.
     VerifyLogs(records::VerifyArgs),
@@ -460,6 +466,10 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             install_abort_handler();
             rma::recover(args, &ABORT)
         }
+        Command::WrpTest(args) => {
+            install_abort_handler();
+            engineering::wrp_test(args, &ABORT)
+        }
         Command::Tui {
             station,
             operator,
@@ -483,26 +493,8 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             command: ProbeCommand::List,
         } => {
             let probes = crate::backend::probe_rs::list_probes();
-            if probes.is_empty() {
-                println!("no probes found");
-            }
-            for (selector, name, accessible) in probes {
-                println!("{selector}  {name}");
-                if !accessible {
-                    let id = |i: usize| {
-                        selector
-                            .split(':')
-                            .nth(i)
-                            .and_then(|h| u16::from_str_radix(h, 16).ok())
-                            .unwrap_or(0)
-                    };
-                    println!(
-                        "  no permission to open it. Add this line to \
-                         /etc/udev/rules.d/69-probe-rs.rules, then run \
-                         `sudo udevadm control --reload && sudo udevadm trigger` and replug:\n  {}",
-                        crate::backend::probe_rs::udev_rule(id(0), id(1))
-                    );
-                }
+            for line in crate::backend::probe_rs::describe_probes(&probes) {
+                println!("{line}");
             }
             Ok(ExitStatus::Pass)
         }

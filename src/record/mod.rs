@@ -44,6 +44,8 @@ pub enum RecordKind {
     Clearance,
     /// The shift's known-good unit, checked before production.
     Golden,
+    /// An engineering test of a unit (`station wrp-test`).
+    Engineering,
 }
 
 /// PASS unit good, FAIL unit bad, ERROR station or fixture broke,

@@ -94,6 +94,12 @@ impl CortexM {
         self.halted
     }
 
+    /// A reset now would pass the reset vector catch by: it is armed, but debug is not enabled
+    /// (DHCSR.C_DEBUGEN is cleared at power-on; probe-rs #4113).
+    pub fn reset_catch_ignored(&self) -> bool {
+        self.demcr & VC_CORERESET != 0 && self.dhcsr_ctrl & C_DEBUGEN == 0
+    }
+
     /// Stop at a breakpoint after a flash-algorithm call returned `result` in R0.
     pub fn return_from_call(&mut self, result: u32) {
         let lr = self.reg(14) & !1;

@@ -203,6 +203,7 @@ mod tests {
 
 /// Faults a simulated unit is built with (`[fixtures.sim] faults`), all deterministic.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Faults {
     /// The firmware never shows up on USB.
     pub never_enumerates: bool,
@@ -220,9 +221,29 @@ pub struct Faults {
     /// station's real-time watchdog catches (the virtual clock stands still meanwhile).
     #[serde(default)]
     pub hang_at_request: Option<u64>,
+    /// Programs into this sector report success but do not stick (a verify finds it).
+    pub weak_sector: Option<usize>,
+    /// Every option change fails with the family's error flag, or never finishes.
+    pub option_change: Option<OptionFault>,
+    /// The fixture's probe is held by another program: opening it fails as busy.
+    pub probe_busy: bool,
+    /// The user may not open the fixture's probe (no udev rule): listed as such, opening fails.
+    pub probe_denied: bool,
+    /// The probe's reset line does not reach the part's NRST: resetting through it does
+    /// nothing, so an attach under reset never finds the core halted.
+    pub nrst_unconnected: bool,
 }
 
-pub const FAULT_SYNTAX: &str = "never-enumerates, slow-enumeration:MS, stall-at-request:N, disconnect-at-request:N, dead-sector:K, hang-at-request:N or rdp1";
+/// How an option change goes wrong (`sim::option_fault`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum OptionFault {
+    /// The change is refused with the family's option error flag; nothing changes.
+    Error,
+    /// The controller stays busy until the next power-on; nothing changes.
+    Hang,
+}
+
+pub const FAULT_SYNTAX: &str = "never-enumerates, slow-enumeration:MS, stall-at-request:N, disconnect-at-request:N, dead-sector:K, weak-sector:K, hang-at-request:N, rdp1, option-error, option-hang, probe-busy, probe-denied or nrst-unconnected";
 
 impl Faults {
     /// Add one fault written as in a station file.
@@ -232,6 +253,11 @@ impl Faults {
         match text.split_once(':') {
             None if text == "never-enumerates" => self.never_enumerates = true,
             None if text == "rdp1" => self.delivered_rdp1 = true,
+            None if text == "option-error" => self.option_change = Some(OptionFault::Error),
+            None if text == "option-hang" => self.option_change = Some(OptionFault::Hang),
+            None if text == "probe-busy" => self.probe_busy = true,
+            None if text == "probe-denied" => self.probe_denied = true,
+            None if text == "nrst-unconnected" => self.nrst_unconnected = true,
             Some(("slow-enumeration", ms)) => {
                 self.enumeration_delay = Duration::from_millis(num(ms)?)
             }
@@ -239,6 +265,7 @@ impl Faults {
             Some(("disconnect-at-request", n)) => self.disconnect_at_request = Some(num(n)?),
             Some(("dead-sector", k)) => self.dead_sector = Some(num(k)? as usize),
             Some(("hang-at-request", n)) => self.hang_at_request = Some(num(n)?),
+            Some(("weak-sector", k)) => self.weak_sector = Some(num(k)? as usize),
             _ => return Err(bad()),
         }
         Ok(())
@@ -259,18 +286,35 @@ mod fault_syntax {
             "disconnect-at-request:9",
             "dead-sector:3",
             "hang-at-request:4",
+            "weak-sector:0",
             "rdp1",
+            "probe-busy",
+            "probe-denied",
+            "nrst-unconnected",
+            "option-error",
         ] {
             f.add(t).unwrap();
         }
         assert!(f.never_enumerates && f.delivered_rdp1);
+        assert!(f.probe_busy && f.probe_denied && f.nrst_unconnected);
+        assert_eq!(
+            (f.weak_sector, f.option_change),
+            (Some(0), Some(OptionFault::Error))
+        );
+        f.add("option-hang").unwrap();
+        assert_eq!(f.option_change, Some(OptionFault::Hang));
         assert_eq!(f.enumeration_delay, Duration::from_millis(1500));
         assert_eq!(
             (f.stall_at_request, f.disconnect_at_request, f.dead_sector),
             (Some(7), Some(9), Some(3))
         );
         assert_eq!(f.hang_at_request, Some(4));
-        for bad in ["sometimes", "stall-at-request:x", "dead-sector"] {
+        for bad in [
+            "sometimes",
+            "stall-at-request:x",
+            "dead-sector",
+            "weak-sector:x",
+        ] {
             assert!(
                 f.add(bad).unwrap_err().contains("slow-enumeration:MS"),
                 "{bad}"

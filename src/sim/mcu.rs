@@ -12,6 +12,15 @@ use super::flash::FlashArray;
 use super::part::{FlashTiming, PartSpec, Timing};
 use crate::hw::{Clock, VirtualClock};
 
+/// What the simulated probe has seen, for tests of the station's SWD workarounds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SwdCounters {
+    /// Times a debugger opened this unit's probe (each attach attempt opens it).
+    pub probe_opens: u64,
+    /// Resets that passed an armed reset vector catch by, as after power-on (probe-rs #4113).
+    pub reset_catches_missed: u64,
+}
+
 /// The USB identities the firmware in each mode presents.
 #[derive(Clone, Debug)]
 pub struct UsbIdentities {
@@ -68,6 +77,9 @@ pub struct Mcu {
     /// The data of the program operation under way, for tearing it.
     pending_program: Option<Vec<u8>>,
     pub faults: fault::Faults,
+    pub swd: SwdCounters,
+    /// What an option-change fault has done to the FLASH controller so far.
+    option_fault: super::option_fault::OptionFaultState,
     /// When the running firmware shows up on USB (a slow enumeration delays it).
     usb_ready_at: Duration,
     /// The cable is out until then (a loose cable).
@@ -129,6 +141,8 @@ impl Mcu {
             dfu_request: false,
             pending_program: None,
             faults: fault::Faults::default(),
+            swd: SwdCounters::default(),
+            option_fault: Default::default(),
             usb_ready_at: Duration::ZERO,
             unplugged_until: Duration::ZERO,
             qspi: None,
@@ -223,6 +237,7 @@ impl Mcu {
             core2.power_on(sp2, pc2);
         }
         self.dbgmcu_cr = 0;
+        self.option_fault.power_on();
         // Option bytes load at power-on on every family (on L4/G0 only then and at OBL_LAUNCH).
         self.fc.power_on_reset();
         self.reset_peripherals_and_boot();
@@ -261,6 +276,10 @@ impl Mcu {
             return;
         }
         self.leave_bus();
+        self.option_fault.system_reset();
+        if self.core.reset_catch_ignored() {
+            self.swd.reset_catches_missed += 1;
+        }
         let (sp, pc) = self.vector_table();
         self.core.reset(sp, pc);
         // A system reset resets both cores of a dual-core part (RM0399 "Reset and clock
@@ -518,6 +537,13 @@ impl Mcu {
             self.flash_ops += 1;
             return Ok(super::controller::ERR_OTHER);
         }
+        if self.faults.weak_sector.is_some()
+            && self.flash.sector_of(address) == self.faults.weak_sector
+        {
+            // Reported done, but the cells did not take the charge.
+            self.flash_ops += 1;
+            return Ok(0);
+        }
         let debugger = origin == Origin::Debugger;
         self.pending_program = Some(data.to_vec());
         let kind = OpKind::Program {
@@ -716,7 +742,9 @@ impl Mcu {
             return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         }
         if a >= p.flash_regs && a < p.flash_regs + 0x400 {
-            return Ok(self.fc.read(a - p.flash_regs, self.clock.now()));
+            let offset = a - p.flash_regs;
+            let extra = self.option_fault.on_read(p.family, offset);
+            return Ok(self.fc.read(offset, self.clock.now()) | extra);
         }
         if a >= p.uid_address && a < p.uid_address + 12 {
             return Ok(self.uid[((a - p.uid_address) / 4) as usize]);
@@ -768,6 +796,14 @@ impl Mcu {
             } else {
                 lane_value
             };
+            let (fc, now) = (&self.fc, self.clock.now());
+            let value = self.option_fault.on_write(
+                self.faults.option_change,
+                self.part.family,
+                a - regs,
+                value,
+                |offset| fc.read(offset, now),
+            );
             let (fc, mut bus) = self.flash_bus();
             let result = fc.write(a - regs, value, &mut bus);
             if self.fc.take_obl_launch() {

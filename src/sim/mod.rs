@@ -23,6 +23,7 @@ pub mod g0;
 pub mod h7;
 pub mod l4;
 pub mod mcu;
+pub mod option_fault;
 pub mod optr;
 pub mod otp;
 pub mod outcome;

@@ -78,20 +78,40 @@ impl ProbeFactory for SimFactory {
             .as_ref()
             .ok_or(ProbeCreationError::NotFound)?;
         let mcu = probes.get(serial).ok_or(ProbeCreationError::NotFound)?;
+        let faults = mcu.lock().unwrap_or_else(|e| e.into_inner()).faults.clone();
+        // What the USB stack answers when the user may not open the device (EACCES), or when
+        // another process has claimed its interface (EBUSY).
+        for (fault, errno) in [(faults.probe_denied, 13), (faults.probe_busy, 16)] {
+            if fault {
+                let io = std::io::Error::from_raw_os_error(errno);
+                return Err(ProbeCreationError::Usb(io).into());
+            }
+        }
+        mcu.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .swd
+            .probe_opens += 1;
         Ok(Box::new(SimProbe::new(mcu.clone())))
     }
 
     fn list_probes(&self) -> Vec<ProbeListItem> {
-        let mut serials: Vec<String> = registry()
+        let mut serials: Vec<(String, bool)> = registry()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
+            .iter()
+            .map(|(serial, mcu)| {
+                let denied = mcu
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .faults
+                    .probe_denied;
+                (serial.clone(), denied)
+            })
             .collect();
         serials.sort();
         serials
             .into_iter()
-            .map(|serial| ProbeListItem {
+            .map(|(serial, denied)| ProbeListItem {
                 info: DebugProbeInfo::new(
                     "Virtual bench SWD probe",
                     SIM_PROBE_VID,
@@ -101,7 +121,11 @@ impl ProbeFactory for SimFactory {
                     None,
                     false,
                 ),
-                accessibility: Accessibility::Accessible,
+                accessibility: if denied {
+                    Accessibility::PermissionDenied
+                } else {
+                    Accessibility::Accessible
+                },
             })
             .collect()
     }
@@ -175,6 +199,14 @@ impl SimProbe {
     fn answering(&self) -> bool {
         let mcu = self.mcu();
         mcu.powered && mcu.fc.rdp_level() != 2
+    }
+
+    /// The probe's reset line, when it reaches the part (`nrst-unconnected` says it does not).
+    fn drive_nrst(&self, low: bool) {
+        let mut mcu = self.mcu();
+        if !mcu.faults.nrst_unconnected {
+            mcu.set_nrst(low);
+        }
     }
 
     fn apsel(&self) -> usize {
@@ -270,17 +302,16 @@ impl DebugProbe for SimProbe {
         Ok(())
     }
     fn target_reset(&mut self) -> Result<(), DebugProbeError> {
-        let mut mcu = self.mcu();
-        mcu.set_nrst(true);
-        mcu.set_nrst(false);
+        self.drive_nrst(true);
+        self.drive_nrst(false);
         Ok(())
     }
     fn target_reset_assert(&mut self) -> Result<(), DebugProbeError> {
-        self.mcu().set_nrst(true);
+        self.drive_nrst(true);
         Ok(())
     }
     fn target_reset_deassert(&mut self) -> Result<(), DebugProbeError> {
-        self.mcu().set_nrst(false);
+        self.drive_nrst(false);
         Ok(())
     }
     fn select_protocol(&mut self, protocol: WireProtocol) -> Result<(), DebugProbeError> {
@@ -421,11 +452,10 @@ impl RawDapAccess for SimProbe {
         _pin_wait: u32,
     ) -> Result<u32, DebugProbeError> {
         // Bit 7 is nRESET (CMSIS-DAP DAP_SWJ_Pins).
-        let mut mcu = self.mcu();
         if pin_select & 0x80 != 0 {
-            mcu.set_nrst(pin_out & 0x80 == 0);
+            self.drive_nrst(pin_out & 0x80 == 0);
         }
-        Ok(if mcu.powered { 0xFF } else { 0x7F })
+        Ok(if self.mcu().powered { 0xFF } else { 0x7F })
     }
 
     fn into_probe(self: Box<Self>) -> Box<dyn DebugProbe> {

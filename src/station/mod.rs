@@ -15,6 +15,7 @@ pub mod unit;
 pub mod unit_data;
 pub mod update;
 mod worker;
+pub mod wrp_test;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -129,12 +129,13 @@ pub fn attach_any(hw: &mut FixtureHw) -> Result<(), HwError> {
     }
 }
 
-/// Attach holding NRST; a silent target may be a part locked at RDP level 2.
+/// Attach holding NRST; a silent target may be a part locked at RDP level 2 (one that
+/// answers but never stops under reset is not).
 pub fn attach_under_reset(hw: &mut FixtureHw) -> Result<(), HwError> {
     hw.debug
         .attach(AttachMode::UnderReset)
         .map_err(|e| match e {
-            HwError::NoResponse(m) => HwError::NoResponse(format!(
+            HwError::NoResponse(m) if !m.contains("under reset") => HwError::NoResponse(format!(
                 "{m} (even under reset; a part at RDP level 2 never answers again and cannot be recovered)"
             )),
             other => other,

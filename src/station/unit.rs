@@ -756,9 +756,14 @@ impl<'a> UnitRun<'a> {
         }
         self.hw.debug.detach();
         self.power_cycle()?;
-        let closed = self.hw.debug.attach(AttachMode::Normal).is_err();
+        let attached = self.hw.debug.attach(AttachMode::Normal);
+        let closed = attached.is_err();
         out.details
             .insert("debug_port_closed".into(), closed.into());
+        if let Err(e) = attached {
+            out.details
+                .insert("attach_after_lock".into(), e.to_string().into());
+        }
         if !closed {
             self.hw.debug.detach();
             return Err(StepError::fail(

@@ -21,6 +21,14 @@ const OPTSTRT: u32 = 1 << 1;
 const SR_BSY: u32 = 1 << 16;
 /// OPERR, WRPERR, PGAERR, PGPERR, PGSERR.
 const SR_ERRORS: u32 = 0xF2;
+/// FLASH_SR's error flags (RM0090; the F7's RM0410 calls bit 7 ERSERR).
+pub const SR_FLAGS: [(u32, &str); 5] = [
+    (1, "OPERR"),
+    (4, "WRPERR"),
+    (5, "PGAERR"),
+    (6, "PGPERR"),
+    (7, "PGSERR/ERSERR"),
+];
 pub const SECTORS: u32 = 12;
 /// An option change with an RDP regression includes a mass erase: up to 32 s at x8 (facts 5.2).
 pub const OPTION_TIMEOUT: Duration = Duration::from_secs(40);
@@ -123,7 +131,11 @@ impl std::fmt::Display for OptionError {
         match self {
             OptionError::Hw(e) => write!(f, "{e}"),
             OptionError::StillLocked => f.write_str("FLASH_OPTCR stayed locked after the unlock keys (a wrong key locks it until reset)"),
-            OptionError::Flags(sr) => write!(f, "FLASH_SR reports errors {sr:#010x} after the option change"),
+            OptionError::Flags(sr) => write!(
+                f,
+                "FLASH_SR reads {sr:#010x} ({}) after the option change",
+                super::flag_names(*sr, &SR_FLAGS)
+            ),
             OptionError::Frozen => f.write_str("the part is at RDP level 2: its option bytes can never change"),
         }
     }

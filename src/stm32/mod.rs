@@ -8,6 +8,7 @@ pub mod h7;
 pub mod options;
 pub mod optr;
 pub mod otp;
+pub mod sector_erase;
 
 use std::time::Duration;
 
@@ -129,6 +130,20 @@ impl std::fmt::Display for IdentityError {
                 family.name().to_uppercase()
             ),
         }
+    }
+}
+
+/// The names of the flags set in `value`, as "WRPERR, PGSERR" (or "none").
+pub fn flag_names(value: u32, names: &[(u32, &str)]) -> String {
+    let set: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| value & (1 << bit) != 0)
+        .map(|(_, name)| *name)
+        .collect();
+    if set.is_empty() {
+        "none".into()
+    } else {
+        set.join(", ")
     }
 }
 

@@ -57,7 +57,10 @@ impl From<f4::OptionError> for OptionError {
         match e {
             f4::OptionError::Hw(h) => OptionError::Hw(h),
             f4::OptionError::StillLocked => OptionError::StillLocked,
-            f4::OptionError::Flags(sr) => OptionError::Flags(format!("FLASH_SR {sr:#010x}")),
+            f4::OptionError::Flags(sr) => OptionError::Flags(format!(
+                "FLASH_SR {sr:#010x} ({})",
+                super::flag_names(sr, &f4::SR_FLAGS)
+            )),
             f4::OptionError::Frozen => OptionError::Frozen,
         }
     }

@@ -40,6 +40,18 @@ const CR_LOCK: u32 = 1 << 31;
 const SR_BSY: u32 = 1 << 16;
 /// OPERR, PROGERR, WRPERR, PGAERR, SIZERR, PGSERR, MISERR, FASTERR, OPTVERR.
 const SR_ERRORS: u32 = 0x83FA;
+/// FLASH_SR's error flags (facts 3.4, 3.5).
+pub const SR_FLAGS: [(u32, &str); 9] = [
+    (1, "OPERR"),
+    (3, "PROGERR"),
+    (4, "WRPERR"),
+    (5, "PGAERR"),
+    (6, "SIZERR"),
+    (7, "PGSERR"),
+    (8, "MISERR"),
+    (9, "FASTERR"),
+    (15, "OPTVERR"),
+];
 const IWDG_SW: u32 = 1 << 16;
 
 /// L4 BOR_LEV 10:8 runs 0 (1.7 V) to 4 (2.8 V); there is no "off", so off is the lowest level.
@@ -218,7 +230,10 @@ pub fn program(
     if sr & SR_ERRORS != 0 {
         let cr = target.read_word(CR)?;
         let _ = target.write_word(CR, cr | CR_LOCK);
-        return Err(OptionError::Flags(format!("FLASH_SR {sr:#010x}")));
+        return Err(OptionError::Flags(format!(
+            "FLASH_SR {sr:#010x} ({})",
+            super::flag_names(sr, &SR_FLAGS)
+        )));
     }
     // OBL_LAUNCH loads the option bytes and resets the part; the debug link drops with it.
     let cr = target.read_word(CR)?;

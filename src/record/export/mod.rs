@@ -66,6 +66,7 @@ pub(crate) fn kind_name(kind: RecordKind) -> &'static str {
         RecordKind::Rma => "rma",
         RecordKind::Clearance => "clearance",
         RecordKind::Golden => "golden",
+        RecordKind::Engineering => "engineering",
     }
 }
 
