@@ -103,6 +103,7 @@ fn wanted(family: Family, current: &OptionWords) -> OptionWords {
         nrst_stdby: true,
         allow_permanent_lock: false,
         boot_address: None,
+        boot_from: None,
     };
     let words = options::encode(family, &spec, current).unwrap();
     assert_ne!(&words, current, "{family:?}: the test changes something");

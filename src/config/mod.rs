@@ -8,8 +8,8 @@ pub mod unit_data;
 
 pub use check::{CheckReport, check_station};
 pub use profile::{
-    BorLevel, ConsoleTest, Core, DfuMode, DfuSettings, EraseStrategy, ImageRole, ImageSpec, Limit,
-    MemoryMap, OptionBytesSpec, Profile, Region, Slot,
+    BootFrom, BorLevel, ConsoleTest, Core, DfuMode, DfuSettings, EraseStrategy, ImageRole,
+    ImageSpec, Limit, MemoryMap, OptionBytesSpec, Profile, Region, Slot,
 };
 pub use station::{
     Fixture, FixtureBackend, FixtureSpans, GeneratedBootloader, GoldenPolicy, Initial, LinesSpec,

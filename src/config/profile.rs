@@ -165,6 +165,22 @@ pub struct OptionBytesSpec {
     /// Where the (first) core boots from with BOOT0 low: F7 BOOT_ADD0, H7 BOOT_CM7_ADD0.
     #[serde(default)]
     pub boot_address: Option<u32>,
+    /// L4/G0 boot configuration through nBOOT0/nBOOT_SEL/nBOOT1 (None: leave as found).
+    #[serde(default)]
+    pub boot_from: Option<BootFrom>,
+}
+
+/// What an L4 or G0 starts after reset, set in its option bytes: the field practice is to
+/// boot the ST bootloader while updating and the application afterwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BootFrom {
+    /// The BOOT0 pin decides; high starts system memory (nBOOT1 = 1).
+    Pin,
+    /// Main flash whatever the pin (G0: nBOOT_SEL = 1, nBOOT0 = 1).
+    Flash,
+    /// System memory, the ST bootloader, whatever the pin (G0: nBOOT_SEL = 1, nBOOT0 = 0).
+    System,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]

@@ -285,6 +285,26 @@ impl Controller {
         }
     }
 
+    /// BOOT0 as the part sees it, and whether a high BOOT0 starts system memory (else SRAM).
+    /// L4: the pin, nBOOT1 (OPTR bit 23). G0: nBOOT_SEL (24) = 1 takes BOOT0 from the inverted
+    /// nBOOT0 bit (26) and ignores the pin; nBOOT1 (25). Bits from the facts file (3.4, 3.5);
+    /// the boot-mode table itself is \[R\] (RM0351 and RM0444 "Boot modes").
+    pub fn effective_boot0(&self, pin: bool) -> (bool, bool) {
+        match self {
+            Controller::L4(c) => (pin, c.loaded_options().optr & (1 << 23) != 0),
+            Controller::G0(c) => {
+                let optr = c.loaded_options().optr;
+                let boot0 = if optr & (1 << 24) != 0 {
+                    optr & (1 << 26) == 0
+                } else {
+                    pin
+                };
+                (boot0, optr & (1 << 25) != 0)
+            }
+            _ => (pin, true),
+        }
+    }
+
     /// The H745/H755's Cortex-M4: whether it boots by itself (OPTSR.BCM4) and where it
     /// fetches its vector table (BOOT_CM4_ADD0/1, picked by BOOT0). `None` on single-core parts.
     pub fn second_core_boot(&self, boot0: bool) -> Option<(bool, u32)> {

@@ -255,8 +255,16 @@ const F7_ITCM_FLASH: u32 = 0x0020_0000;
 
 pub fn boot(mcu: &mut Mcu) -> Result<Firmware, PowerLost> {
     let base = mcu.part.flash_base;
+    let (boot0, system_memory) = mcu.fc.effective_boot0(mcu.boot0);
     match mcu.fc.boot_address(mcu.boot0) {
-        None if mcu.boot0 => return Ok(Firmware::Rom(DfuseFunction::new(rom_config(mcu)))),
+        None if boot0 && system_memory => {
+            return Ok(Firmware::Rom(DfuseFunction::new(rom_config(mcu))));
+        }
+        None if boot0 => {
+            return Ok(Firmware::HardFault(
+                "BOOT0 high with nBOOT1 = 0 boots from SRAM, where nothing was loaded".into(),
+            ));
+        }
         None => {}
         Some(a) if SYSTEM_MEMORY.contains(&a) => {
             return Ok(Firmware::Rom(DfuseFunction::new(rom_config(mcu))));

@@ -206,6 +206,7 @@ mod tests {
             nrst_stdby: true,
             allow_permanent_lock: false,
             boot_address: None,
+            boot_from: None,
         }
     }
 

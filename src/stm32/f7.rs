@@ -103,6 +103,7 @@ mod tests {
             nrst_stdby: true,
             allow_permanent_lock: false,
             boot_address: boot,
+            boot_from: None,
         }
     }
 

@@ -97,6 +97,13 @@ pub fn encode(
     spec: &OptionBytesSpec,
     current: &OptionWords,
 ) -> Result<OptionWords, String> {
+    if spec.boot_from.is_some() && !matches!(family, Family::L4 | Family::G0) {
+        return Err(
+            "boot_from applies to L4 and G0 parts (nBOOT bits); F7 and H7 set boot_address, \
+             F4 boots as its BOOT0 and BOOT1 pins say"
+                .into(),
+        );
+    }
     match family {
         Family::F4 => Ok(OptionWords(vec![(
             "OPTCR",
@@ -183,6 +190,7 @@ pub fn opened(family: Family, current: &OptionWords) -> Result<OptionWords, Stri
         nrst_stdby: now.nrst_stdby,
         allow_permanent_lock: false,
         boot_address: None,
+        boot_from: None,
     };
     encode(family, &open, current)
 }
@@ -228,6 +236,7 @@ mod tests {
                 nrst_stdby: true,
                 allow_permanent_lock: false,
                 boot_address: None,
+                boot_from: None,
             };
             let locked = encode(family, &spec, &start).unwrap();
             let s = summary(family, &locked);

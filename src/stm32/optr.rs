@@ -7,10 +7,13 @@ use serde_json::json;
 
 use super::options::{Activation, OptionError, OptionWords};
 use super::poll_until;
-use crate::config::{BorLevel, OptionBytesSpec};
+use crate::config::{BootFrom, BorLevel, OptionBytesSpec};
 use crate::hw::{Clock, DebugTarget, HwError};
 
 pub struct Layout {
+    /// nBOOT1, and on the G0 nBOOT_SEL and nBOOT0 (software BOOT0), as OPTR bit numbers.
+    nboot1_bit: u32,
+    software_boot0: Option<(u32, u32)>,
     /// WRP start/end page fields are this wide (L4 8 bits, G0 6 bits).
     page_mask: u32,
     /// Pages a WRP1 area can cover (bank 1 on the L476).
@@ -91,6 +94,8 @@ fn g0_bor_decode(optr: u32) -> &'static str {
 }
 
 pub const L4: Layout = Layout {
+    nboot1_bit: 23,
+    software_boot0: None,
     page_mask: 0xFF,
     pages: 256,
     nrst_stop_bit: 12,
@@ -99,6 +104,8 @@ pub const L4: Layout = Layout {
     bor_decode: l4_bor_decode,
 };
 pub const G0: Layout = Layout {
+    nboot1_bit: 25,
+    software_boot0: Some((24, 26)),
     page_mask: 0x3F,
     pages: 64,
     nrst_stop_bit: 13,
@@ -139,7 +146,9 @@ pub fn encode(
     let (bor_mask, bor) = (l.bor)(spec.bor_level);
     let bit = |on: bool, n: u32| if on { 1 << n } else { 0 };
     let governed = 0xFF | bor_mask | (1 << l.nrst_stop_bit) | (1 << l.nrst_stdby_bit) | IWDG_SW;
-    let optr = (current.get("OPTR") & !governed)
+    let (boot_mask, boot) = boot_bits(l, spec.boot_from)?;
+    let optr = (current.get("OPTR") & !governed & !boot_mask)
+        | boot
         | rdp
         | bor
         | bit(spec.nrst_stop, l.nrst_stop_bit)
@@ -173,6 +182,45 @@ pub fn encode(
     ]))
 }
 
+/// The OPTR bits `boot_from` sets, as (mask, value).
+fn boot_bits(l: &Layout, boot_from: Option<BootFrom>) -> Result<(u32, u32), String> {
+    let nboot1 = 1 << l.nboot1_bit;
+    match (boot_from, l.software_boot0) {
+        (None, _) => Ok((0, 0)),
+        // BOOT0 high starts the ST bootloader, not SRAM.
+        (Some(BootFrom::Pin), None) => Ok((nboot1, nboot1)),
+        (Some(BootFrom::Pin), Some((sel, _))) => Ok((nboot1 | 1 << sel, nboot1)),
+        (Some(BootFrom::Flash), Some((sel, nboot0))) => Ok((
+            nboot1 | 1 << sel | 1 << nboot0,
+            nboot1 | 1 << sel | 1 << nboot0,
+        )),
+        (Some(BootFrom::System), Some((sel, nboot0))) => {
+            Ok((nboot1 | 1 << sel | 1 << nboot0, nboot1 | 1 << sel))
+        }
+        (Some(other), None) => Err(format!(
+            "boot_from = {:?} needs a software BOOT0 (nBOOT0), which this part does not have: \
+             use \"pin\" and strap BOOT0",
+            format!("{other:?}").to_lowercase()
+        )),
+    }
+}
+
+/// What the part starts after reset, as OPTR says (and the pin, where it decides).
+fn boots_from(l: &Layout, optr: u32) -> &'static str {
+    let system = optr & (1 << l.nboot1_bit) != 0;
+    match l.software_boot0 {
+        Some((sel, nboot0)) if optr & (1 << sel) != 0 => {
+            match (optr & (1 << nboot0) == 0, system) {
+                (false, _) => "flash",
+                (true, true) => "system",
+                (true, false) => "sram",
+            }
+        }
+        _ if system => "pin (high: system memory)",
+        _ => "pin (high: sram)",
+    }
+}
+
 pub fn decode(l: &Layout, words: &OptionWords) -> serde_json::Value {
     let optr = words.get("OPTR");
     let rdp_byte = optr & 0xFF;
@@ -191,6 +239,7 @@ pub fn decode(l: &Layout, words: &OptionWords) -> serde_json::Value {
         "iwdg_sw": optr & IWDG_SW != 0,
         "nrst_stop": optr & (1 << l.nrst_stop_bit) != 0,
         "nrst_stdby": optr & (1 << l.nrst_stdby_bit) != 0,
+        "boot_from": boots_from(l, optr),
     })
 }
 
@@ -239,4 +288,53 @@ pub fn program(
     let cr = target.read_word(CR)?;
     let _ = target.write_word(CR, cr | CR_OBL_LAUNCH);
     Ok(Activation::ResetsItself)
+}
+
+#[cfg(test)]
+mod boot_tests {
+    use super::*;
+
+    fn spec(boot_from: Option<BootFrom>) -> OptionBytesSpec {
+        OptionBytesSpec {
+            rdp: toml::Spanned::new(0..0, 0),
+            write_protect: toml::Spanned::new(0..0, Vec::new()),
+            bor_level: BorLevel::Off,
+            iwdg_sw: true,
+            nrst_stop: true,
+            nrst_stdby: true,
+            allow_permanent_lock: false,
+            boot_address: None,
+            boot_from,
+        }
+    }
+
+    fn optr_for(l: &Layout, boot_from: BootFrom, current: u32) -> Result<u32, String> {
+        let words = OptionWords(vec![("OPTR", current), ("WRP1AR", 0), ("WRP1BR", 0)]);
+        encode(l, &spec(Some(boot_from)), &words).map(|w| w.get("OPTR"))
+    }
+
+    #[test]
+    fn g0_boot_bits_follow_nboot_sel_nboot0_and_nboot1() {
+        let factory = 0xFFFF_FEAA;
+        let system = optr_for(&G0, BootFrom::System, factory).unwrap();
+        assert_eq!(system & (1 << 24 | 1 << 25 | 1 << 26), 1 << 24 | 1 << 25);
+        assert_eq!(boots_from(&G0, system), "system");
+        let pin = optr_for(&G0, BootFrom::Pin, factory).unwrap();
+        assert_eq!(pin & (1 << 24), 0);
+        assert_eq!(boots_from(&G0, pin), "pin (high: system memory)");
+        let flash = optr_for(&G0, BootFrom::Flash, system).unwrap();
+        assert_eq!(boots_from(&G0, flash), "flash");
+        // Left alone, nothing moves.
+        let words = OptionWords(vec![("OPTR", system), ("WRP1AR", 0), ("WRP1BR", 0)]);
+        let kept = encode(&G0, &spec(None), &words).unwrap().get("OPTR");
+        assert_eq!(kept & (7 << 24), system & (7 << 24));
+    }
+
+    #[test]
+    fn an_l476_has_no_software_boot0() {
+        let e = optr_for(&L4, BootFrom::System, 0xFFEF_F8AA).unwrap_err();
+        assert!(e.contains("software BOOT0"), "{e}");
+        let pin = optr_for(&L4, BootFrom::Pin, 0).unwrap();
+        assert_eq!(pin & (1 << 23), 1 << 23);
+    }
 }
