@@ -60,7 +60,7 @@ fn rdp_level_2_asks_for_the_label_and_passes_it_to_the_engine() {
     assert_eq!(press(&mut app, KeyCode::F(5)), Action::None);
     assert_eq!(press(&mut app, KeyCode::F(3)), Action::None);
     assert_eq!(app.view, View::Line);
-    type_text(&mut app, "b958888f");
+    type_text(&mut app, "lbl-2");
     assert_eq!(
         press(&mut app, KeyCode::Enter),
         Action::Start(StartRun {
@@ -68,9 +68,10 @@ fn rdp_level_2_asks_for_the_label_and_passes_it_to_the_engine() {
             units: vec![StartRequest {
                 fixture: "sim-2".into(),
                 label: Some("LBL-2".into()),
-                typed_label: Some("b958888f".into()),
+                typed_label: Some("LBL-2".into()),
             }],
             retest: false,
+            golden: false,
         })
     );
     assert!(app.modal.is_none());
@@ -136,7 +137,8 @@ fn recovery_needs_an_inspection_then_the_label_and_refuses_a_wrong_one() {
         press(&mut app, KeyCode::Enter),
         Action::Recover {
             fixture: "sim-1".into(),
-            typed: "b958888f".into()
+            // Typed in any case; the engine gets the label as recorded.
+            typed: "B958888F".into()
         }
     );
     assert!(app.working());

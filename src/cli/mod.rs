@@ -469,7 +469,10 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             s.time = time;
             config::check_station(&s)
                 .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
-            let operator = operator.unwrap_or_else(|| s.operator.default.clone());
+            // A station that requires an operator asks for the name in the TUI.
+            let operator = operator
+                .filter(|n| !n.trim().is_empty())
+                .or_else(|| (!s.operator.required).then(|| s.operator.default.clone()));
             install_abort_handler();
             crate::tui::run(
                 s,

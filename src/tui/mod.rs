@@ -1,7 +1,8 @@
 //! The operator TUI (ratatui + crossterm) on top of the station engine's event stream.
 //!
 //! - [`App`]: the state, pure: engine messages, keys and the clock change it. Three views
-//!   (Line, Torture, RMA), the help over them, and typed confirmations ([`Modal`]).
+//!   (Line, Torture, RMA), the help over them, and modals ([`Modal`]): typed confirmations,
+//!   the operator's name, a rework clearance.
 //! - [`render`]: draws an `App`, pure: the same on a terminal and on a `TestBackend`.
 //! - [`EngineRunner`]: runs each start action, campaign and RMA action on a background thread
 //!   and sends its events (the same as `--json`) back over a channel, so the UI never waits
@@ -16,13 +17,17 @@ mod counters;
 mod engine;
 mod event_loop;
 mod fixture;
+mod gate;
+mod help;
 mod jobs;
 mod keys;
 mod log;
 mod modal;
+mod modal_keys;
 mod production;
 mod reason;
 mod render;
+mod rework;
 mod rma;
 mod terminal;
 mod theme;
@@ -35,12 +40,15 @@ pub use counters::Counters;
 pub use engine::{EngineMessage, EngineRunner};
 pub use event_loop::{IDLE_WAIT, Input, drive};
 pub use fixture::{Caps, FixturePanel, PanelState, Progress, Verdict};
+pub use gate::GoldenGate;
+pub use help::lines as help_lines;
+pub use jobs::Survey;
 pub use keys::MAX_LABEL_CHARS;
 pub use log::{Log, LogKind, LogLine};
 pub use modal::{Confirm, Modal};
 pub use reason::{Explanation, explain};
 pub use render::render;
-pub use rma::{Check, CheckState, HistoryRow, JobEnd, RecoverRun, RmaUnit, UnitView};
+pub use rma::{Check, CheckState, HistoryRow, JobEnd, RecoverRun, RmaUnit, UnitHistory, UnitView};
 pub use theme::Theme;
 pub use torture::{Campaign, CampaignEnd, PointCell};
 
@@ -48,7 +56,8 @@ use crate::config::Station;
 use crate::error::{ExitStatus, StationError};
 
 pub struct TuiOptions {
-    pub operator: String,
+    /// None when the station requires an operator and none was given: the TUI asks at start.
+    pub operator: Option<String>,
     /// Set to stop: running work ends after its current step and closes as ABORTED.
     pub abort: &'static AtomicBool,
 }

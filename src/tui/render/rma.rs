@@ -14,7 +14,7 @@ use crate::record::Outcome;
 use crate::tui::app::{App, Job};
 use crate::tui::fixture::{FixturePanel, PanelState};
 use crate::tui::reason;
-use crate::tui::rma::{Check, RecoverRun, RmaUnit, UnitView};
+use crate::tui::rma::{Check, RecoverRun, RmaUnit, UnitHistory, UnitView};
 use crate::tui::theme::Theme;
 
 /// Width of a field name column ("Would boot ").
@@ -53,9 +53,9 @@ pub fn render(app: &App, frame: &mut Frame, body: Rect) {
         lines.extend(unit_lines(view, stale, &app.theme));
     }
     let history = unit
-        .inspection
+        .history
         .as_ref()
-        .map(|v| history_lines(v, &app.theme))
+        .map(|h| history_lines(h, &app.theme))
         .unwrap_or_default();
     let (info, side) = if inner.width >= SIDE_BY_SIDE {
         let [info, side] =
@@ -115,7 +115,42 @@ fn actions(app: &App, panel: &FixturePanel, unit: &RmaUnit) -> Vec<Line<'static>
     if let Some(run) = &unit.recover {
         lines.push(recover_line(run, theme));
     }
+    lines.extend(rework_lines(app, panel, unit));
     lines.extend(retest_line(app, panel));
+    lines
+}
+
+/// A unit routed to rework, a clearance being written, or how the last one ended.
+fn rework_lines(app: &App, panel: &FixturePanel, unit: &RmaUnit) -> Vec<Line<'static>> {
+    let theme = &app.theme;
+    let mut lines = Vec::new();
+    if app.job(&panel.id) == Some(Job::Clear) {
+        lines.push(Line::styled(
+            "… Writing the rework clearance",
+            theme.title(),
+        ));
+    } else if let Some(end) = &unit.clearance {
+        let record = end
+            .record
+            .as_deref()
+            .map(|r| format!(" · record {r}"))
+            .unwrap_or_default();
+        let text = match end.outcome {
+            Outcome::Pass => format!("Rework clearance: {}{record}", end.text),
+            _ => format!("No rework clearance written: {}", end.text),
+        };
+        lines.push(Line::styled(
+            format!("{} {text}", symbol(end.outcome)),
+            theme.outcome(end.outcome),
+        ));
+    }
+    if unit.history.as_ref().is_some_and(|h| h.routed_to_rework()) {
+        lines.push(Line::styled(
+            "■ Routed to rework: production refuses this unit until it is cleared · F9 \
+             clears it once reworked",
+            theme.notice(),
+        ));
+    }
     lines
 }
 
@@ -271,19 +306,19 @@ fn unit_lines(v: &UnitView, stale: bool, theme: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
-fn history_lines(v: &UnitView, theme: &Theme) -> Vec<Line<'static>> {
-    let problems = match v.history_problems {
+fn history_lines(h: &UnitHistory, theme: &Theme) -> Vec<Line<'static>> {
+    let problems = match h.problems {
         0 => String::new(),
         n => format!(", {n} unreadable"),
     };
     let mut lines = vec![Line::styled(
         format!(
             "History: {} record(s), newest first{problems}",
-            v.history.len()
+            h.rows.len()
         ),
         theme.title(),
     )];
-    for row in &v.history {
+    for row in &h.rows {
         let why = row
             .failure
             .as_deref()
