@@ -469,10 +469,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             s.time = time;
             config::check_station(&s)
                 .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
-            // A station that requires an operator asks for the name in the TUI.
-            let operator = operator
-                .filter(|n| !n.trim().is_empty())
-                .or_else(|| (!s.operator.required).then(|| s.operator.default.clone()));
+            // A station that requires an operator and got none asks for the name in the TUI.
             install_abort_handler();
             crate::tui::run(
                 s,

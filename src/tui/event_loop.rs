@@ -46,9 +46,10 @@ impl Input for Crossterm {
 }
 
 pub fn run(station: Station, options: TuiOptions) -> Result<ExitStatus, StationError> {
-    let operator = options.operator.clone().unwrap_or_default();
+    let starting = super::starting_operator(&station, options.operator);
+    let operator = starting.clone().unwrap_or_default();
     let mut app = App::for_station(&station, &operator, Theme::from_env(), Instant::now());
-    if options.operator.is_none() {
+    if starting.is_none() {
         app.ask_operator();
     }
     let (runner, messages) = EngineRunner::new(Arc::new(station), operator, options.abort);

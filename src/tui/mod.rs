@@ -56,10 +56,18 @@ use crate::config::Station;
 use crate::error::{ExitStatus, StationError};
 
 pub struct TuiOptions {
-    /// None when the station requires an operator and none was given: the TUI asks at start.
+    /// `--operator`, if given.
     pub operator: Option<String>,
     /// Set to stop: running work ends after its current step and closes as ABORTED.
     pub abort: &'static AtomicBool,
+}
+
+/// Who operates from the start: `given`, else the station's default, else (the station requires
+/// a name) nobody yet: the TUI asks for it before anything can start ([`App::ask_operator`]).
+pub fn starting_operator(station: &Station, given: Option<String>) -> Option<String> {
+    given
+        .filter(|name| !name.trim().is_empty())
+        .or_else(|| (!station.operator.required).then(|| station.operator.default.clone()))
 }
 
 /// Run the TUI until the operator quits. The exit status is the worst over the session's
