@@ -210,7 +210,7 @@ fn a_unit_routed_to_rework_is_cleared_in_the_rma_view_and_taken_again() {
     press(&mut app, &runner, KeyCode::F(2));
     let shown = screen(&app, 160, 48);
     assert!(
-        shown.contains("Routed to rework: this unit failed too often"),
+        shown.contains("Routed to rework (failed too often): set it aside"),
         "{shown}"
     );
     assert!(shown.contains(" 2 cycles "), "{shown}");

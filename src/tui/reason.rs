@@ -114,8 +114,8 @@ fn unit_fault(step: Option<&str>, message: &str) -> (String, String) {
             "set the unit aside for RMA (inspect, recover, then retest it)",
         ),
         "traceability" if text.contains("routed to rework") => (
-            "Routed to rework: this unit failed too often",
-            "set it aside for rework; a technician clears it in the RMA view (F4, F5, F9)",
+            "Routed to rework (failed too often)",
+            "set it aside; a technician clears it in RMA (F4, F9)",
         ),
         "traceability" if text.contains("belongs to the chip") => (
             "This label belongs to another chip",
