@@ -83,6 +83,15 @@ fn production_waits_for_the_golden_unit_until_f9_has_checked_it() {
 
     let top = format!("mode = \"production\"\n[golden]\nuid = \"{uid}\"\nevery_hours = 12");
     let path = tui_support::policy_station(tmp.path(), "LINE-GOLDEN", &top, "");
+    // At start the records say it: production waits, and the fixture has had one unit.
+    let (mut app, runner, messages) = bench(&path, &records);
+    runner.survey();
+    pump(&mut app, &messages, |app| app.fixtures[0].cycles.is_some());
+    assert!(app.golden.waiting.is_some());
+    assert_eq!(app.fixtures[0].cycles, Some(1));
+    assert!(screen(&app, 80, 24).contains("PRODUCTION WAITS FOR THE GOLDEN UNIT"));
+    assert_eq!(press(&mut app, &runner, KeyCode::F(6)), Action::None);
+
     let (mut app, runner, messages) = bench(&path, &records);
     // Not yet surveyed: the engine refuses the start, and the fixture stays free.
     type_text(&mut app, &runner, "SN-G1");
