@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::counters::Counters;
-use super::engine::EngineMessage;
 use super::fixture::{Caps, FixturePanel};
 use super::gate::GoldenGate;
 use super::log::{Log, LogKind};
@@ -274,57 +273,11 @@ impl App {
         self.exit_status = self.exit_status.worst(exit_status_of(outcome));
     }
 
-    pub fn on_message(&mut self, message: &EngineMessage) {
-        match message {
-            EngineMessage::Event(event) => self.on_event(event),
-            EngineMessage::RunEnded { run, error } => self.on_run_ended(*run, error.as_deref()),
-            EngineMessage::TortureEnded { fixture, end } => {
-                self.end_job(fixture);
-                self.campaign_ended(fixture, end);
-            }
-            EngineMessage::Inspected { fixture, result } => {
-                self.end_job(fixture);
-                self.inspected(fixture, result);
-            }
-            EngineMessage::Recovered {
-                fixture,
-                end,
-                after,
-            } => {
-                self.end_job(fixture);
-                self.recovered(fixture, end, after.as_ref());
-            }
-            EngineMessage::Cleared {
-                fixture,
-                end,
-                history,
-            } => {
-                self.end_job(fixture);
-                self.cleared(fixture, end, history.as_ref());
-            }
-            EngineMessage::Surveyed(survey) => self.surveyed(survey),
-            EngineMessage::RunRefused { run, why } => self.run_refused(*run, why),
-            EngineMessage::UnitRecorded {
-                fixture,
-                unit,
-                attempt,
-                cycles,
-            } => {
-                if let Some(panel) = self.fixture_mut(fixture) {
-                    panel.recorded(*unit, *attempt, *cycles);
-                }
-            }
-        }
-        if self.stopping {
-            self.notice = Some(stopping_notice(self.busy_count()));
-        }
-    }
-
     pub(super) fn begin_job(&mut self, fixture: &str, job: Job) {
         self.jobs.insert(fixture.to_string(), job);
     }
 
-    fn end_job(&mut self, fixture: &str) {
+    pub(super) fn end_job(&mut self, fixture: &str) {
         self.jobs.remove(fixture);
     }
 

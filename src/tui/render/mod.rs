@@ -17,6 +17,7 @@ mod map;
 mod modal;
 mod panel;
 mod rma;
+mod rma_actions;
 mod torture;
 
 use ratatui::Frame;
