@@ -275,6 +275,12 @@ fn help_paged_to_its_end() {
     }
     press(&mut app, KeyCode::PageUp);
     assert_eq!(app.help_scroll, 0);
+    // Closed scrolled down, `?` opens it again from its top.
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::Esc);
+    type_text(&mut app, "?");
+    assert!(app.help);
+    assert_eq!(app.help_scroll, 0);
 }
 
 #[test]

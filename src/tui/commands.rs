@@ -155,7 +155,7 @@ impl App {
 
     pub(super) fn torture_key(&mut self, code: KeyCode) -> Action {
         match code {
-            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('?') => self.toggle_help(),
             KeyCode::Char(_) => self.not_a_scan_field(),
             KeyCode::F(5) => return self.start_campaign(),
             _ => {}
@@ -190,7 +190,7 @@ impl App {
 
     pub(super) fn rma_key(&mut self, code: KeyCode) -> Action {
         match code {
-            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('?') => self.toggle_help(),
             KeyCode::Char(_) => self.not_a_scan_field(),
             KeyCode::F(5) => return self.inspect(Via::Swd),
             KeyCode::F(8) => return self.inspect(Via::Dfu),

@@ -80,6 +80,7 @@ pub fn visible_rows(rows: u16) -> u16 {
 const PAGE: u16 = 10;
 
 impl App {
+    /// Opens from its top, or closes.
     pub(super) fn toggle_help(&mut self) {
         self.help = !self.help;
         self.help_scroll = 0;
