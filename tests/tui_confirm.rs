@@ -1,6 +1,7 @@
 //! Typed confirmations and the keys of the Torture and RMA views: RDP level 2 and recovery
-//! need the unit's label typed in a modal; a wrong entry refuses and nothing starts; a
-//! fixture busy with a campaign or RMA work takes nothing else.
+//! need the unit's label typed in a modal (the scanned label in any case, else the last 8 hex
+//! digits of its UID); a wrong entry refuses and nothing starts; a fixture busy with a
+//! campaign or RMA work takes nothing else.
 
 use std::time::Instant;
 
@@ -60,7 +61,7 @@ fn rdp_level_2_asks_for_the_label_and_passes_it_to_the_engine() {
     assert_eq!(press(&mut app, KeyCode::F(5)), Action::None);
     assert_eq!(press(&mut app, KeyCode::F(3)), Action::None);
     assert_eq!(app.view, View::Line);
-    type_text(&mut app, "b958888f");
+    type_text(&mut app, "lbl-2");
     assert_eq!(
         press(&mut app, KeyCode::Enter),
         Action::Start(StartRun {
@@ -68,12 +69,58 @@ fn rdp_level_2_asks_for_the_label_and_passes_it_to_the_engine() {
             units: vec![StartRequest {
                 fixture: "sim-2".into(),
                 label: Some("LBL-2".into()),
-                typed_label: Some("b958888f".into()),
+                typed_label: Some("LBL-2".into()),
             }],
             retest: false,
+            golden: false,
         })
     );
     assert!(app.modal.is_none());
+}
+
+#[test]
+fn a_scanned_label_full_of_shortcut_letters_is_the_one_to_type_in_any_case() {
+    let mut app = app();
+    press(&mut app, KeyCode::Tab);
+    let label = "F1qQ?xE";
+    type_text(&mut app, label);
+    assert_eq!(press(&mut app, KeyCode::Enter), Action::None);
+    // The UID's hex digits are not the label the engine checks once one was scanned.
+    type_text(&mut app, "b958888f");
+    assert_eq!(press(&mut app, KeyCode::Enter), Action::None);
+    let refused = app.notice.clone().unwrap_or_default();
+    assert!(refused.contains("not the unit's label"), "{refused}");
+    assert!(!app.fixture("sim-2").unwrap().busy);
+
+    type_text(&mut app, label);
+    press(&mut app, KeyCode::Enter);
+    // Letters and `?` go to the modal, never to a command.
+    let actions = type_text(&mut app, "f1Qq?Xe");
+    assert!(actions.iter().all(|a| *a == Action::None));
+    assert!(!app.help && app.view == View::Line);
+    let Action::Start(run) = press(&mut app, KeyCode::Enter) else {
+        panic!("the label typed in another case starts the unit");
+    };
+    assert_eq!(run.units[0].label.as_deref(), Some(label));
+    assert_eq!(run.units[0].typed_label.as_deref(), Some(label));
+}
+
+#[test]
+fn a_retest_of_an_inspected_unit_asks_for_the_last_8_hex_digits_of_its_uid() {
+    let mut app = app();
+    press(&mut app, KeyCode::F(4));
+    press(&mut app, KeyCode::Tab);
+    inspected(&mut app, "sim-2");
+    press(&mut app, KeyCode::F(6));
+    type_text(&mut app, "12345678");
+    assert_eq!(press(&mut app, KeyCode::Enter), Action::None, "not its UID");
+    press(&mut app, KeyCode::F(6));
+    type_text(&mut app, "b958888f");
+    let Action::Start(run) = press(&mut app, KeyCode::Enter) else {
+        panic!("its label starts the retest");
+    };
+    assert!(run.retest);
+    assert_eq!(run.units[0].typed_label.as_deref(), Some("B958888F"));
 }
 
 #[test]
@@ -136,7 +183,8 @@ fn recovery_needs_an_inspection_then_the_label_and_refuses_a_wrong_one() {
         press(&mut app, KeyCode::Enter),
         Action::Recover {
             fixture: "sim-1".into(),
-            typed: "b958888f".into()
+            // Typed in any case; the engine gets the label as recorded.
+            typed: "B958888F".into()
         }
     );
     assert!(app.working());

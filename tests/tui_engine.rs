@@ -5,83 +5,21 @@
 
 mod tui_support;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::path::Path;
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use station::record::Outcome;
 use station::station::torture::CutMode;
-use station::tui::{Action, App, EngineMessage, EngineRunner, PanelState, Theme};
-
-/// Simulated probes are keyed by serial process-wide: one bench user at a time.
-static BENCH: Mutex<()> = Mutex::new(());
-
-const DEADLINE: Duration = Duration::from_secs(300);
-
-/// The TUI's state and runner on the station file `path`, records in `records`.
-fn bench(path: &Path, records: &Path) -> (App, EngineRunner, Receiver<EngineMessage>) {
-    // The engine runs in this process: its station key goes to the build's temp area.
-    static KEYS: std::sync::Once = std::sync::Once::new();
-    KEYS.call_once(|| {
-        // SAFETY: set once, before any engine thread of this test binary reads the environment
-        // (every test takes the BENCH lock and calls this first).
-        unsafe { std::env::set_var("STATION_KEY_DIR", tui_support::key_dir()) };
-    });
-    let mut station = station::config::load_station(path).expect("the station loads");
-    station.records_dir = records.to_path_buf();
-    let abort: &'static AtomicBool = Box::leak(Box::new(AtomicBool::new(false)));
-    let app = App::for_station(&station, "tui-test", Theme::plain(), Instant::now());
-    let (runner, messages) = EngineRunner::new(Arc::new(station), "tui-test", abort);
-    (app, runner, messages)
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn press(app: &mut App, runner: &EngineRunner, code: KeyCode) -> Action {
-    let action = app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
-    runner.perform(&action);
-    action
-}
-
-fn type_text(app: &mut App, runner: &EngineRunner, text: &str) {
-    for c in text.chars() {
-        press(app, runner, KeyCode::Char(c));
-    }
-}
-
-/// Feed engine messages to the app until `done`, polling with a deadline.
-fn pump(app: &mut App, messages: &Receiver<EngineMessage>, done: impl Fn(&App) -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !done(app) {
-        assert!(
-            Instant::now() < deadline,
-            "still running after {DEADLINE:?}"
-        );
-        match messages.recv_timeout(Duration::from_millis(200)) {
-            Ok(message) => app.on_message(&message),
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => panic!("the engine channel closed"),
-        }
-        app.tick(Instant::now());
-    }
-}
+use station::tui::{Action, App, EngineMessage, PanelState};
+use tui_support::engine::{BENCH, DEADLINE, bench, press, pump, record_outcome, repo, type_text};
 
 fn outcomes(app: &App) -> Vec<Option<Outcome>> {
     app.fixtures
         .iter()
         .map(|f| f.verdict.as_ref().map(|v| v.outcome))
         .collect()
-}
-
-fn record_outcome(path: &str) -> String {
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(path).expect("the record exists")).unwrap();
-    record["outcome"].as_str().unwrap_or_default().to_string()
 }
 
 #[test]

@@ -45,6 +45,7 @@ fn start(id: u64, fixture: &str, label: Option<&str>) -> Action {
             typed_label: None,
         }],
         retest: false,
+        golden: false,
     })
 }
 

@@ -75,9 +75,10 @@ fn progress(app: &mut App, fixture: &str, unit: u64, name: &str, phase: &str, do
     });
 }
 
-const PASSING_STEPS: [&str; 6] = [
+const PASSING_STEPS: [&str; 7] = [
     "attach",
     "identify",
+    "traceability",
     "flash_bootloader",
     "option_bytes",
     "dfu_download",
@@ -142,7 +143,7 @@ fn running() {
     step(&mut app, "sim-1", 7, "attach", Outcome::Pass, None);
     step(&mut app, "sim-1", 7, "identify", Outcome::Pass, None);
     progress(&mut app, "sim-1", 7, "flash_bootloader", "program", 45_056);
-    for name in &PASSING_STEPS[..4] {
+    for name in &PASSING_STEPS[..5] {
         step(&mut app, "sim-2", 3, name, Outcome::Pass, None);
     }
     progress(&mut app, "sim-2", 3, "dfu_download", "program", 90_112);
@@ -175,7 +176,7 @@ fn failing_app(theme: Theme) -> App {
     };
     app.tick(t0 + Duration::from_secs(8));
     unit_passes(&mut app, "sim-1", 11, "UID-5ACE47BC5AC5372E928A2201");
-    for name in &PASSING_STEPS[..4] {
+    for name in &PASSING_STEPS[..5] {
         step(&mut app, "sim-2", 12, name, Outcome::Pass, None);
     }
     let why = "USB device 1209:df00 did not enumerate within 5s: check the USB cable, then retest";

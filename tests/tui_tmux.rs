@@ -2,7 +2,8 @@
 //! polling the screen with a deadline: four units start on a virtual bench in a temp dir, one
 //! arrives locked (the `rdp1` fault) and fails; its reason is on screen; the RMA view
 //! inspects it, refuses a wrong label, recovers it with the right one, and its retest passes.
-//! Skips, saying so, only when tmux is not installed.
+//! A station that requires an operator, started without `--operator`, asks for the name first
+//! and records it. Skips, saying so, only when tmux is not installed.
 
 mod tui_support;
 
@@ -199,4 +200,51 @@ fn four_units_one_locked_read_its_reason_recover_it_and_pass_the_retest() {
             "\"production\" \"PASS\""
         ]
     );
+}
+
+#[test]
+fn a_station_that_requires_an_operator_asks_for_the_name_and_records_it() {
+    if !tmux_installed() {
+        println!("SKIPPED tui_tmux: tmux is not installed (.ci/run installs it when root)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let top = "[operator]\nrequired = true";
+    let station = tui_support::policy_station(tmp.path(), "TUI-TMUX-OPERATOR", top, "");
+    let tmux = Tmux {
+        socket: tmp.path().join("tmux.sock"),
+    };
+    let command = format!(
+        "env STATION_KEY_DIR='{}' NO_COLOR=1 '{}' tui --station '{}' --time realtime:50; \
+         echo EXITED $?; sleep 600",
+        tui_support::key_dir().display(),
+        env!("CARGO_BIN_EXE_station"),
+        station.display()
+    );
+    tmux.start(&command);
+    tmux.wait_for("Who is operating this station?");
+    // Nothing starts before a name is given.
+    tmux.keys(&["F6"]);
+    tmux.type_text("Ana Lima");
+    tmux.keys(&["Enter"]);
+    let line = tmux.wait_for("operator Ana Lima");
+    assert!(!line.contains("Who is operating"), "{line}");
+    assert!(line.contains("○ Ready"), "{line}");
+    tmux.keys(&["F6"]);
+    tmux.wait_for("✓ PASS ·");
+    tmux.keys(&["F10"]);
+    tmux.wait_for("EXITED 0");
+    let unit = std::fs::read_dir(tmp.path().join("records"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("UID-"))
+        .expect("the unit's records");
+    let record = std::fs::read_dir(unit.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(record.path()).unwrap()).unwrap();
+    assert_eq!(v["operator"], "Ana Lima");
 }

@@ -479,7 +479,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             s.time = time;
             config::check_station(&s)
                 .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
-            let operator = operator.unwrap_or_else(|| s.operator.default.clone());
+            // A station that requires an operator and got none asks for the name in the TUI.
             install_abort_handler();
             crate::tui::run(
                 s,

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use super::counters::Counters;
-use super::engine::EngineMessage;
 use super::fixture::{Caps, FixturePanel};
+use super::gate::GoldenGate;
 use super::log::{Log, LogKind};
 use super::modal::Modal;
 use super::rma::RmaUnit;
@@ -52,6 +52,8 @@ pub struct StartRun {
     pub units: Vec<StartRequest>,
     /// Test the units the fixtures hold again instead of newly arrived ones.
     pub retest: bool,
+    /// The shift's golden-unit check on the unit the fixture holds, instead of production.
+    pub golden: bool,
 }
 
 /// What the event loop must do after a key.
@@ -69,6 +71,15 @@ pub enum Action {
         fixture: String,
         typed: String,
     },
+    /// Write a rework clearance for `unit` (its UID or serial), by the technician `by`.
+    ClearRework {
+        fixture: String,
+        unit: String,
+        by: String,
+        reason: Option<String>,
+    },
+    /// The operator named themselves: later work records this name.
+    SetOperator(String),
     /// Set the abort flag; quit once the in-flight work has closed as ABORTED.
     Abort,
     /// Quit now.
@@ -81,6 +92,7 @@ pub enum Job {
     Torture,
     Inspect,
     Recover,
+    Clear,
 }
 
 impl Job {
@@ -89,6 +101,7 @@ impl Job {
             Job::Torture => "torture campaign",
             Job::Inspect => "RMA inspection",
             Job::Recover => "RMA recovery",
+            Job::Clear => "rework clearance",
         }
     }
 }
@@ -116,6 +129,12 @@ pub struct App {
     pub campaigns: BTreeMap<String, Campaign>,
     /// What the RMA view knows of each fixture's unit.
     pub rma: BTreeMap<String, RmaUnit>,
+    /// The station's golden unit, and whether production waits for its check.
+    pub golden: GoldenGate,
+    /// Help rows scrolled past (PgUp/PgDn while the help is open).
+    pub help_scroll: u16,
+    /// The terminal's size at the last frame (columns, rows), once known.
+    pub screen: Option<(u16, u16)>,
     jobs: BTreeMap<String, Job>,
     /// Engine runs whose thread has not ended yet.
     runs_in_flight: BTreeSet<u64>,
@@ -153,6 +172,9 @@ impl App {
             stopping: false,
             campaigns: BTreeMap::new(),
             rma: BTreeMap::new(),
+            golden: GoldenGate::default(),
+            help_scroll: 0,
+            screen: None,
             jobs: BTreeMap::new(),
             runs_in_flight: BTreeSet::new(),
             next_run: 1,
@@ -169,6 +191,10 @@ impl App {
             .map(|f| (f.id.clone(), station.profile_of(f).name.clone()))
             .collect();
         let mut app = Self::new(station.id.clone(), operator, fixtures, theme, now);
+        app.golden.uid = station
+            .golden
+            .as_ref()
+            .map(|(uid, _)| uid.to_ascii_uppercase());
         for (panel, fixture) in app.fixtures.iter_mut().zip(&station.fixtures) {
             let profile = station.profile_of(fixture);
             panel.caps = Caps {
@@ -247,37 +273,11 @@ impl App {
         self.exit_status = self.exit_status.worst(exit_status_of(outcome));
     }
 
-    pub fn on_message(&mut self, message: &EngineMessage) {
-        match message {
-            EngineMessage::Event(event) => self.on_event(event),
-            EngineMessage::RunEnded { run, error } => self.on_run_ended(*run, error.as_deref()),
-            EngineMessage::TortureEnded { fixture, end } => {
-                self.end_job(fixture);
-                self.campaign_ended(fixture, end);
-            }
-            EngineMessage::Inspected { fixture, result } => {
-                self.end_job(fixture);
-                self.inspected(fixture, result);
-            }
-            EngineMessage::Recovered {
-                fixture,
-                end,
-                after,
-            } => {
-                self.end_job(fixture);
-                self.recovered(fixture, end, after.as_ref());
-            }
-        }
-        if self.stopping {
-            self.notice = Some(stopping_notice(self.busy_count()));
-        }
-    }
-
     pub(super) fn begin_job(&mut self, fixture: &str, job: Job) {
         self.jobs.insert(fixture.to_string(), job);
     }
 
-    fn end_job(&mut self, fixture: &str) {
+    pub(super) fn end_job(&mut self, fixture: &str) {
         self.jobs.remove(fixture);
     }
 
@@ -298,6 +298,15 @@ impl App {
 
     /// Mark the requests' fixtures as started, as one engine run for the caller to start.
     pub(super) fn start(&mut self, units: Vec<StartRequest>, retest: bool) -> StartRun {
+        self.start_run(units, retest, false)
+    }
+
+    pub(super) fn start_run(
+        &mut self,
+        units: Vec<StartRequest>,
+        retest: bool,
+        golden: bool,
+    ) -> StartRun {
         let (now, id) = (self.now, self.next_run);
         self.next_run += 1;
         self.runs_in_flight.insert(id);
@@ -311,13 +320,22 @@ impl App {
             if retest {
                 said.push_str(", retest of the unit on the fixture");
             }
+            if golden {
+                said = "golden-unit check of the unit on the fixture".into();
+            }
             if let Some(panel) = self.fixture_mut(&request.fixture) {
                 panel.begin(id, label, now);
+                panel.golden = golden;
             }
             self.log
                 .push(LogKind::Info, format!("{} start, {said}", request.fixture));
         }
-        StartRun { id, units, retest }
+        StartRun {
+            id,
+            units,
+            retest,
+            golden,
+        }
     }
 }
 

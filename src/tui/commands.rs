@@ -5,18 +5,17 @@ use crossterm::event::KeyCode;
 
 use super::app::{Action, App, Job, StartRequest};
 use super::modal::{Confirm, Modal};
-use super::rma::RecoverRun;
 use super::torture::Campaign;
 use crate::station::rma::inspect::Via;
 
 impl App {
-    fn refuse_start(&self) -> Option<String> {
+    pub(super) fn refuse_start(&self) -> Option<String> {
         self.stopping
             .then(|| "Stopping: nothing new starts · F10 again quits now".to_string())
     }
 
     /// The selected fixture's id when nothing refuses new work on it; else says why.
-    fn free_selected(&mut self) -> Option<String> {
+    pub(super) fn free_selected(&mut self) -> Option<String> {
         if let Some(why) = self.refuse_start() {
             self.notice = Some(why);
             return None;
@@ -36,6 +35,9 @@ impl App {
             self.notice = Some("Scan the unit's label first · F6 starts without a scan".into());
             return Action::None;
         }
+        if self.production_refused() {
+            return Action::None;
+        }
         let Some(fixture) = self.free_selected() else {
             // The label stays: Tab to a free fixture, then Enter.
             return Action::None;
@@ -47,6 +49,9 @@ impl App {
     /// F6 in the Line view: the selected fixture starts a new unit without a scan; the engine
     /// names it by the serial it reads from the chip (its UID).
     pub(super) fn start_without_scan(&mut self) -> Action {
+        if self.production_refused() {
+            return Action::None;
+        }
         match self.free_selected() {
             Some(fixture) => self.request_start(fixture, None, false),
             None => Action::None,
@@ -55,6 +60,17 @@ impl App {
 
     /// A start, behind a typed confirmation when the profile locks units for good.
     fn request_start(&mut self, fixture: String, label: Option<String>, retest: bool) -> Action {
+        // The label the engine checks: the scanned one, else the last 8 hex digits of the UID,
+        // known before the start only for a retest of an inspected unit.
+        let inspected_uid = self
+            .rma
+            .get(&fixture)
+            .and_then(|u| u.inspection.as_ref())
+            .and_then(|v| v.uid.clone());
+        let expected = label.clone().or_else(|| {
+            let uid = inspected_uid.filter(|_| retest)?;
+            Some(uid[uid.len().saturating_sub(8)..].to_string())
+        });
         let request = StartRequest {
             fixture: fixture.clone(),
             label,
@@ -67,7 +83,11 @@ impl App {
         {
             self.modal = Some(Modal::new(
                 fixture,
-                Confirm::PermanentLock { request, retest },
+                Confirm::PermanentLock {
+                    request,
+                    retest,
+                    expected,
+                },
             ));
             return Action::None;
         }
@@ -83,6 +103,9 @@ impl App {
     pub(super) fn start_all_free(&mut self) -> Action {
         if let Some(why) = self.refuse_start() {
             self.notice = Some(why);
+            return Action::None;
+        }
+        if self.production_refused() {
             return Action::None;
         }
         let free: Vec<(String, bool)> = self
@@ -132,7 +155,7 @@ impl App {
 
     pub(super) fn torture_key(&mut self, code: KeyCode) -> Action {
         match code {
-            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('?') => self.toggle_help(),
             KeyCode::Char(_) => self.not_a_scan_field(),
             KeyCode::F(5) => return self.start_campaign(),
             _ => {}
@@ -167,12 +190,13 @@ impl App {
 
     pub(super) fn rma_key(&mut self, code: KeyCode) -> Action {
         match code {
-            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('?') => self.toggle_help(),
             KeyCode::Char(_) => self.not_a_scan_field(),
             KeyCode::F(5) => return self.inspect(Via::Swd),
             KeyCode::F(8) => return self.inspect(Via::Dfu),
             KeyCode::F(7) => self.ask_recover(),
             KeyCode::F(6) => return self.retest(),
+            KeyCode::F(9) => self.ask_rework_clear(),
             _ => {}
         }
         Action::None
@@ -218,70 +242,12 @@ impl App {
 
     /// F6 in the RMA view: the production steps again on the unit the fixture holds.
     fn retest(&mut self) -> Action {
+        if self.production_refused() {
+            return Action::None;
+        }
         match self.free_selected() {
             Some(fixture) => self.request_start(fixture, None, true),
             None => Action::None,
-        }
-    }
-
-    /// A confirmation is open: it takes typing, Enter answers, Esc cancels.
-    pub(super) fn modal_key(&mut self, code: KeyCode, chord: bool) -> Action {
-        let Some(modal) = self.modal.as_mut() else {
-            return Action::None;
-        };
-        match code {
-            KeyCode::Char(c) if !chord => modal.type_char(c),
-            KeyCode::Backspace => {
-                modal.typed.pop();
-            }
-            KeyCode::Esc => {
-                self.modal = None;
-                self.notice = Some("Cancelled: nothing was changed".into());
-            }
-            KeyCode::Enter => return self.answer_modal(),
-            _ => {}
-        }
-        Action::None
-    }
-
-    fn answer_modal(&mut self) -> Action {
-        let Some(modal) = self.modal.take() else {
-            return Action::None;
-        };
-        let typed = match modal.check() {
-            Ok(typed) => typed,
-            Err(why) => {
-                let why = format!("Refused: {why}");
-                self.log.push(super::log::LogKind::Info, why.clone());
-                if matches!(modal.confirm, Confirm::Recover { .. }) {
-                    self.rma_unit(&modal.fixture).refused = Some(why.clone());
-                }
-                self.notice = Some(why);
-                return Action::None;
-            }
-        };
-        if let Some(why) = self
-            .refuse_start()
-            .or_else(|| self.occupied(&modal.fixture))
-        {
-            self.notice = Some(why);
-            return Action::None;
-        }
-        self.notice = None;
-        match modal.confirm {
-            Confirm::PermanentLock {
-                mut request,
-                retest,
-            } => {
-                request.typed_label = Some(typed);
-                Action::Start(self.start(vec![request], retest))
-            }
-            Confirm::Recover { .. } => {
-                let fixture = modal.fixture;
-                self.rma_unit(&fixture).recover = Some(RecoverRun::default());
-                self.begin_job(&fixture, Job::Recover);
-                Action::Recover { fixture, typed }
-            }
         }
     }
 }

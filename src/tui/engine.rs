@@ -1,14 +1,15 @@
 //! The engine off the UI thread: every start action, campaign and RMA action runs on its own
 //! background thread, and everything it says comes back through one channel: the engine's
-//! events (the same as `--json`) and how each piece of work ended.
+//! events (the same as `--json`), how each piece of work ended, and what the records add
+//! (cycles, attempts, the golden-unit gate).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::app::{Action, StartRun};
-use super::jobs;
-use super::rma::{JobEnd, UnitView};
+use super::jobs::{self, Survey};
+use super::rma::{JobEnd, UnitHistory, UnitView};
 use super::torture::CampaignEnd;
 use crate::config::Station;
 use crate::station::rma::inspect::Via;
@@ -38,11 +39,62 @@ pub enum EngineMessage {
         end: JobEnd,
         after: Option<Result<UnitView, String>>,
     },
+    /// A rework clearance ended; `history` is the unit's history after it.
+    Cleared {
+        fixture: String,
+        end: JobEnd,
+        history: Option<Result<UnitHistory, String>>,
+    },
+    /// What the records say of the station, at start and after each engine run.
+    Surveyed(Survey),
+    /// Production was refused before any unit started: it waits for the golden unit.
+    RunRefused {
+        run: u64,
+        why: String,
+    },
+    /// A unit's record was written: its production attempt and the fixture's cycles.
+    UnitRecorded {
+        fixture: String,
+        unit: u64,
+        attempt: Option<u32>,
+        cycles: Option<u64>,
+    },
+}
+
+/// A background thread's way back: the engine's events, each unit's record read as it is
+/// written, and any other message.
+struct Reporter {
+    sender: Sender<EngineMessage>,
+}
+
+impl Reporter {
+    fn send(&self, message: EngineMessage) {
+        let _ = self.sender.send(message);
+    }
+}
+
+impl station::EventSink for Reporter {
+    fn emit(&self, event: Event) {
+        let recorded = match &event {
+            Event::UnitFinished {
+                fixture,
+                unit,
+                record,
+                ..
+            } => jobs::recorded(fixture, *unit, record),
+            _ => None,
+        };
+        self.send(EngineMessage::Event(event));
+        if let Some(message) = recorded {
+            self.send(message);
+        }
+    }
 }
 
 pub struct EngineRunner {
     station: Arc<Station>,
-    operator: String,
+    /// Set once the operator names themselves when the station requires it.
+    operator: Mutex<String>,
     abort: &'static AtomicBool,
     sender: Sender<EngineMessage>,
 }
@@ -56,7 +108,7 @@ impl EngineRunner {
         let (sender, receiver) = channel();
         let runner = Self {
             station,
-            operator: operator.into(),
+            operator: Mutex::new(operator.into()),
             abort,
             sender,
         };
@@ -71,8 +123,30 @@ impl EngineRunner {
             Action::Torture(fixture) => self.torture(fixture),
             Action::Inspect(fixture, via) => self.inspect(fixture, *via),
             Action::Recover { fixture, typed } => self.recover(fixture, typed),
+            Action::ClearRework {
+                fixture,
+                unit,
+                by,
+                reason,
+            } => self.clear_rework(fixture, unit, by, reason.as_deref()),
+            Action::SetOperator(name) => {
+                *self.operator.lock().unwrap_or_else(PoisonError::into_inner) = name.clone()
+            }
             Action::Abort | Action::Exit => self.abort(),
         }
+    }
+
+    fn operator(&self) -> String {
+        self.operator
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Read the fixtures' cycles and the golden-unit gate from the records, off the UI thread.
+    pub fn survey(&self) {
+        let ended = EngineMessage::Surveyed;
+        self.spawn("survey".into(), ended, |station, _| jobs::survey(station));
     }
 
     /// Start the run's units on one background thread; the engine runs the fixtures in
@@ -81,7 +155,7 @@ impl EngineRunner {
         let fixtures: Vec<String> = run.units.iter().map(|u| u.fixture.clone()).collect();
         let options = RunOptions {
             units: fixtures.len() as u64,
-            operator: self.operator.clone(),
+            operator: self.operator(),
             fixtures,
             abort: self.abort,
             typed_labels: run
@@ -95,19 +169,33 @@ impl EngineRunner {
                 .iter()
                 .filter_map(|u| Some((u.fixture.clone(), u.label.clone()?)))
                 .collect(),
-            golden: false,
+            golden: run.golden,
         };
         let id = run.id;
         let ended = move |error| EngineMessage::RunEnded { run: id, error };
-        self.spawn(format!("engine-run-{id}"), ended, move |station, sink| {
-            station::run(station, &options, sink)
-                .err()
-                .map(|e| e.message)
-        });
+        self.spawn(
+            format!("engine-run-{id}"),
+            ended,
+            move |station, reporter| {
+                // Refused before anything starts: the fixtures stay free, the view says why.
+                if let Some(why) = (!options.golden)
+                    .then(|| jobs::golden_waiting(station))
+                    .flatten()
+                {
+                    reporter.send(EngineMessage::RunRefused { run: id, why });
+                    return None;
+                }
+                let error = station::run(station, &options, reporter)
+                    .err()
+                    .map(|e| e.message);
+                reporter.send(EngineMessage::Surveyed(jobs::survey(station)));
+                error
+            },
+        );
     }
 
     pub fn torture(&self, fixture: &str) {
-        let (id, operator, abort) = (fixture.to_string(), self.operator.clone(), self.abort);
+        let (id, operator, abort) = (fixture.to_string(), self.operator(), self.abort);
         let ended = {
             let fixture = id.clone();
             move |end| EngineMessage::TortureEnded { fixture, end }
@@ -130,7 +218,7 @@ impl EngineRunner {
 
     pub fn recover(&self, fixture: &str, typed: &str) {
         let (id, typed) = (fixture.to_string(), typed.to_string());
-        let (operator, abort) = (self.operator.clone(), self.abort);
+        let (operator, abort) = (self.operator(), self.abort);
         let ended = {
             let fixture = id.clone();
             move |(end, after)| EngineMessage::Recovered {
@@ -141,6 +229,22 @@ impl EngineRunner {
         };
         self.spawn(format!("recover-{id}"), ended, move |station, sink| {
             jobs::recover(station, &id, &typed, operator, abort, sink)
+        });
+    }
+
+    pub fn clear_rework(&self, fixture: &str, unit: &str, by: &str, reason: Option<&str>) {
+        let (id, unit, by) = (fixture.to_string(), unit.to_string(), by.to_string());
+        let reason = reason.map(str::to_string);
+        let ended = {
+            let fixture = id.clone();
+            move |(end, history)| EngineMessage::Cleared {
+                fixture,
+                end,
+                history,
+            }
+        };
+        self.spawn(format!("rework-{id}"), ended, move |station, _| {
+            jobs::clear_rework(station, &unit, &by, reason.as_deref())
         });
     }
 
@@ -155,20 +259,18 @@ impl EngineRunner {
         &self,
         name: String,
         ended: impl FnOnce(T) -> EngineMessage + Clone + Send + 'static,
-        work: impl FnOnce(&Station, &dyn station::EventSink) -> T + Send + 'static,
+        work: impl FnOnce(&Station, &Reporter) -> T + Send + 'static,
     ) {
         let (station, sender) = (self.station.clone(), self.sender.clone());
         let never_ran = ended.clone();
         let body = move || {
-            let sink = {
-                let sender = sender.clone();
-                move |event: Event| {
-                    let _ = sender.send(EngineMessage::Event(event));
-                }
+            let reporter = Reporter {
+                sender: sender.clone(),
             };
-            let result =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&station, &sink)))
-                    .unwrap_or_else(|panic| T::crashed(panic_text(&panic)));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                work(&station, &reporter)
+            }))
+            .unwrap_or_else(|panic| T::crashed(panic_text(&panic)));
             let _ = sender.send(ended(result));
         };
         if let Err(e) = std::thread::Builder::new().name(name).spawn(body) {

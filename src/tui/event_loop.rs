@@ -46,13 +46,14 @@ impl Input for Crossterm {
 }
 
 pub fn run(station: Station, options: TuiOptions) -> Result<ExitStatus, StationError> {
-    let mut app = App::for_station(
-        &station,
-        &options.operator,
-        Theme::from_env(),
-        Instant::now(),
-    );
-    let (runner, messages) = EngineRunner::new(Arc::new(station), &options.operator, options.abort);
+    let starting = super::starting_operator(&station, options.operator);
+    let operator = starting.clone().unwrap_or_default();
+    let mut app = App::for_station(&station, &operator, Theme::from_env(), Instant::now());
+    if starting.is_none() {
+        app.ask_operator();
+    }
+    let (runner, messages) = EngineRunner::new(Arc::new(station), operator, options.abort);
+    runner.survey();
     let mut session = TerminalSession::enter().map_err(terminal_error)?;
     drive(
         &mut session.terminal,
@@ -78,6 +79,8 @@ pub fn drive<B: Backend>(
 ) -> io::Result<()> {
     loop {
         app.tick(Instant::now());
+        let size = terminal.size()?;
+        app.resize(size.width, size.height);
         terminal.draw(|frame| render(app, frame))?;
         let wait = if app.working() { BUSY_WAIT } else { IDLE_WAIT };
         // Resizes need nothing more than the redraw at the top of the loop.

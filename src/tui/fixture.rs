@@ -62,8 +62,15 @@ pub struct FixturePanel {
     pub busy: bool,
     /// The engine run (one per start action) the current unit belongs to.
     pub run: Option<u64>,
-    /// The scanned label (the engine does not record labels yet).
+    /// The scanned label; the engine records it and binds it to the chip.
     pub label: Option<String>,
+    /// The unit is the shift's golden-unit check, not production.
+    pub golden: bool,
+    /// Units the fixture has been given, in all sessions (its records' `fixture_cycles`, the
+    /// store's unit counter): pogo pins and cables wear with them.
+    pub cycles: Option<u64>,
+    /// The unit's production attempt, from its record.
+    pub attempt: Option<u32>,
     pub unit: Option<u64>,
     /// Known once the unit's record is written.
     pub serial: Option<String>,
@@ -87,6 +94,9 @@ impl FixturePanel {
             busy: false,
             run: None,
             label: None,
+            golden: false,
+            cycles: None,
+            attempt: None,
             unit: None,
             serial: None,
             step: None,
@@ -112,6 +122,7 @@ impl FixturePanel {
     pub fn begin(&mut self, run: u64, label: Option<String>, now: Instant) {
         *self = Self {
             caps: self.caps,
+            cycles: self.cycles,
             busy: true,
             run: Some(run),
             label,
@@ -123,14 +134,43 @@ impl FixturePanel {
         };
     }
 
-    pub fn step_started(&mut self, unit: u64, step: &str) {
+    /// The engine numbers a fixture's units with its cycle counter.
+    fn note_unit(&mut self, unit: u64) {
         self.unit = Some(unit);
+        self.note_cycles(unit);
+    }
+
+    pub fn note_cycles(&mut self, cycles: u64) {
+        if cycles > 0 {
+            self.cycles = Some(self.cycles.unwrap_or(0).max(cycles));
+        }
+    }
+
+    /// What the unit's record adds: its attempt, the fixture's cycles.
+    pub fn recorded(&mut self, unit: u64, attempt: Option<u32>, cycles: Option<u64>) {
+        if self.unit == Some(unit) {
+            self.attempt = attempt;
+        }
+        self.note_cycles(cycles.unwrap_or(0));
+    }
+
+    /// A start the engine refused before any unit began: the fixture is as it was, free.
+    pub fn withdraw(&mut self) {
+        self.busy = false;
+        self.run = None;
+        self.label = None;
+        self.golden = false;
+        self.started_at = None;
+    }
+
+    pub fn step_started(&mut self, unit: u64, step: &str) {
+        self.note_unit(unit);
         self.step = Some(step.to_string());
         self.progress = None;
     }
 
     pub fn progressed(&mut self, unit: u64, step: &str, progress: Progress) {
-        self.unit = Some(unit);
+        self.note_unit(unit);
         if self.step.as_deref() != Some(step) {
             self.step = Some(step.to_string());
         }
@@ -152,7 +192,7 @@ impl FixturePanel {
         now: Instant,
     ) {
         self.busy = false;
-        self.unit = Some(unit);
+        self.note_unit(unit);
         self.serial = Some(serial.to_string());
         self.record = Some(record.to_string());
         self.verdict = Some(verdict);
@@ -205,5 +245,18 @@ mod tests {
         assert_eq!(p.state(), PanelState::Starting);
         assert_eq!((p.id.as_str(), p.profile.as_str()), ("sim-1", "f407-demo"));
         assert!(p.verdict.is_none() && p.serial.is_none());
+        assert_eq!(p.cycles, Some(3), "the fixture's cycles stay");
+    }
+
+    #[test]
+    fn cycles_only_grow_and_the_attempt_is_the_units_own() {
+        let mut p = FixturePanel::new("sim-1", "f407-demo");
+        p.note_cycles(40);
+        p.step_started(12, "attach");
+        assert_eq!(p.cycles, Some(40));
+        p.recorded(11, Some(3), Some(41));
+        assert_eq!((p.cycles, p.attempt), (Some(41), None));
+        p.recorded(12, Some(2), None);
+        assert_eq!(p.attempt, Some(2));
     }
 }

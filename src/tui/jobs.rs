@@ -1,19 +1,23 @@
 //! The work the runner's threads do besides production runs, through the same library
-//! functions as `station torture`, `station inspect`, `station history` and `station recover`.
+//! functions as `station torture`, `station inspect`, `station history`, `station recover` and
+//! `station rework clear`; and what the TUI reads from the records (cycles, attempts, the
+//! golden-unit gate).
 
 use std::sync::atomic::AtomicBool;
 
-use super::rma::{JobEnd, UnitView};
+use super::engine::EngineMessage;
+use super::rma::{JobEnd, UnitHistory, UnitView};
 use super::torture::CampaignEnd;
 use crate::config::Station;
 use crate::error::{ExitStatus, StationError};
-use crate::record::{History, Outcome, RecordStore};
+use crate::record::{History, Outcome, Record, RecordStore};
 use crate::station::EventSink;
 use crate::station::campaign::{self, TortureOptions};
 use crate::station::fresh;
 use crate::station::rma::UnitRef;
 use crate::station::rma::inspect::{self, Via};
 use crate::station::rma::recover::{self, Gate, RecoverOptions};
+use crate::station::{gates, rework};
 
 /// What a piece of work reports when its thread panicked or never started.
 pub trait Crashable {
@@ -47,7 +51,13 @@ impl Crashable for Result<UnitView, String> {
     }
 }
 
-impl Crashable for (JobEnd, Option<Result<UnitView, String>>) {
+impl Crashable for Survey {
+    fn crashed(_: String) -> Self {
+        Survey::default()
+    }
+}
+
+impl<T> Crashable for (JobEnd, Option<T>) {
     fn crashed(why: String) -> Self {
         let end = JobEnd {
             outcome: Outcome::Error,
@@ -156,4 +166,79 @@ pub fn recover(
     };
     let after = (end.record.is_some()).then(|| inspect(station, id, Via::Swd));
     (end, after)
+}
+
+/// What the records say of the station: each fixture's cycle count, and why production waits
+/// for the golden unit, if it does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Survey {
+    pub cycles: Vec<(String, u64)>,
+    pub golden_waiting: Option<String>,
+}
+
+pub fn survey(station: &Station) -> Survey {
+    let store = RecordStore::open(&station.records_dir).ok();
+    let cycles = station
+        .fixtures
+        .iter()
+        .filter_map(|f| {
+            let n = store.as_ref()?.unit_count(&f.id).ok()?;
+            Some((f.id.clone(), n))
+        })
+        .collect();
+    Survey {
+        cycles,
+        golden_waiting: golden_waiting(station),
+    }
+}
+
+/// The engine's refusal when production waits for the golden unit; None when it may run (or
+/// the records cannot say: the run itself then reports the trouble).
+pub fn golden_waiting(station: &Station) -> Option<String> {
+    let store = RecordStore::open(&station.records_dir).ok()?;
+    match gates::golden_passed(station, &store) {
+        Err(e) if e.status == ExitStatus::Usage => Some(e.message),
+        _ => None,
+    }
+}
+
+/// What a unit's record adds to its events: its attempt and the fixture's cycles.
+pub fn recorded(fixture: &str, unit: u64, path: &str) -> Option<EngineMessage> {
+    let bytes = std::fs::read(path).ok()?;
+    let record: Record = serde_json::from_slice(&bytes).ok()?;
+    Some(EngineMessage::UnitRecorded {
+        fixture: fixture.to_string(),
+        unit,
+        attempt: record.attempt,
+        cycles: record.hardware.and_then(|h| h.fixture_cycles),
+    })
+}
+
+/// `station rework clear`, then the unit's history with the clearance in it.
+pub fn clear_rework(
+    station: &Station,
+    unit: &str,
+    by: &str,
+    reason: Option<&str>,
+) -> (JobEnd, Option<Result<UnitHistory, String>>) {
+    let end = match rework::clear(station, unit, by, reason) {
+        Ok(cleared) => JobEnd {
+            outcome: Outcome::Pass,
+            text: format!(
+                "{} cleared for production by {by} ({} failures)",
+                cleared.serial, cleared.failures
+            ),
+            record: Some(cleared.path.display().to_string()),
+        },
+        Err(e) => JobEnd {
+            outcome: outcome_of(&e),
+            text: e.message,
+            record: None,
+        },
+    };
+    let history = RecordStore::open(&station.records_dir)
+        .and_then(|store| store.history(unit))
+        .map(|h| UnitHistory::new(&h))
+        .map_err(|e| e.to_string());
+    (end, Some(history))
 }

@@ -30,7 +30,7 @@ impl App {
             // Any other Ctrl or Alt chord is not a label character.
             KeyCode::Char(_) if ctrl || key.modifiers.contains(KeyModifiers::ALT) => Action::None,
             KeyCode::F(1) => {
-                self.help = !self.help;
+                self.toggle_help();
                 Action::None
             }
             KeyCode::F(2) => self.show(View::Line),
@@ -66,28 +66,12 @@ impl App {
         Action::None
     }
 
-    /// Over the help: Esc closes it; in the Line view a scan closes it and is kept.
-    fn help_key(&mut self, code: KeyCode) -> Action {
-        match code {
-            KeyCode::Esc => self.help = false,
-            KeyCode::Char('?') if !self.view.has_scan_field() => self.help = false,
-            KeyCode::Char(_) if self.view.has_scan_field() => {
-                // A scan must never be lost behind the help.
-                self.help = false;
-                return self.line_key(code);
-            }
-            KeyCode::Char(_) => self.not_a_scan_field(),
-            _ => {}
-        }
-        Action::None
-    }
-
     /// Letters in a view without a scan field: never a command, only a hint.
     pub(super) fn not_a_scan_field(&mut self) {
         self.notice = Some("No scan field here: F2 goes to the Line view to scan".into());
     }
 
-    fn line_key(&mut self, code: KeyCode) -> Action {
+    pub(super) fn line_key(&mut self, code: KeyCode) -> Action {
         match code {
             KeyCode::Char(c) => self.type_char(c),
             KeyCode::Esc => {
@@ -100,6 +84,7 @@ impl App {
             KeyCode::Enter => return self.start_scanned(),
             KeyCode::F(5) => return self.start_all_free(),
             KeyCode::F(6) => return self.start_without_scan(),
+            KeyCode::F(9) => return self.start_golden(),
             _ => {}
         }
         Action::None
@@ -117,6 +102,11 @@ impl App {
                 "A label has at most {MAX_LABEL_CHARS} characters (Esc clears)"
             ));
         }
+    }
+
+    /// The terminal's size, for what depends on it (how far the help scrolls).
+    pub fn resize(&mut self, columns: u16, rows: u16) {
+        self.screen = Some((columns, rows));
     }
 
     fn select_by(&mut self, step: isize) -> Action {

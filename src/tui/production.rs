@@ -1,7 +1,9 @@
-//! Engine events into the App: routed by what runs on their fixture (a production unit, a
-//! torture campaign or an RMA recovery), and the production side of it.
+//! Engine messages into the App: events routed by what runs on their fixture (a production
+//! unit, a torture campaign or an RMA recovery), the production side of them, and how each
+//! piece of work ended.
 
 use super::app::{App, Job, stopping_notice};
+use super::engine::EngineMessage;
 use super::fixture::{Progress, Verdict};
 use super::log::LogKind;
 use crate::record::Outcome;
@@ -19,6 +21,52 @@ fn fixture_of(event: &Event) -> &str {
 }
 
 impl App {
+    pub fn on_message(&mut self, message: &EngineMessage) {
+        match message {
+            EngineMessage::Event(event) => self.on_event(event),
+            EngineMessage::RunEnded { run, error } => self.on_run_ended(*run, error.as_deref()),
+            EngineMessage::TortureEnded { fixture, end } => {
+                self.end_job(fixture);
+                self.campaign_ended(fixture, end);
+            }
+            EngineMessage::Inspected { fixture, result } => {
+                self.end_job(fixture);
+                self.inspected(fixture, result);
+            }
+            EngineMessage::Recovered {
+                fixture,
+                end,
+                after,
+            } => {
+                self.end_job(fixture);
+                self.recovered(fixture, end, after.as_ref());
+            }
+            EngineMessage::Cleared {
+                fixture,
+                end,
+                history,
+            } => {
+                self.end_job(fixture);
+                self.cleared(fixture, end, history.as_ref());
+            }
+            EngineMessage::Surveyed(survey) => self.surveyed(survey),
+            EngineMessage::RunRefused { run, why } => self.run_refused(*run, why),
+            EngineMessage::UnitRecorded {
+                fixture,
+                unit,
+                attempt,
+                cycles,
+            } => {
+                if let Some(panel) = self.fixture_mut(fixture) {
+                    panel.recorded(*unit, *attempt, *cycles);
+                }
+            }
+        }
+        if self.stopping {
+            self.notice = Some(stopping_notice(self.busy_count()));
+        }
+    }
+
     pub fn on_event(&mut self, event: &Event) {
         let job = self.job(fixture_of(event));
         match (event, job) {
@@ -103,10 +151,15 @@ impl App {
             outcome,
             failure: failure.clone(),
         };
+        let mut golden = false;
         if let Some(panel) = self.fixture_mut(fixture) {
             panel.unit_finished(unit, serial, verdict, record, now);
+            golden = panel.golden;
         }
-        self.counters.unit_finished(serial, outcome);
+        // The golden unit's check is not production: the counters leave it out, as stats do.
+        if !golden {
+            self.counters.unit_finished(serial, outcome);
+        }
         self.record_outcome(outcome);
         self.log.push(
             LogKind::Outcome(outcome),

@@ -3,9 +3,10 @@
 use crate::record::Outcome;
 
 /// The provisioning steps in order (docs/events.md), with the words an operator reads.
-pub const STEPS: [(&str, &str); 6] = [
+pub const STEPS: [(&str, &str); 7] = [
     ("attach", "Attaching the probe"),
     ("identify", "Identifying the chip"),
+    ("traceability", "Checking the records"),
     ("flash_bootloader", "Flashing the bootloader"),
     ("option_bytes", "Setting option bytes"),
     ("dfu_download", "Downloading application"),
@@ -17,11 +18,23 @@ pub fn step_number(step: &str) -> Option<usize> {
     STEPS.iter().position(|(id, _)| *id == step).map(|i| i + 1)
 }
 
+/// Steps some units run besides [`STEPS`]: unit data, and the golden-unit check's own.
+const OTHER_STEPS: [(&str, &str); 3] = [
+    ("unit_data", "Writing the unit data"),
+    ("golden_identity", "Checking it is the golden unit"),
+    ("option_bytes_check", "Checking the option bytes"),
+];
+
 pub fn step_title(step: &str) -> String {
     STEPS
         .iter()
+        .chain(&OTHER_STEPS)
         .find(|(id, _)| *id == step)
         .map_or_else(|| step.replace('_', " "), |(_, title)| (*title).to_string())
+}
+
+fn known_step(step: &str) -> bool {
+    STEPS.iter().chain(&OTHER_STEPS).any(|(id, _)| *id == step)
 }
 
 pub fn phase_title(phase: &str) -> String {
@@ -83,7 +96,7 @@ pub fn explain(outcome: Outcome, failure: Option<&str>) -> Explanation {
 /// The engine writes failures as "step: message".
 fn split_step(failure: &str) -> (Option<&str>, &str) {
     match failure.split_once(": ") {
-        Some((step, rest)) if step_number(step).is_some() => (Some(step), rest),
+        Some((step, rest)) if known_step(step) => (Some(step), rest),
         _ => (None, failure),
     }
 }
@@ -99,6 +112,18 @@ fn unit_fault(step: Option<&str>, message: &str) -> (String, String) {
         "attach" | "flash_bootloader" | "option_bytes" if text.contains("protected") => (
             "The chip is read-protected (locked) and cannot be programmed",
             "set the unit aside for RMA (inspect, recover, then retest it)",
+        ),
+        "traceability" if text.contains("routed to rework") => (
+            "Routed to rework (failed too often)",
+            "set it aside; a technician clears it in RMA (F4, F9)",
+        ),
+        "traceability" if text.contains("belongs to the chip") => (
+            "This label belongs to another chip",
+            "check the label on the unit, then scan it again",
+        ),
+        "golden_identity" => (
+            "This is not the golden unit",
+            "put the golden unit on the fixture, then F9 again",
         ),
         "attach" => (
             "The probe could not reach the chip",
@@ -163,6 +188,28 @@ mod tests {
             e.sentence(),
             "The chip is read-protected (locked) and cannot be programmed: set the unit aside \
              for RMA (inspect, recover, then retest it)"
+        );
+    }
+
+    #[test]
+    fn a_unit_routed_to_rework_names_who_clears_it_and_where() {
+        let e = explain(
+            Outcome::Fail,
+            Some(
+                "traceability: routed to rework: this unit failed 3 times since its last \
+                 clearance (the station allows 3); a technician clears it with `station rework \
+                 clear UID-1 --by NAME`",
+            ),
+        );
+        assert!(e.sentence().starts_with("Routed to rework"), "{e:?}");
+        assert!(e.remedy.contains("F9"), "{e:?}");
+        let e = explain(
+            Outcome::Fail,
+            Some("traceability: label SN-1 belongs to the chip with UID 12 (first provisioned"),
+        );
+        assert_eq!(
+            e.sentence(),
+            "This label belongs to another chip: check the label on the unit, then scan it again"
         );
     }
 

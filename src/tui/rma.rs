@@ -107,18 +107,7 @@ impl UnitView {
             text: i.flash.would_boot.detail.clone(),
         };
         let option_bytes = i.option_bytes.as_ref().map_or_else(Vec::new, option_rows);
-        let history_rows = history
-            .records
-            .iter()
-            .map(|(_, r)| HistoryRow {
-                started: r.started_at.format("%Y-%m-%d %H:%M").to_string(),
-                kind: format!("{:?}", r.kind).to_lowercase(),
-                outcome: r.outcome,
-                fixture: r.fixture.clone(),
-                failure: r.failure.clone(),
-                record_id: r.record_id.clone(),
-            })
-            .collect();
+        let history = UnitHistory::new(history);
         Self {
             via: format!("{:?}", i.via).to_lowercase(),
             uid: i.identity.as_ref().map(|id| id.uid.clone()),
@@ -138,9 +127,57 @@ impl UnitView {
             slots,
             would_boot,
             notes: i.notes.clone(),
-            history: history_rows,
-            history_problems: history.problems.len(),
+            history: history.rows,
+            history_problems: history.problems,
         }
+    }
+}
+
+/// A unit's records, newest first, as the history pane shows them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnitHistory {
+    pub rows: Vec<HistoryRow>,
+    /// Records that could not be read.
+    pub problems: usize,
+}
+
+impl UnitHistory {
+    pub fn new(history: &History) -> Self {
+        let rows = history
+            .records
+            .iter()
+            .map(|(_, r)| HistoryRow {
+                started: r.started_at.format("%Y-%m-%d %H:%M").to_string(),
+                kind: format!("{:?}", r.kind).to_lowercase(),
+                outcome: r.outcome,
+                fixture: r.fixture.clone(),
+                failure: r.failure.clone(),
+                record_id: r.record_id.clone(),
+            })
+            .collect();
+        Self {
+            rows,
+            problems: history.problems.len(),
+        }
+    }
+
+    /// Production FAILs since the last rework clearance.
+    pub fn failures_since_clearance(&self) -> u32 {
+        self.rows
+            .iter()
+            .take_while(|r| r.kind != "clearance")
+            .filter(|r| r.kind == "production" && r.outcome == Outcome::Fail)
+            .count() as u32
+    }
+
+    /// The newest production test was refused as routed to rework, with no clearance since.
+    pub fn routed_to_rework(&self) -> bool {
+        self.rows
+            .iter()
+            .take_while(|r| r.kind != "clearance")
+            .find(|r| r.kind == "production")
+            .and_then(|r| r.failure.as_deref())
+            .is_some_and(|f| f.contains("routed to rework"))
     }
 }
 
@@ -172,6 +209,10 @@ pub struct RmaUnit {
     pub recover: Option<RecoverRun>,
     /// The technician's last refused confirmation, in words.
     pub refused: Option<String>,
+    /// The unit's records, from its inspection or a rework clearance since.
+    pub history: Option<UnitHistory>,
+    /// The last rework clearance: written, or why not.
+    pub clearance: Option<JobEnd>,
 }
 
 impl App {
@@ -185,6 +226,10 @@ impl App {
         match result {
             Ok(view) => {
                 unit.inspection = Some(view.clone());
+                unit.history = Some(UnitHistory {
+                    rows: view.history.clone(),
+                    problems: view.history_problems,
+                });
                 unit.inspected_at = Some(now);
                 unit.inspect_error = None;
                 let uid = view.uid.clone().unwrap_or_else(|| "unknown UID".into());

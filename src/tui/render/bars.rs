@@ -24,7 +24,11 @@ pub fn tabs(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::raw(" "));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
-    let right = format!("{} · operator {} ", app.station, app.operator);
+    let operator = match app.operator.as_str() {
+        "" => "not signed in",
+        name => name,
+    };
+    let right = format!("{} · operator {operator} ", app.station);
     frame.render_widget(Paragraph::new(Line::from(right).right_aligned()), area);
 }
 
@@ -119,44 +123,70 @@ pub fn log(app: &App, frame: &mut Frame, area: Rect) {
 type Hint = (&'static str, &'static str, bool);
 
 /// The keys of what is on screen now.
-fn keys(app: &App) -> &'static [Hint] {
+fn keys(app: &App) -> Vec<Hint> {
     if app.stopping {
-        return &[("F10/Ctrl-C", "quit now", false)];
+        return vec![("F10/Ctrl-C", "quit now", false)];
     }
-    if app.modal.is_some() {
-        return &[
-            ("Enter", "confirm", false),
-            ("Esc", "cancel", false),
+    if let Some(modal) = &app.modal {
+        let enter = match modal.field() {
+            Some("Technician") => "next",
+            Some(_) => "done",
+            None => "confirm",
+        };
+        let mut keys = vec![("Enter", enter, false)];
+        if modal.can_cancel() {
+            keys.push(("Esc", "cancel", false));
+        }
+        keys.push(("F10", "quit", false));
+        return keys;
+    }
+    if app.help {
+        let close = match app.view.has_scan_field() {
+            true => ("F1/Esc", "close help", false),
+            false => ("F1/?/Esc", "close help", false),
+        };
+        return vec![
+            ("PgUp/PgDn", "scroll help", false),
+            close,
             ("F10", "quit", false),
         ];
     }
-    if app.help {
-        return match app.view.has_scan_field() {
-            true => &[("F1/Esc", "close help", false), ("F10", "quit", false)],
-            false => &[("F1/?/Esc", "close help", false), ("F10", "quit", false)],
-        };
-    }
+    let golden = app.golden.uid.is_some() || app.golden.waiting.is_some();
     match app.view {
-        View::Line => &[
-            ("Enter", "start scanned", false),
-            ("F6", "start, no scan", false),
-            ("F5", "start all", false),
-            ("Tab", "select", true),
+        View::Line if app.golden.waiting.is_some() => vec![
+            ("F9", "golden check", false),
+            ("Tab", "select", false),
             ("F1", "help", false),
             ("PgUp/PgDn", "log", true),
             ("F10", "quit", false),
         ],
-        View::Torture => &[
+        View::Line => {
+            let mut keys = vec![
+                ("Enter", "start scanned", false),
+                ("F6", "start, no scan", false),
+                ("F5", "start all", false),
+                ("Tab", "select", true),
+                ("F1", "help", false),
+                ("PgUp/PgDn", "log", true),
+                ("F10", "quit", false),
+            ];
+            if golden {
+                keys.insert(3, ("F9", "golden check", true));
+            }
+            keys
+        }
+        View::Torture => vec![
             ("F5", "start campaign", false),
             ("Tab", "select", true),
             ("F1/?", "help", false),
             ("PgUp/PgDn", "log", true),
             ("F10", "quit", false),
         ],
-        View::Rma => &[
+        View::Rma => vec![
             ("F5", "inspect", false),
             ("F7", "recover", false),
             ("F6", "retest", false),
+            ("F9", "clear rework", true),
             ("F8", "via DFU", true),
             ("Tab", "select", true),
             ("F1/?", "help", false),
@@ -166,7 +196,7 @@ fn keys(app: &App) -> &'static [Hint] {
 }
 
 pub fn hints(app: &App, frame: &mut Frame, area: Rect) {
-    let mut keys: Vec<Hint> = keys(app).to_vec();
+    let mut keys = keys(app);
     let width = |keys: &[Hint], gap: usize| -> usize {
         1 + keys
             .iter()

@@ -1,20 +1,54 @@
-//! The Line view: the scan field (with the station counters under it), one panel per
-//! fixture in a grid, and the log.
+//! The Line view: the scan field (with the station counters under it), what production waits
+//! for (the golden unit), one panel per fixture in a grid, and the log.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 
-use super::{bars, panel, with_log};
+use super::{bars, panel, with_log, wrapped_rows};
 use crate::tui::app::App;
+use crate::tui::gate::GOLDEN_REMEDY;
 
 /// Panels narrower than this are hard to read; the grid uses fewer columns instead.
 const MIN_PANEL_WIDTH: u16 = 36;
 
 pub fn render(app: &App, frame: &mut Frame, body: Rect) {
     let top = with_log(app, frame, body);
-    let [scan, grid] = Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(top);
+    let waiting = golden_waiting(app, top.width);
+    let rows = waiting.as_ref().map_or(0, |(_, rows)| *rows);
+    let [scan, banner, grid] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Length(rows),
+        Constraint::Min(0),
+    ])
+    .areas(top);
     bars::scan(app, frame, scan);
+    if let Some((paragraph, _)) = waiting {
+        frame.render_widget(paragraph, banner);
+    }
     fixture_grid(app, frame, grid);
+}
+
+/// Production refused until the golden unit passed: said plainly, with the remedy, over the
+/// panels (not only in the log). With the rows it takes at `width`.
+fn golden_waiting(app: &App, width: u16) -> Option<(Paragraph<'static>, u16)> {
+    let headline = app.golden.headline()?;
+    let inner = width.saturating_sub(2);
+    let height = 2 + wrapped_rows(&headline, inner) + wrapped_rows(GOLDEN_REMEDY, inner);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(app.theme.notice())
+        .title(Line::styled(
+            " ■ PRODUCTION WAITS FOR THE GOLDEN UNIT ",
+            app.theme.title(),
+        ));
+    let lines = vec![
+        Line::styled(headline, app.theme.notice()),
+        Line::from(GOLDEN_REMEDY),
+    ];
+    let paragraph = Paragraph::new(lines).block(block).wrap(Wrap { trim: true });
+    Some((paragraph, height))
 }
 
 fn fixture_grid(app: &App, frame: &mut Frame, area: Rect) {

@@ -17,6 +17,7 @@ mod map;
 mod modal;
 mod panel;
 mod rma;
+mod rma_actions;
 mod torture;
 
 use ratatui::Frame;
@@ -61,4 +62,37 @@ fn with_log(app: &App, frame: &mut Frame, body: Rect) -> Rect {
     .areas(body);
     bars::log(app, frame, log);
     top
+}
+
+/// Rows `text` takes when wrapped at word boundaries to `width` columns (as `Wrap` does; a
+/// word longer than a row is split).
+fn wrapped_rows(text: &str, width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    let (mut rows, mut used) = (1usize, 0usize);
+    for word in text.split(' ').map(|w| w.chars().count()) {
+        if used > 0 && used + 1 + word <= width {
+            used += 1 + word;
+            continue;
+        }
+        if used > 0 {
+            rows += 1;
+        }
+        // A word longer than a row runs on over the next ones.
+        rows += word.saturating_sub(1) / width;
+        used = word - word.saturating_sub(1) / width * width;
+    }
+    rows.min(usize::from(u16::MAX)) as u16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped_rows;
+
+    #[test]
+    fn words_wrap_as_a_paragraph_wraps_them() {
+        assert_eq!(wrapped_rows("", 10), 1);
+        assert_eq!(wrapped_rows("abc def", 7), 1);
+        assert_eq!(wrapped_rows("abc defg", 7), 2);
+        assert_eq!(wrapped_rows("abcdefghijkl", 5), 3);
+    }
 }

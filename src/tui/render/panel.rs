@@ -27,6 +27,11 @@ pub fn render(app: &App, panel: &FixturePanel, selected: bool, frame: &mut Frame
             theme.title(),
         ))
         .title(Line::from(format!(" {} ", panel.profile)).right_aligned());
+    if let Some(cycles) = panel.cycles {
+        // Pogo pins and cables wear with the units a fixture has had.
+        let plural = if cycles == 1 { "" } else { "s" };
+        block = block.title_bottom(Line::from(format!(" {cycles} cycle{plural} ")).right_aligned());
+    }
     if selected {
         block = block
             .border_type(BorderType::Thick)
@@ -51,7 +56,7 @@ pub fn render(app: &App, panel: &FixturePanel, selected: bool, frame: &mut Frame
 fn render_job(job: Job, theme: &Theme, frame: &mut Frame, area: Rect) {
     let view = match job {
         Job::Torture => "F3 shows it",
-        Job::Inspect | Job::Recover => "F4 shows it",
+        Job::Inspect | Job::Recover | Job::Clear => "F4 shows it",
     };
     let lines = vec![
         Line::styled(format!("▶ Busy: {}", job.words()), theme.title()),
@@ -195,10 +200,17 @@ fn head_lines(
         }
     }
     let mut lines = Vec::new();
-    if panel.label.is_some() {
+    if panel.label.is_some() || panel.golden {
         lines.push(label_line(panel, theme));
     }
     lines.push(field("Serial", serial, theme));
+    if let Some(attempt) = panel.attempt.filter(|a| *a > 1) {
+        lines.push(field(
+            "Attempt",
+            format!("{attempt} (tested {} time(s) before)", attempt - 1),
+            theme,
+        ));
+    }
     lines.truncate(room.max(1));
     lines
 }
@@ -241,6 +253,9 @@ pub fn symbol(outcome: Outcome) -> &'static str {
 }
 
 fn label_line(panel: &FixturePanel, theme: &Theme) -> Line<'static> {
+    if panel.golden {
+        return field("Check", "golden unit of the shift".into(), theme);
+    }
     let label = panel.label.clone().unwrap_or_else(|| "(no scan)".into());
     field("Label", label, theme)
 }

@@ -7,14 +7,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::bars;
-use super::panel::{clock, symbol};
-use super::with_log;
-use crate::record::Outcome;
-use crate::tui::app::{App, Job};
-use crate::tui::fixture::{FixturePanel, PanelState};
-use crate::tui::reason;
-use crate::tui::rma::{Check, RecoverRun, RmaUnit, UnitView};
+use super::panel::symbol;
+use super::{bars, rma_actions, with_log};
+use crate::tui::app::App;
+use crate::tui::rma::{Check, RmaUnit, UnitHistory, UnitView};
 use crate::tui::theme::Theme;
 
 /// Width of a field name column ("Would boot ").
@@ -43,7 +39,7 @@ pub fn render(app: &App, frame: &mut Frame, body: Rect) {
         lines.push(strip(app));
     }
     lines.extend(bars::notice(app));
-    lines.extend(actions(app, panel, unit));
+    lines.extend(rma_actions::lines(app, panel, unit));
     if let Some(view) = &unit.inspection {
         // A unit tested or recovered since may hold something else now.
         let stale = match (unit.inspected_at, panel.started_at) {
@@ -53,9 +49,9 @@ pub fn render(app: &App, frame: &mut Frame, body: Rect) {
         lines.extend(unit_lines(view, stale, &app.theme));
     }
     let history = unit
-        .inspection
+        .history
         .as_ref()
-        .map(|v| history_lines(v, &app.theme))
+        .map(|h| history_lines(h, &app.theme))
         .unwrap_or_default();
     let (info, side) = if inner.width >= SIDE_BY_SIDE {
         let [info, side] =
@@ -84,118 +80,6 @@ fn strip(app: &App) -> Line<'static> {
         spans.push(Span::styled(format!("{mark}{}  ", f.id), style));
     }
     Line::from(spans)
-}
-
-/// What runs or ran on the fixture: inspection, recovery, retest.
-fn actions(app: &App, panel: &FixturePanel, unit: &RmaUnit) -> Vec<Line<'static>> {
-    let theme = &app.theme;
-    let mut lines = Vec::new();
-    match (app.job(&panel.id), &unit.inspection) {
-        (Some(Job::Inspect), _) => lines.push(Line::styled(
-            format!("… Inspecting the unit on {}", panel.id),
-            theme.title(),
-        )),
-        (_, None) if unit.inspect_error.is_none() => lines.push(Line::from(format!(
-            "F5 inspects the unit on {} over SWD (F8: through its bootloader, over DFU): \
-             identity, read protection, option bytes, bootloader and slots, what would boot, \
-             and its history.",
-            panel.id
-        ))),
-        _ => {}
-    }
-    if let Some(e) = &unit.inspect_error {
-        lines.push(Line::styled(
-            format!("! Inspect failed: {e}"),
-            theme.notice(),
-        ));
-    }
-    if let Some(why) = &unit.refused {
-        lines.push(Line::styled(format!("■ {why}"), theme.notice()));
-    }
-    if let Some(run) = &unit.recover {
-        lines.push(recover_line(run, theme));
-    }
-    lines.extend(retest_line(app, panel));
-    lines
-}
-
-fn recover_line(run: &RecoverRun, theme: &Theme) -> Line<'static> {
-    match &run.end {
-        Some(end) => {
-            let record = end
-                .record
-                .as_deref()
-                .map(|r| format!(" · record {r}"))
-                .unwrap_or_default();
-            let text = if end.outcome == Outcome::Pass {
-                "Recovered".to_string()
-            } else {
-                format!("Recover {}: {}", end.outcome, end.text)
-            };
-            Line::styled(
-                format!("{} {text}{record}", symbol(end.outcome)),
-                theme.outcome(end.outcome),
-            )
-        }
-        None => {
-            let step = run
-                .step
-                .as_deref()
-                .map_or("starting".to_string(), |s| s.replace('_', " "));
-            let progress = run
-                .progress
-                .as_ref()
-                .map(|p| {
-                    format!(
-                        ", {} {:.0}%",
-                        reason::phase_title(&p.phase),
-                        p.ratio() * 100.0
-                    )
-                })
-                .unwrap_or_default();
-            Line::styled(
-                format!(
-                    "▶ Recovering: {step}{progress} ({} steps done)",
-                    run.steps.len()
-                ),
-                theme.title(),
-            )
-        }
-    }
-}
-
-/// The production test on this fixture: a retest under way, or the last verdict.
-fn retest_line(app: &App, panel: &FixturePanel) -> Option<Line<'static>> {
-    let theme = &app.theme;
-    let elapsed = panel.elapsed(app.now()).map(clock).unwrap_or_default();
-    match (panel.state(), &panel.verdict) {
-        (PanelState::Done, Some(v)) => {
-            let serial = panel.serial.clone().unwrap_or_default();
-            let why = match v.outcome {
-                Outcome::Pass => String::new(),
-                o => format!(": {}", reason::explain(o, v.failure.as_deref()).sentence()),
-            };
-            Some(Line::styled(
-                format!(
-                    "{} Production test {} {serial} · {elapsed}{why}",
-                    symbol(v.outcome),
-                    v.outcome
-                ),
-                theme.outcome(v.outcome),
-            ))
-        }
-        (PanelState::Starting | PanelState::Running, _) => {
-            let step = panel
-                .step
-                .as_deref()
-                .map_or("starting".to_string(), reason::step_title);
-            Some(Line::styled(
-                format!("▶ Production test: {step} · {elapsed}"),
-                theme.title(),
-            ))
-        }
-        _ => None,
-    }
 }
 
 fn field(name: &str, value: impl Into<String>, theme: &Theme) -> Line<'static> {
@@ -271,19 +155,19 @@ fn unit_lines(v: &UnitView, stale: bool, theme: &Theme) -> Vec<Line<'static>> {
     lines
 }
 
-fn history_lines(v: &UnitView, theme: &Theme) -> Vec<Line<'static>> {
-    let problems = match v.history_problems {
+fn history_lines(h: &UnitHistory, theme: &Theme) -> Vec<Line<'static>> {
+    let problems = match h.problems {
         0 => String::new(),
         n => format!(", {n} unreadable"),
     };
     let mut lines = vec![Line::styled(
         format!(
             "History: {} record(s), newest first{problems}",
-            v.history.len()
+            h.rows.len()
         ),
         theme.title(),
     )];
-    for row in &v.history {
+    for row in &h.rows {
         let why = row
             .failure
             .as_deref()
