@@ -131,6 +131,7 @@ fn a_unit_failing_too_often_is_routed_to_rework_until_a_technician_clears_it() {
     assert_eq!(refused.outcome, Outcome::Fail);
     let why = refused.failure.clone().unwrap();
     assert!(why.contains("routed to rework"), "{why}");
+    assert_eq!(refused.attempt, Some(3), "a refused attempt is counted too");
     assert!(why.contains("station rework clear"), "{why}");
     assert_eq!(
         refused.steps.last().unwrap().name,

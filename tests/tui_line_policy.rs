@@ -214,8 +214,11 @@ fn a_unit_routed_to_rework_is_cleared_in_the_rma_view_and_taken_again() {
             .unwrap_or_default()
             .contains("routed to rework")
     );
-    // The engine counts an attempt once the records check passed: a refusal has none.
-    assert_eq!((refused.attempt, app.fixtures[0].attempt), (None, None));
+    // A refused attempt is counted and shown like any other.
+    assert_eq!(
+        (refused.attempt, app.fixtures[0].attempt),
+        (Some(2), Some(2))
+    );
     press(&mut app, &runner, KeyCode::F(2));
     let shown = screen(&app, 160, 48);
     assert!(

@@ -29,8 +29,34 @@ pub struct Traceability {
 }
 
 impl UnitGates<'_> {
-    /// Check the unit with this UID may be provisioned.
-    pub fn check(&self, uid: &str) -> Result<Traceability, StepError> {
+    /// Check the unit with this UID may be provisioned. The attempt number is known even
+    /// when the unit is refused.
+    pub fn check(&self, uid: &str) -> (Option<u32>, Result<Traceability, StepError>) {
+        match self.history_of(uid) {
+            Err(e) => (None, Err(e)),
+            Ok(found) => (Some(found.attempt), self.judge(uid, found)),
+        }
+    }
+
+    fn judge(&self, uid: &str, found: Traceability) -> Result<Traceability, StepError> {
+        let Traceability { failures, .. } = found;
+        let limit = *self.policy.after_failures.get_ref();
+        if failures >= limit {
+            return Err(StepError::fail(format!(
+                "routed to rework: this unit failed {failures} times since its last clearance \
+                 (the station allows {limit}); a technician clears it with `station rework \
+                 clear {} --by NAME`",
+                crate::record::serial_from_uid(uid)
+            )));
+        }
+        if let Some(label) = self.label {
+            self.check_label(label, uid)?;
+        }
+        Ok(found)
+    }
+
+    /// The unit's attempt number and failures since its last clearance, from its records.
+    fn history_of(&self, uid: &str) -> Result<Traceability, StepError> {
         let history = self
             .store
             .history(uid)
@@ -54,18 +80,6 @@ impl UnitGates<'_> {
             .filter(production)
             .filter(|r| r.outcome == Outcome::Fail)
             .count() as u32;
-        let limit = *self.policy.after_failures.get_ref();
-        if failures >= limit {
-            return Err(StepError::fail(format!(
-                "routed to rework: this unit failed {failures} times since its last clearance \
-                 (the station allows {limit}); a technician clears it with `station rework \
-                 clear {} --by NAME`",
-                crate::record::serial_from_uid(uid)
-            )));
-        }
-        if let Some(label) = self.label {
-            self.check_label(label, uid)?;
-        }
         Ok(Traceability { attempt, failures })
     }
 

@@ -53,7 +53,7 @@ pub fn clear(
         label: None,
         golden: None,
     };
-    let failures = match gates.check(&uid) {
+    let failures = match gates.check(&uid).1 {
         Ok(found) => {
             return Err(StationError::usage(format!(
                 "{} is not routed to rework: {} failures since its last clearance, the \

@@ -51,9 +51,8 @@ impl UnitRef {
 
     /// Whether `typed` is this unit's label (hex digits of a UID in either case).
     pub fn matches(&self, typed: &str) -> bool {
-        let typed = typed.trim();
-        let hex = self.label.bytes().all(|b| b.is_ascii_hexdigit());
-        typed == self.label || (hex && typed.eq_ignore_ascii_case(&self.label))
+        // As the engine's gates: a person types it, in whatever case.
+        typed.trim().eq_ignore_ascii_case(&self.label)
     }
 
     /// Where the label comes from, in plain words.
@@ -237,7 +236,7 @@ mod tests {
     }
 
     #[test]
-    fn uid_digits_match_in_either_case_labels_exactly() {
+    fn labels_match_in_either_case() {
         let unit = |label: &str| UnitRef {
             uid: UID.into(),
             production: None,
@@ -245,7 +244,7 @@ mod tests {
         };
         assert!(unit("928A227E").matches(" 928a227e\n"));
         assert!(!unit("928A227E").matches("928A227"));
-        assert!(unit("LBL-1").matches("LBL-1"));
-        assert!(!unit("LBL-1").matches("lbl-1"));
+        assert!(unit("LBL-1").matches("lbl-1"));
+        assert!(!unit("LBL-1").matches("LBL-2"));
     }
 }

@@ -326,8 +326,9 @@ impl<'a> UnitRun<'a> {
         let Some(gates) = self.gates else {
             return Ok(StepOutput::default());
         };
-        let found = gates.check(&uid)?;
-        self.attempt = Some(found.attempt);
+        let (attempt, checked) = gates.check(&uid);
+        self.attempt = attempt;
+        let found = checked?;
         let mut out = StepOutput::default();
         out.details.insert("attempt".into(), found.attempt.into());
         out.details
