@@ -1,9 +1,11 @@
 //! `station torture`: a whole campaign on one fixture, resumable, ending in one record of kind
 //! `torture` with its per-point results in a sidecar file pinned by hash.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
@@ -95,6 +97,50 @@ fn read_journal(path: &PathBuf) -> Vec<PointResult> {
     text.lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
+}
+
+/// Appends finished points to the journal. Every line is written at once (a killed process
+/// loses none); the disk sync comes at most every `SYNC_EVERY`, as an fsync per point costs
+/// more than the point itself: a power loss can only lose the last moments' points, which a
+/// resumed campaign runs again.
+struct JournalWriter<'a> {
+    file: std::fs::File,
+    path: &'a Path,
+    last_sync: Instant,
+}
+
+const SYNC_EVERY: Duration = Duration::from_millis(250);
+
+impl<'a> JournalWriter<'a> {
+    fn new(file: std::fs::File, path: &'a Path) -> Self {
+        Self {
+            file,
+            path,
+            last_sync: Instant::now(),
+        }
+    }
+
+    fn error(&self, e: std::io::Error) -> StationError {
+        StationError::station(format!("{}: {e}", self.path.display()))
+    }
+
+    fn append(&mut self, result: &PointResult) -> Result<(), StationError> {
+        let mut line = serde_json::to_string(result).unwrap_or_default();
+        line.push('\n');
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(|e| self.error(e))?;
+        if self.last_sync.elapsed() >= SYNC_EVERY {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StationError> {
+        self.file.sync_data().map_err(|e| self.error(e))?;
+        self.last_sync = Instant::now();
+        Ok(())
+    }
 }
 
 fn step(
@@ -218,13 +264,15 @@ pub fn run(
         .map(|b| format!("{b:02x}"))
         .collect();
     let journal = journal_path(station, fixture, &key);
+    let planned: HashSet<Point> = points.iter().copied().collect();
     let mut done: Vec<PointResult> = read_journal(&journal);
-    done.retain(|r| points.contains(&r.point));
+    done.retain(|r| planned.contains(&r.point));
+    let mut finished: HashSet<Point> = done.iter().map(|r| r.point).collect();
     if let Some(dir) = journal.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| StationError::station(format!("{}: {e}", dir.display())))?;
     }
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&journal)
@@ -238,9 +286,10 @@ pub fn run(
         flash_operations: calibration.flash_ops.len() as u64,
         points: points.clone(),
     });
+    let by_point: HashMap<Point, &PointResult> = done.iter().map(|r| (r.point, r)).collect();
     let resumed: Vec<&PointResult> = points
         .iter()
-        .filter_map(|p| done.iter().find(|r| r.point == *p))
+        .filter_map(|p| by_point.get(p).copied())
         .collect();
     for (i, r) in resumed.iter().enumerate() {
         sink.emit(point_event(fixture, unit, r, true, i as u64 + 1, total));
@@ -250,21 +299,20 @@ pub fn run(
         .ok()
         .and_then(|v| v.parse().ok());
     let mut journaled = 0usize;
+    let mut journal_writer = JournalWriter::new(file, &journal);
     for (i, point) in points.iter().enumerate() {
-        if done.iter().any(|r| r.point == *point) {
+        if finished.contains(point) {
             continue;
         }
         if options.abort.is_some_and(|a| a.load(Ordering::SeqCst)) {
+            journal_writer.sync()?;
             return Err(StationError::aborted(format!(
                 "the campaign stopped after {} of {total} cut points; run it again to resume",
                 done.len()
             )));
         }
         let result = torture::run_point(&base, &setup, &calibration, *point, old, new);
-        let line = serde_json::to_string(&result).unwrap_or_default();
-        writeln!(file, "{line}")
-            .and_then(|()| file.sync_data())
-            .map_err(|e| StationError::station(format!("{}: {e}", journal.display())))?;
+        journal_writer.append(&result)?;
         sink.emit(point_event(
             fixture,
             unit,
@@ -273,6 +321,7 @@ pub fn run(
             done.len() as u64 + 1,
             total,
         ));
+        finished.insert(result.point);
         done.push(result);
         journaled += 1;
         if crash_after == Some(journaled) {
@@ -287,8 +336,9 @@ pub fn run(
             total,
         });
     }
-    let order = |p: &Point| points.iter().position(|q| q == p).unwrap_or(usize::MAX);
-    done.sort_by_key(|r| order(&r.point));
+    journal_writer.sync()?;
+    let position: HashMap<Point, usize> = points.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    done.sort_by_key(|r| position.get(&r.point).copied().unwrap_or(usize::MAX));
     let campaign = Campaign {
         calibration,
         results: done,
