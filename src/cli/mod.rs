@@ -1,6 +1,7 @@
 //! The `station` command line: a thin layer that parses arguments, calls the library and
 //! prints. Exit codes follow `crate::error::ExitStatus`.
 
+mod bench;
 mod dfu;
 mod fixture;
 mod output;
@@ -188,6 +189,12 @@ enum BenchCommand {
     /// dfu-util against `station dfu download` (fast and strict) through the virtual USB
     /// bus, at real time, on an A/B bootloader and the ST ROM.
     Usb(sim::BenchUsbArgs),
+    /// The exhaustive torture sweep of a 512 KiB update (goal 10 s, release build), and how
+    /// its cost grows with the points and with the size.
+    Torture(bench::TortureArgs),
+    /// The production engine on one simulated fixture, then on N in parallel (goal: within
+    /// 1.10x of one).
+    Fixtures(bench::FixturesArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -386,6 +393,12 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
         Command::Bench {
             command: BenchCommand::Usb(args),
         } => sim::bench_usb(args),
+        Command::Bench {
+            command: BenchCommand::Torture(args),
+        } => bench::torture(args),
+        Command::Bench {
+            command: BenchCommand::Fixtures(args),
+        } => bench::fixtures(args),
         Command::Report {
             command:
                 ReportCommand::Torture {

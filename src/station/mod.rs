@@ -2,6 +2,9 @@
 //! one record per unit. It knows no terminal; events flow out through an [`EventSink`].
 
 pub mod bench;
+pub mod bench_fixtures;
+pub mod bench_stats;
+pub mod bench_torture;
 pub mod campaign;
 pub mod console;
 pub mod events;
