@@ -103,6 +103,11 @@ enum Command {
         /// power-inside, power-after (default: the profile's, else all).
         #[arg(long, value_delimiter = ',')]
         modes: Vec<crate::station::torture::CutMode>,
+        /// How each cut point gets back to the pre-update state: snapshot (the virtual bench's
+        /// copy of the unit; its default) or reflash (the bootloader and the from-image over
+        /// SWD; the default, and the only way, on a real fixture).
+        #[arg(long)]
+        restore: Option<crate::station::torture::Restore>,
         #[arg(long)]
         operator: Option<String>,
         #[arg(long)]
@@ -419,6 +424,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             at,
             plan,
             modes,
+            restore,
             operator,
             json,
         } => {
@@ -428,6 +434,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             let options = crate::station::campaign::TortureOptions {
                 plan,
                 modes,
+                restore,
                 operator,
                 abort: None,
             };

@@ -23,7 +23,7 @@ use serde::Serialize;
 use super::bench_stats::{self, LineFit};
 use super::campaign::{self, TortureOptions};
 use super::events::Event;
-use super::torture::{CutMode, Plan};
+use super::torture::{CutMode, Plan, Restore};
 use crate::config;
 use crate::image::generate::SplitMix64;
 use crate::image::header::{self, Version};
@@ -235,6 +235,7 @@ fn sweep(station_file: &Path, kib: u32, plan: Plan) -> Result<SweepRun, String> 
     let options = TortureOptions {
         plan: Some(plan),
         modes: CutMode::ALL.to_vec(),
+        restore: Some(Restore::Snapshot),
         operator: "bench".into(),
         abort: None,
     };
@@ -247,7 +248,12 @@ fn sweep(station_file: &Path, kib: u32, plan: Plan) -> Result<SweepRun, String> 
         } = e
             && let Ok(mut p) = planned.lock()
         {
-            *p = Some((Instant::now(), cpu_time(), plan_operations, flash_operations));
+            *p = Some((
+                Instant::now(),
+                cpu_time(),
+                plan_operations,
+                flash_operations,
+            ));
         }
     };
     let cpu0 = cpu_time();
@@ -289,9 +295,15 @@ fn plan_name(plan: Plan) -> String {
 fn pairs(runs: &[SweepRun]) -> (Vec<(f64, f64)>, &'static str) {
     if runs.iter().all(|r| r.sweep_cpu_s.is_some_and(|c| c > 0.0)) {
         let cost = |r: &SweepRun| r.sweep_cpu_s.unwrap_or_default();
-        (runs.iter().map(|r| (r.points as f64, cost(r))).collect(), "sweep CPU time")
+        (
+            runs.iter().map(|r| (r.points as f64, cost(r))).collect(),
+            "sweep CPU time",
+        )
     } else {
-        (runs.iter().map(|r| (r.points as f64, r.sweep_s)).collect(), "sweep wall time")
+        (
+            runs.iter().map(|r| (r.points as f64, r.sweep_s)).collect(),
+            "sweep wall time",
+        )
     }
 }
 

@@ -12,18 +12,24 @@ use sha2::{Digest, Sha256};
 
 use super::STATION_VERSION;
 use super::events::{Event, EventSink};
-use super::torture::{self, Campaign, CutMode, Plan, Point, PointResult, Setup};
+use super::torture::{self, Campaign, CutMode, Plan, Point, PointResult, Restore, Setup};
+use super::torture_reflash;
 use super::unit::StepError;
-use crate::config::{self, Fixture, FixtureBackend, ImageRole, Station};
+use crate::backend::FixtureHw;
+use crate::config::{self, Fixture, FixtureBackend, ImageRole, PowerSpec, Station};
 use crate::error::StationError;
 use crate::image::Image;
 use crate::record::{
     self, ImageRef, Measurement, Outcome, ProfileRef, Record, RecordKind, RecordStore, StepRecord,
 };
+use crate::sim::SimDevice;
 
 pub struct TortureOptions {
     pub plan: Option<Plan>,
     pub modes: Vec<CutMode>,
+    /// How each point gets back to the pre-update state (default: a snapshot on the virtual
+    /// bench, a reflash over SWD on real fixtures).
+    pub restore: Option<Restore>,
     pub operator: String,
     /// Set to stop after the current cut point; the journal keeps what was done, so the same
     /// campaign run again resumes there.
@@ -57,6 +63,67 @@ pub struct TortureResult {
     pub record: Record,
     pub path: PathBuf,
     pub campaign: Campaign,
+    /// What the operator should know: modes refused on this fixture, what a real bench
+    /// cannot sweep.
+    pub notes: Vec<String>,
+}
+
+/// What each cut point restores from.
+enum Bench {
+    Snapshot(SimDevice),
+    Reflash(Box<FixtureHw>, torture_reflash::Plan),
+}
+
+/// On a real bench the device's own flash operations cannot be listed.
+pub const REFLASH_NOTE: &str = "restored by reflash over SWD: power cuts index the host's \
+     operations, as the device's own flash operations after it reboots (an A/B bootloader's \
+     copy) cannot be listed on real hardware; a cut after the leave lands in whatever the \
+     device does as it starts";
+
+/// The restore a campaign uses, and the modes it can run on this fixture.
+fn restore_and_modes(
+    station: &Station,
+    fixture: &Fixture,
+    options: &TortureOptions,
+    modes: Vec<CutMode>,
+) -> Result<(Restore, Vec<CutMode>, Vec<String>), StationError> {
+    let sim = fixture.backend == FixtureBackend::Sim;
+    let restore = options.restore.unwrap_or(if sim {
+        Restore::Snapshot
+    } else {
+        Restore::Reflash
+    });
+    if restore == Restore::Snapshot && !sim {
+        return Err(usage(format!(
+            "fixture {}: snapshot restore needs the virtual bench; a real fixture restores by \
+             reflashing over SWD (--restore reflash)",
+            fixture.id
+        )));
+    }
+    let mut notes = Vec::new();
+    if restore == Restore::Reflash {
+        notes.push(REFLASH_NOTE.to_string());
+    }
+    let (power, other): (Vec<CutMode>, Vec<CutMode>) = modes.iter().partition(|m| m.is_power());
+    if matches!(fixture.power, PowerSpec::None) && !power.is_empty() {
+        let why = format!(
+            "{}: fixture {} has no power switch (power.kind = \"none\"), so the power-cut modes \
+             ({}) cannot run; give it a hub port, relay or manual power switch",
+            station.source.path.display(),
+            fixture.id,
+            power
+                .iter()
+                .map(|m| m.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if other.is_empty() {
+            return Err(usage(why));
+        }
+        notes.push(format!("{why}; the campaign runs the other modes"));
+        return Ok((restore, other, notes));
+    }
+    Ok((restore, modes, notes))
 }
 
 fn usage(e: impl ToString) -> StationError {
@@ -174,12 +241,6 @@ pub fn run(
     options: &TortureOptions,
     sink: &dyn EventSink,
 ) -> Result<TortureResult, StationError> {
-    if fixture.backend != FixtureBackend::Sim {
-        return Err(StationError::usage(format!(
-            "fixture {}: torture campaigns need snapshot restore, which only the virtual bench has so far",
-            fixture.id
-        )));
-    }
     let profile = station.profile_of(fixture);
     let spec = profile.torture.as_ref().ok_or_else(|| {
         usage(format!(
@@ -202,6 +263,7 @@ pub fn run(
     } else {
         CutMode::ALL.to_vec()
     };
+    let (restore, modes, mut notes) = restore_and_modes(station, fixture, options, modes)?;
     let bootloader_spec = profile
         .image(ImageRole::Bootloader)
         .ok_or_else(|| usage("the profile has no bootloader image"))?;
@@ -238,13 +300,37 @@ pub fn run(
     let unit = store
         .next_unit_number(&fixture.id)
         .map_err(|e| StationError::station(e.to_string()))?;
-    let mut hw = super::fresh::open_unit(station, fixture, unit)
-        .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
-    let base = torture::prepare(&mut hw, &setup).map_err(step_error)?;
+    // A campaign that fails before its record still says which modes it refused.
+    let noted = |mut e: StationError| {
+        for n in notes.iter().filter(|n| n.contains("no power switch")) {
+            e.message += &format!("\nnote: {n}");
+        }
+        e
+    };
+    let mut hw = super::fresh::open_unit(station, fixture, unit).map_err(|e| {
+        noted(StationError::station(format!(
+            "fixture {}: {e}",
+            fixture.id
+        )))
+    })?;
     let uid = hw.sim.as_ref().map(|d| d.lock().uid_hex());
-    drop(hw);
     let t_cal = Utc::now();
-    let (calibration, old, new) = torture::calibrate(&base, &setup, sink).map_err(step_error)?;
+    let (calibration, old, new, mut bench) = match restore {
+        Restore::Snapshot => {
+            let base = torture::prepare(&mut hw, &setup).map_err(step_error)?;
+            drop(hw);
+            let (cal, old, new) = torture::calibrate(&base, &setup, sink).map_err(step_error)?;
+            (cal, old, new, Bench::Snapshot(base))
+        }
+        Restore::Reflash => {
+            let (cal, plan, old, new) =
+                torture_reflash::calibrate(&mut hw, &setup, sink).map_err(|mut e| {
+                    e.message = format!("fixture {}: {}", fixture.id, e.message);
+                    noted(step_error(e))
+                })?;
+            (cal, old, new, Bench::Reflash(Box::new(hw), plan))
+        }
+    };
     let points = plan.select(&calibration.points(&modes));
 
     let mut key = Sha256::new();
@@ -253,7 +339,7 @@ pub fn run(
         &bootloader.sha256,
         &from.sha256,
         &to.sha256,
-        &format!("{plan:?}{modes:?}"),
+        &format!("{plan:?}{modes:?}{restore:?}"),
     ] {
         key.update(part.as_bytes());
     }
@@ -311,7 +397,21 @@ pub fn run(
                 done.len()
             )));
         }
-        let result = torture::run_point(&base, &setup, &calibration, *point, old, new);
+        let result = match &mut bench {
+            Bench::Snapshot(base) => {
+                torture::run_point(base, &setup, &calibration, *point, old, new)
+            }
+            Bench::Reflash(hw, ops) => {
+                torture_reflash::run_point(hw, &setup, &calibration, ops, *point, old, new)
+                    .map_err(|e| {
+                        StationError::station(format!(
+                            "fixture {}, cut point {} at operation {}: {} (the finished points \
+                             are kept: run the campaign again to resume)",
+                            fixture.id, point.mode, point.index, e.message
+                        ))
+                    })?
+            }
+        };
         journal_writer.append(&result)?;
         sink.emit(point_event(
             fixture,
@@ -345,12 +445,14 @@ pub fn run(
         old,
         new,
     };
+    drop(bench);
     let path = write_record(
         &store,
         station,
         fixture,
         &setup,
         &campaign,
+        (restore, &notes),
         uid,
         unit,
         &options.operator,
@@ -361,10 +463,12 @@ pub fn run(
         &std::fs::read(&path).map_err(|e| StationError::station(e.to_string()))?,
     )
     .map_err(|e| StationError::station(e.to_string()))?;
+    notes.dedup();
     Ok(TortureResult {
         record,
         path,
         campaign,
+        notes,
     })
 }
 
@@ -375,6 +479,7 @@ fn write_record(
     fixture: &Fixture,
     setup: &Setup,
     campaign: &Campaign,
+    (restore, notes): (Restore, &[String]),
     uid: Option<String>,
     unit: u64,
     operator: &str,
@@ -437,6 +542,21 @@ fn write_record(
     sweep
         .details
         .insert("needs_boot0".into(), campaign.needs_boot0().into());
+    sweep
+        .details
+        .insert("restore".into(), restore.name().into());
+    sweep.details.insert(
+        "power_cuts_index".into(),
+        if campaign.calibration.power_on_plan {
+            "host operations"
+        } else {
+            "flash operations"
+        }
+        .into(),
+    );
+    if !notes.is_empty() {
+        sweep.details.insert("notes".into(), notes.to_vec().into());
+    }
     if campaign.needs_boot0() {
         sweep.details.insert(
             "recovery_note".into(),
@@ -506,4 +626,99 @@ fn write_record(
     store
         .write(&record)
         .map_err(|e| StationError::station(format!("writing the record: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn real_station(dir: &std::path::Path, power: &str) -> Station {
+        let profile =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("profiles/zoo/naive.toml");
+        let text = format!(
+            r#"id = "real-bench"
+records = "records"
+
+[[fixtures]]
+id = "board-1"
+backend = "hw"
+profile = "{}"
+probe = "0483:374b:NONE"
+usb = {{ application = "1209:a0a0", bootloader = "1209:df00", rom = "0483:df11", port = "1-4" }}
+power = {power}
+"#,
+            profile.display()
+        );
+        let path = dir.join("real.toml");
+        std::fs::write(&path, text).unwrap();
+        config::load_station(&path).unwrap()
+    }
+
+    fn options(restore: Option<Restore>) -> TortureOptions {
+        TortureOptions {
+            plan: None,
+            modes: Vec::new(),
+            restore,
+            operator: "test".into(),
+            abort: None,
+        }
+    }
+
+    #[test]
+    fn a_real_fixture_without_a_power_switch_runs_only_the_other_modes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let station = real_station(tmp.path(), r#"{ kind = "none" }"#);
+        let fixture = &station.fixtures[0];
+        let (restore, modes, notes) =
+            restore_and_modes(&station, fixture, &options(None), CutMode::ALL.to_vec()).unwrap();
+        assert_eq!(
+            restore,
+            Restore::Reflash,
+            "a real fixture restores by reflash"
+        );
+        assert_eq!(
+            modes,
+            [CutMode::HostAbort, CutMode::DfuAbort, CutMode::UsbReset]
+        );
+        let refused = notes
+            .iter()
+            .find(|n| n.contains("no power switch"))
+            .unwrap();
+        assert!(
+            refused.contains("real.toml") && refused.contains("board-1"),
+            "{refused}"
+        );
+        assert!(
+            notes.iter().any(|n| n.contains("cannot be listed")),
+            "{notes:?}"
+        );
+        // Asked for power cuts only: nothing could run.
+        let only_power = vec![CutMode::PowerBefore, CutMode::PowerInside];
+        let err = restore_and_modes(&station, fixture, &options(None), only_power).unwrap_err();
+        assert_eq!(err.status, crate::error::ExitStatus::Usage);
+        assert!(err.message.contains("real.toml") && err.message.contains("board-1"));
+        assert!(
+            err.message.contains("power-before, power-inside"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_real_fixture_with_a_switch_runs_every_mode_and_cannot_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let station = real_station(tmp.path(), r#"{ kind = "manual" }"#);
+        let fixture = &station.fixtures[0];
+        let (_, modes, _) =
+            restore_and_modes(&station, fixture, &options(None), CutMode::ALL.to_vec()).unwrap();
+        assert_eq!(modes, CutMode::ALL);
+        let err = restore_and_modes(
+            &station,
+            fixture,
+            &options(Some(Restore::Snapshot)),
+            CutMode::ALL.to_vec(),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("--restore reflash"), "{}", err.message);
+    }
 }

@@ -12,6 +12,7 @@ pub mod fresh;
 pub mod report;
 pub mod rma;
 pub mod torture;
+pub mod torture_reflash;
 pub mod unit;
 pub mod unit_data;
 pub mod update;

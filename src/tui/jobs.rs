@@ -84,6 +84,7 @@ pub fn torture(
     let options = TortureOptions {
         plan: None,
         modes: Vec::new(),
+        restore: None,
         operator,
         abort: Some(abort),
     };
