@@ -326,7 +326,14 @@ pub fn prepare(hw: &mut FixtureHw, setup: &Setup) -> Result<SimDevice, StepError
         mcu.set_power(false);
         mcu.set_power(true);
     }
-    Ok(device.snapshot())
+    let base = device.snapshot();
+    {
+        // Every point copies the base: it need not carry the preparation's history.
+        let mut mcu = base.lock();
+        mcu.log.clear();
+        mcu.ops.clear();
+    }
+    Ok(base)
 }
 
 pub(super) fn settings(profile: &Profile) -> UpdateSettings {
