@@ -14,6 +14,7 @@ use super::STATION_VERSION;
 use super::events::{Event, EventSink};
 use super::torture::{self, Campaign, CutMode, Plan, Point, PointResult, Restore, Setup};
 use super::torture_reflash;
+use super::torture_sweep;
 use super::unit::StepError;
 use crate::backend::FixtureHw;
 use crate::config::{self, Fixture, FixtureBackend, ImageRole, PowerSpec, Station};
@@ -353,7 +354,7 @@ pub fn run(
     let planned: HashSet<Point> = points.iter().copied().collect();
     let mut done: Vec<PointResult> = read_journal(&journal);
     done.retain(|r| planned.contains(&r.point));
-    let mut finished: HashSet<Point> = done.iter().map(|r| r.point).collect();
+    let finished: HashSet<Point> = done.iter().map(|r| r.point).collect();
     if let Some(dir) = journal.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| StationError::station(format!("{}: {e}", dir.display())))?;
@@ -386,32 +387,14 @@ pub fn run(
         .and_then(|v| v.parse().ok());
     let mut journaled = 0usize;
     let mut journal_writer = JournalWriter::new(file, &journal);
-    for (i, point) in points.iter().enumerate() {
-        if finished.contains(point) {
-            continue;
-        }
-        if options.abort.is_some_and(|a| a.load(Ordering::SeqCst)) {
-            journal_writer.sync()?;
-            return Err(StationError::aborted(format!(
-                "the campaign stopped after {} of {total} cut points; run it again to resume",
-                done.len()
-            )));
-        }
-        let result = match &mut bench {
-            Bench::Snapshot(base) => {
-                torture::run_point(base, &setup, &calibration, *point, old, new)
-            }
-            Bench::Reflash(hw, ops) => {
-                torture_reflash::run_point(hw, &setup, &calibration, ops, *point, old, new)
-                    .map_err(|e| {
-                        StationError::station(format!(
-                            "fixture {}, cut point {} at operation {}: {} (the finished points \
-                             are kept: run the campaign again to resume)",
-                            fixture.id, point.mode, point.index, e.message
-                        ))
-                    })?
-            }
-        };
+    let aborted = || options.abort.is_some_and(|a| a.load(Ordering::SeqCst));
+    let todo: Vec<Point> = points
+        .iter()
+        .filter(|p| !finished.contains(p))
+        .copied()
+        .collect();
+    // Journal and report each point as it finishes; false once the operator stopped us.
+    let mut finish_point = |result: PointResult| -> Result<bool, StationError> {
         journal_writer.append(&result)?;
         sink.emit(point_event(
             fixture,
@@ -421,7 +404,6 @@ pub fn run(
             done.len() as u64 + 1,
             total,
         ));
-        finished.insert(result.point);
         done.push(result);
         journaled += 1;
         if crash_after == Some(journaled) {
@@ -432,9 +414,46 @@ pub fn run(
             unit,
             step: "sweep".into(),
             phase: "cut".into(),
-            done: i as u64 + 1,
+            done: done.len() as u64,
             total,
         });
+        Ok(!aborted())
+    };
+    if !aborted() {
+        match &mut bench {
+            Bench::Snapshot(base) => torture_sweep::run(
+                base,
+                &setup,
+                &calibration,
+                &todo,
+                (old, new),
+                torture_sweep::workers(),
+                &mut finish_point,
+            )?,
+            Bench::Reflash(hw, ops) => {
+                for point in &todo {
+                    let result =
+                        torture_reflash::run_point(hw, &setup, &calibration, ops, *point, old, new)
+                            .map_err(|e| {
+                                StationError::station(format!(
+                                    "fixture {}, cut point {} at operation {}: {} (the finished \
+                                     points are kept: run the campaign again to resume)",
+                                    fixture.id, point.mode, point.index, e.message
+                                ))
+                            })?;
+                    if !finish_point(result)? {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    if done.len() < points.len() && aborted() {
+        journal_writer.sync()?;
+        return Err(StationError::aborted(format!(
+            "the campaign stopped after {} of {total} cut points; run it again to resume",
+            done.len()
+        )));
     }
     journal_writer.sync()?;
     let position: HashMap<Point, usize> = points.iter().enumerate().map(|(i, p)| (*p, i)).collect();

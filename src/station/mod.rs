@@ -13,6 +13,7 @@ pub mod report;
 pub mod rma;
 pub mod torture;
 pub mod torture_reflash;
+pub mod torture_sweep;
 pub mod unit;
 pub mod unit_data;
 pub mod update;

@@ -420,7 +420,18 @@ pub fn run_point(
     old: Version,
     new: Version,
 ) -> PointResult {
-    let device = base.snapshot();
+    run_point_on(base.snapshot(), setup, cal, point, old, new)
+}
+
+/// [`run_point`] on `device`, a copy of the pre-update unit that the point may use up.
+pub fn run_point_on(
+    device: SimDevice,
+    setup: &Setup,
+    cal: &Calibration,
+    point: Point,
+    old: Version,
+    new: Version,
+) -> PointResult {
     let first = device.lock().flash_ops + 1;
     let segments = target_segments(setup);
     let mut settings = settings(setup.profile);
