@@ -196,3 +196,64 @@ power = {{ kind = "none" }}
         "{err}"
     );
 }
+
+#[test]
+fn the_restore_image_is_the_bootloader_the_old_image_and_every_slot_erased() {
+    use station::config::{self, ImageRole};
+    use station::station::torture::Setup;
+    use station::station::torture_reflash::restore_segments;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stations/zoo.toml");
+    let station = config::load_station(&path).unwrap();
+    let fixture = station.fixture("ab-slots").unwrap();
+    let profile = station.profile_of(fixture);
+    let image = |name: &str| {
+        let spec = profile.images.iter().find(|i| i.name == name).unwrap();
+        config::check::load_pinned_image(profile, spec).unwrap()
+    };
+    let bootloader = image(&profile.image(ImageRole::Bootloader).unwrap().name);
+    let (from, to) = (image("application"), image("update"));
+    let setup = Setup {
+        fixture,
+        profile,
+        bootloader: &bootloader,
+        from: &from,
+        to: &to,
+    };
+    let segments = restore_segments(&setup);
+    // In order, never overlapping.
+    for w in segments.windows(2) {
+        assert!(
+            w[0].end() <= w[1].address as u64,
+            "{:#x} overlaps",
+            w[1].address
+        );
+    }
+    // Each image's bytes are there as they are; every other byte of every slot is erased.
+    let byte_at = |a: u32| {
+        segments
+            .iter()
+            .find(|s| s.address <= a && (a as u64) < s.end())
+            .map(|s| s.data[(a - s.address) as usize])
+    };
+    for s in bootloader.segments.iter().chain(&from.segments) {
+        for (i, b) in s.data.iter().enumerate().step_by(97) {
+            assert_eq!(byte_at(s.address + i as u32), Some(*b));
+        }
+    }
+    let in_image = |a: u32| {
+        bootloader
+            .segments
+            .iter()
+            .chain(&from.segments)
+            .any(|s| s.address <= a && (a as u64) < s.end())
+    };
+    assert_eq!(profile.memory.slots.len(), 2);
+    for slot in &profile.memory.slots {
+        for a in (slot.start..slot.start + slot.size).step_by(251) {
+            if !in_image(a) {
+                assert_eq!(byte_at(a), Some(0xFF), "{a:#x}");
+            }
+        }
+        assert!(byte_at(slot.start + slot.size - 1).is_some());
+    }
+}

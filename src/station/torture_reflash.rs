@@ -81,6 +81,8 @@ pub fn restore_segments(setup: &Setup) -> Vec<Segment> {
 
 fn power(hw: &mut FixtureHw, on: bool) -> Result<(), StepError> {
     match hw.power.as_mut() {
+        // A manual switch asks the operator: never for a change that is not one.
+        Some(p) if p.is_on() == on => Ok(()),
         Some(p) => Ok(p.set_power(on)?),
         None => Err(StepError::error(
             "this fixture has no power switch, so it cannot cut or cycle the power",
@@ -118,7 +120,7 @@ fn reboot(hw: &mut FixtureHw) -> Result<(), StepError> {
 
 /// Make the pre-update state again over SWD, then let the unit boot.
 pub fn restore(hw: &mut FixtureHw, setup: &Setup) -> Result<(), StepError> {
-    if hw.power.as_ref().is_some_and(|p| !p.is_on()) {
+    if hw.power.is_some() {
         power(hw, true)?;
     }
     // A unit that runs something broken may need holding in reset to connect.
