@@ -382,7 +382,8 @@ fn inside_fraction(index: u64) -> f64 {
 
 /// Send operation `op` to a unit waiting in DFU mode and cut its power once part of the
 /// operation's expected time (the device's bwPollTimeout) has passed on the fixture's clock.
-fn cut_inside(hw: &mut FixtureHw, setup: &Setup, op: &Op, index: u64) -> Result<(), StepError> {
+/// False when the device gave no estimate, so the cut came as the operation started.
+fn cut_inside(hw: &mut FixtureHw, setup: &Setup, op: &Op, index: u64) -> Result<bool, StepError> {
     let (mut pipe, _, _) = update::open_dfu(hw, setup.fixture)?;
     let settings = torture::settings(setup.profile);
     let started = DfuDevice::open(pipe.as_mut(), settings.alt).map(|device| {
@@ -401,23 +402,25 @@ fn cut_inside(hw: &mut FixtureHw, setup: &Setup, op: &Op, index: u64) -> Result<
         );
         machine.status.flatten()
     });
-    let expected = started
-        .ok()
-        .flatten()
-        .map_or(Duration::ZERO, |s| s.poll_timeout);
-    hw.clock.sleep(expected.mul_f64(inside_fraction(index)));
-    power(hw, false)
+    let expected = started.ok().flatten().map(|s| s.poll_timeout);
+    let wait = expected.unwrap_or_default().mul_f64(inside_fraction(index));
+    hw.clock.sleep(wait);
+    power(hw, false)?;
+    Ok(expected.is_some())
 }
 
-/// Run the update from the restored state and cut it at `point`.
-fn cut(hw: &mut FixtureHw, setup: &Setup, plan: &Plan, point: Point) -> Result<(), StepError> {
+/// Run the update from the restored state and cut it at `point`. False when an "inside" cut
+/// had no estimate of the operation's time.
+fn cut(hw: &mut FixtureHw, setup: &Setup, plan: &Plan, point: Point) -> Result<bool, StepError> {
     let k = point.index as usize;
     let last = plan.ops.len().saturating_sub(1);
     let stop = match point.mode {
         CutMode::HostAbort => Some((k, Interrupt::HostAbort)),
         CutMode::DfuAbort => Some((k, Interrupt::DfuAbort)),
         CutMode::UsbReset => Some((k, Interrupt::UsbReset)),
-        CutMode::PowerBefore | CutMode::PowerInside => Some((k, Interrupt::HostAbort)),
+        CutMode::PowerBefore => Some((k, Interrupt::HostAbort)),
+        // Back to dfuIDLE (the address pointer stays), where a new session may select its alt.
+        CutMode::PowerInside => Some((k, Interrupt::DfuAbort)),
         // After the leave there is nothing left to stop before: the update runs to its end.
         CutMode::PowerAfter if k < last => Some((k + 1, Interrupt::HostAbort)),
         CutMode::PowerAfter => None,
@@ -435,12 +438,12 @@ fn cut(hw: &mut FixtureHw, setup: &Setup, plan: &Plan, point: Point) -> Result<(
         "torture",
     );
     match point.mode {
-        CutMode::PowerBefore | CutMode::PowerAfter => power(hw, false),
+        CutMode::PowerBefore | CutMode::PowerAfter => power(hw, false).map(|()| true),
         CutMode::PowerInside => match plan.ops.get(k) {
             Some(op) => cut_inside(hw, setup, op, point.index),
-            None => power(hw, false),
+            None => power(hw, false).map(|()| false),
         },
-        _ => Ok(()),
+        _ => Ok(true),
     }
 }
 
@@ -455,7 +458,7 @@ pub fn run_point(
     new: Version,
 ) -> Result<PointResult, StepError> {
     restore(hw, setup)?;
-    cut(hw, setup, plan, point)?;
+    let timed = cut(hw, setup, plan, point)?;
     let outcome = classify(hw, setup, old, new)?;
     let recovered = outcome == BootOutcome::NewImage
         || (outcome.recoverable()
@@ -470,9 +473,13 @@ pub fn run_point(
             )
             .is_ok()
             && classify(hw, setup, old, new)? == BootOutcome::NewImage);
+    let mut operation = cal.describe(point);
+    if !timed {
+        operation += " (no bwPollTimeout from the device: cut as it started)";
+    }
     Ok(PointResult {
         point,
-        operation: cal.describe(point),
+        operation,
         outcome,
         recovered,
     })
