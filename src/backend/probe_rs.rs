@@ -1,8 +1,10 @@
 //! The debug-target seam over probe-rs 0.32: the same code drives a real probe on the line and
 //! the virtual bench's simulated probe in tests.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use probe_rs::config::Registry;
 use probe_rs::flashing::{
     DownloadOptions, FlashError, FlashProgress as PrProgress, ProgressEvent, ProgressOperation,
 };
@@ -94,6 +96,13 @@ fn held_or_denied(io: &std::io::Error) -> bool {
     io.kind() == std::io::ErrorKind::PermissionDenied || busy(io)
 }
 
+/// probe-rs's built-in chip descriptions, decoded once per process: `Probe::attach` decodes
+/// them all on every call, which cost more CPU than the rest of a unit's run.
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(Registry::from_builtin_families)
+}
+
 fn probe_error(e: DebugProbeError) -> HwError {
     let text = e.to_string();
     match e {
@@ -182,10 +191,13 @@ impl DebugTarget for ProbeRsTarget {
                 .select_protocol(WireProtocol::Swd)
                 .map_err(probe_error)?;
             probe.set_speed(this.speed_khz).map_err(probe_error)?;
+            let chip = this.chip.as_str();
             let result = match mode {
-                AttachMode::Normal => probe.attach(this.chip.as_str(), Permissions::default()),
+                AttachMode::Normal => {
+                    probe.attach_with_registry(chip, Permissions::default(), registry())
+                }
                 AttachMode::UnderReset => {
-                    probe.attach_under_reset(this.chip.as_str(), Permissions::default())
+                    probe.attach_under_reset_with_registry(chip, Permissions::default(), registry())
                 }
             };
             result.map_err(session_error)

@@ -1,6 +1,7 @@
 //! The `station` command line: a thin layer that parses arguments, calls the library and
 //! prints. Exit codes follow `crate::error::ExitStatus`.
 
+mod bench;
 mod dfu;
 mod engineering;
 mod fixture;
@@ -108,6 +109,11 @@ enum Command {
         /// power-inside, power-after (default: the profile's, else all).
         #[arg(long, value_delimiter = ',')]
         modes: Vec<crate::station::torture::CutMode>,
+        /// How each cut point gets back to the pre-update state: snapshot (the virtual bench's
+        /// copy of the unit; its default) or reflash (the bootloader and the from-image over
+        /// SWD; the default, and the only way, on a real fixture).
+        #[arg(long)]
+        restore: Option<crate::station::torture::Restore>,
         #[arg(long)]
         operator: Option<String>,
         #[arg(long)]
@@ -207,6 +213,12 @@ enum BenchCommand {
     /// dfu-util against `station dfu download` (fast and strict) through the virtual USB
     /// bus, at real time, on an A/B bootloader and the ST ROM.
     Usb(sim::BenchUsbArgs),
+    /// The exhaustive torture sweep of a 512 KiB update (goal 10 s, release build), and how
+    /// its cost grows with the points and with the size.
+    Torture(bench::TortureArgs),
+    /// The production engine on one simulated fixture, then on N in parallel (goal: within
+    /// 1.10x of one).
+    Fixtures(bench::FixturesArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -403,6 +415,12 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
         Command::Bench {
             command: BenchCommand::Usb(args),
         } => sim::bench_usb(args),
+        Command::Bench {
+            command: BenchCommand::Torture(args),
+        } => bench::torture(args),
+        Command::Bench {
+            command: BenchCommand::Fixtures(args),
+        } => bench::fixtures(args),
         Command::Report {
             command:
                 ReportCommand::Torture {
@@ -423,6 +441,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             at,
             plan,
             modes,
+            restore,
             operator,
             json,
         } => {
@@ -432,6 +451,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             let options = crate::station::campaign::TortureOptions {
                 plan,
                 modes,
+                restore,
                 operator,
                 abort: None,
             };

@@ -123,22 +123,33 @@ pub fn torture(result: &crate::station::campaign::TortureResult, json: bool) {
             "record": result.path.display().to_string(),
             "counts": result.campaign.counts(),
             "reproducer": result.campaign.reproducer(),
+            "notes": result.notes,
         });
         println!("{summary}");
         return;
     }
     let c = &result.campaign;
+    let over = if c.calibration.power_on_plan {
+        format!("{} host operations", c.calibration.plan_ops.len())
+    } else {
+        format!(
+            "{} plan and {} flash operations",
+            c.calibration.plan_ops.len(),
+            c.calibration.flash_ops.len()
+        )
+    };
     println!(
-        "{}: {} cut points over {} plan and {} flash operations ({} -> {})",
+        "{}: {} cut points over {over} ({} -> {})",
         r.fixture,
         c.results.len(),
-        c.calibration.plan_ops.len(),
-        c.calibration.flash_ops.len(),
         c.old,
         c.new
     );
     for (outcome, n) in c.counts() {
         println!("  {:<16} {n}", format!("{outcome:?}"));
+    }
+    for note in &result.notes {
+        println!("note: {note}");
     }
     match c.reproducer() {
         Some(p) => println!(

@@ -383,8 +383,9 @@ impl Download {
     fn on_poll(&mut self, reply: Result<Vec<u8>, UsbError>) {
         self.stats.polls += 1;
         self.polls_this_op += 1;
-        let op = self.op_name();
+        // The operation's name only for errors: polls are the engine's hot path.
         if self.polls_this_op > MAX_POLLS_PER_OP {
+            let op = self.op_name();
             return self.finish(Err(DfuError::Protocol(format!(
                 "{op}: still busy after {MAX_POLLS_PER_OP} polls"
             ))));
@@ -393,14 +394,19 @@ impl Download {
             Ok(bytes) => match Status::parse(&bytes) {
                 Some(s) => s,
                 None => {
+                    let op = self.op_name();
                     return self.finish(Err(DfuError::Protocol(format!(
                         "{op}: short GETSTATUS reply"
                     ))));
                 }
             },
-            Err(error) => return self.finish(Err(DfuError::Usb { op, error })),
+            Err(error) => {
+                let op = self.op_name();
+                return self.finish(Err(DfuError::Usb { op, error }));
+            }
         };
         if status.status != 0 || status.state == State::Error {
+            let op = self.op_name();
             return self.finish(Err(DfuError::Device { op, status }));
         }
         match status.state {
@@ -417,7 +423,10 @@ impl Download {
                 }
                 self.advance()
             }
-            _ => self.finish(Err(DfuError::Device { op, status })),
+            _ => {
+                let op = self.op_name();
+                self.finish(Err(DfuError::Device { op, status }))
+            }
         }
     }
 }

@@ -72,7 +72,15 @@ impl std::str::FromStr for TimeMode {
 pub struct VirtualClock {
     now: Mutex<Duration>,
     pace: Option<f64>,
+    /// Paced: (wall, virtual) where the current schedule starts. Each step sleeps until its
+    /// place on that schedule, so the wake-up latency of thousands of short sleeps does not
+    /// add up (and fixtures in parallel do not fall behind one alone).
+    anchor: Mutex<Option<(Instant, Duration)>>,
 }
+
+/// Lateness paced time makes up in the steps that follow (sleep overshoot, a busy machine);
+/// a clock further behind (a fixture that sat idle) starts a new schedule instead of racing.
+const PACE_SLACK: Duration = Duration::from_millis(25);
 
 impl VirtualClock {
     pub fn new() -> Self {
@@ -84,6 +92,7 @@ impl VirtualClock {
         Self {
             now: Mutex::new(now),
             pace: None,
+            anchor: Mutex::new(None),
         }
     }
 
@@ -95,6 +104,7 @@ impl VirtualClock {
         Self {
             now: Mutex::new(Duration::ZERO),
             pace,
+            anchor: Mutex::new(None),
         }
     }
 
@@ -112,6 +122,8 @@ impl VirtualClock {
         let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
         if t > *now {
             *now = t;
+            // The wall clock spent that time: pacing starts again from here.
+            *self.anchor.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }
     }
 
@@ -120,31 +132,69 @@ impl VirtualClock {
         self.pace
     }
 
-    fn pace(&self, d: Duration) {
-        if let Some(scale) = self.pace
-            && !d.is_zero()
+    /// Paced: wait until virtual time `to` (moved from `from`) is due on the wall clock.
+    fn pace(&self, from: Duration, to: Duration) {
+        let Some(scale) = self.pace else {
+            return;
+        };
+        if to <= from {
+            return;
+        }
+        let wall = Instant::now();
+        let due = {
+            let mut anchor = self.anchor.lock().unwrap_or_else(|e| e.into_inner());
+            let (next, due) = schedule(*anchor, wall, from, to, scale);
+            *anchor = Some(next);
+            due
+        };
+        if let Some(wait) = due.checked_duration_since(wall)
+            && !wait.is_zero()
         {
-            std::thread::sleep(d.div_f64(scale));
+            std::thread::sleep(wait);
         }
     }
 
     /// Charge `d` of simulated work (a flash erase, a USB transfer) to the clock.
     pub fn advance(&self, d: Duration) {
-        *self.now.lock().unwrap_or_else(|e| e.into_inner()) += d;
-        self.pace(d);
+        let (from, to) = {
+            let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+            let from = *now;
+            *now += d;
+            (from, *now)
+        };
+        self.pace(from, to);
     }
 
     /// Move to `t` if it lies in the future.
     pub fn advance_to(&self, t: Duration) {
-        let step = {
+        let from = {
             let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-            let step = t.saturating_sub(*now);
+            let from = *now;
             if t > *now {
                 *now = t;
             }
-            step
+            from
         };
-        self.pace(step);
+        self.pace(from, t);
+    }
+}
+
+/// When virtual time `to` (moved from `from`) is due on the wall clock at `scale`, and the
+/// schedule to keep: the one given, or a new one from `wall` when there is none or the clock
+/// is more than [`PACE_SLACK`] behind it.
+fn schedule(
+    anchor: Option<(Instant, Duration)>,
+    wall: Instant,
+    from: Duration,
+    to: Duration,
+    scale: f64,
+) -> ((Instant, Duration), Instant) {
+    let on = |(a_wall, a_virtual): (Instant, Duration), t: Duration| {
+        a_wall + t.saturating_sub(a_virtual).div_f64(scale)
+    };
+    match anchor {
+        Some(a) if on(a, from) + PACE_SLACK >= wall => (a, on(a, to)),
+        _ => ((wall, from), on((wall, from), to)),
     }
 }
 
@@ -188,6 +238,23 @@ mod tests {
         c.catch_up(Duration::from_secs(5));
         assert_eq!(c.now(), Duration::from_secs(5));
         assert_eq!(VirtualClock::new().scale(), None);
+    }
+
+    #[test]
+    fn paced_steps_keep_to_one_schedule_and_an_idle_clock_starts_a_new_one() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        // The first step starts the schedule: 1 s of virtual time at 10x is due 100 ms later.
+        let (a, due) = schedule(None, t0, ms(0), ms(1000), 10.0);
+        assert_eq!((a, due), ((t0, ms(0)), t0 + ms(100)));
+        // A step that starts late (a sleep woke 5 ms late) keeps the schedule: its end is due
+        // where it always was, so the lateness does not add up.
+        let (b, due) = schedule(Some(a), t0 + ms(105), ms(1000), ms(1010), 10.0);
+        assert_eq!((b, due), (a, t0 + ms(101)));
+        // Behind by more than the slack (the fixture sat idle): a new schedule from now.
+        let late = t0 + ms(100) + PACE_SLACK + ms(1);
+        let (c, due) = schedule(Some(a), late, ms(1000), ms(1010), 10.0);
+        assert_eq!((c, due), ((late, ms(1000)), late + ms(1)));
     }
 
     #[test]

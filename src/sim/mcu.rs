@@ -390,26 +390,32 @@ impl Mcu {
             at: start,
         });
         let cost = self.op_cost(kind);
-        let mut rng = EventRng::new(self.seed, "cut", index);
+        // (when, where inside: drawn from this operation's randomness when `None`)
         let due = match self.cut {
             Some(Cut {
                 point: CutPoint::FlashOp(n),
                 when,
-            }) if n == index => Some((when, rng.below(1000) as f64 / 1000.0)),
+            }) if n == index => Some((when, None)),
             Some(Cut {
                 point: CutPoint::At(t),
                 ..
-            }) if t <= start => Some((CutWhen::Before, 0.0)),
+            }) if t <= start => Some((CutWhen::Before, Some(0.0))),
             Some(Cut {
                 point: CutPoint::At(t),
                 ..
             }) if t < start + cost => Some((
                 CutWhen::Inside,
-                (t - start).as_secs_f64() / cost.as_secs_f64(),
+                Some((t - start).as_secs_f64() / cost.as_secs_f64()),
             )),
             _ => None,
         };
-        match due {
+        let Some((when, at)) = due else {
+            return Ok(apply(self));
+        };
+        // Only an operation a cut falls on needs its randomness (a SHA-256 to seed).
+        let mut rng = EventRng::new(self.seed, "cut", index);
+        let fraction = at.unwrap_or_else(|| rng.below(1000) as f64 / 1000.0);
+        match Some((when, fraction)) {
             None => Ok(apply(self)),
             Some((CutWhen::Before, _)) => {
                 self.cut_power();

@@ -1,27 +1,34 @@
 //! `station torture`: a whole campaign on one fixture, resumable, ending in one record of kind
 //! `torture` with its per-point results in a sidecar file pinned by hash.
 
-use std::io::Write;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use super::STATION_VERSION;
+use super::campaign_journal::{JournalWriter, journal_path, read_journal};
+use super::campaign_modes::restore_and_modes;
+use super::campaign_record::write_record;
 use super::events::{Event, EventSink};
-use super::torture::{self, Campaign, CutMode, Plan, Point, PointResult, Setup};
+use super::torture::{self, Campaign, CutMode, Plan, Point, PointResult, Restore, Setup};
+use super::torture_reflash;
+use super::torture_sweep;
 use super::unit::StepError;
-use crate::config::{self, Fixture, FixtureBackend, ImageRole, Station};
+use crate::backend::FixtureHw;
+use crate::config::{self, Fixture, ImageRole, Station};
 use crate::error::StationError;
 use crate::image::Image;
-use crate::record::{
-    self, ImageRef, Measurement, Outcome, ProfileRef, Record, RecordKind, RecordStore, StepRecord,
-};
+use crate::record::{Outcome, Record, RecordStore};
+use crate::sim::SimDevice;
 
 pub struct TortureOptions {
     pub plan: Option<Plan>,
     pub modes: Vec<CutMode>,
+    /// How each point gets back to the pre-update state (default: a snapshot on the virtual
+    /// bench, a reflash over SWD on real fixtures).
+    pub restore: Option<Restore>,
     pub operator: String,
     /// Set to stop after the current cut point; the journal keeps what was done, so the same
     /// campaign run again resumes there.
@@ -55,6 +62,15 @@ pub struct TortureResult {
     pub record: Record,
     pub path: PathBuf,
     pub campaign: Campaign,
+    /// What the operator should know: modes refused on this fixture, what a real bench
+    /// cannot sweep.
+    pub notes: Vec<String>,
+}
+
+/// What each cut point restores from.
+enum Bench {
+    Snapshot(SimDevice),
+    Reflash(Box<FixtureHw>, torture_reflash::Plan),
 }
 
 fn usage(e: impl ToString) -> StationError {
@@ -75,46 +91,6 @@ fn image_named(profile: &config::Profile, name: &str) -> Result<Image, StationEr
     config::check::load_pinned_image(profile, spec).map_err(|e| usage(format!("error: {e}")))
 }
 
-/// The journal of finished points, so that an interrupted campaign resumes where it stopped.
-fn journal_path(station: &Station, fixture: &Fixture, key: &str) -> PathBuf {
-    station
-        .records_dir
-        .join(".station")
-        .join("torture")
-        .join(format!(
-            "{}-{key}.jsonl",
-            record::paths::safe_component(&fixture.id)
-        ))
-}
-
-fn read_journal(path: &PathBuf) -> Vec<PointResult> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    // A line cut by a crash does not parse and is simply run again.
-    text.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn step(
-    name: &str,
-    started: chrono::DateTime<Utc>,
-    outcome: Outcome,
-    error: Option<String>,
-    measurements: Vec<Measurement>,
-) -> StepRecord {
-    StepRecord {
-        name: name.into(),
-        outcome,
-        started_at: started,
-        ended_at: Utc::now().max(started),
-        measurements,
-        error,
-        details: Default::default(),
-    }
-}
-
 fn step_error(e: StepError) -> StationError {
     match e.outcome {
         Outcome::Fail => StationError::fail(e.message),
@@ -128,12 +104,6 @@ pub fn run(
     options: &TortureOptions,
     sink: &dyn EventSink,
 ) -> Result<TortureResult, StationError> {
-    if fixture.backend != FixtureBackend::Sim {
-        return Err(StationError::usage(format!(
-            "fixture {}: torture campaigns need snapshot restore, which only the virtual bench has so far",
-            fixture.id
-        )));
-    }
     let profile = station.profile_of(fixture);
     let spec = profile.torture.as_ref().ok_or_else(|| {
         usage(format!(
@@ -156,6 +126,7 @@ pub fn run(
     } else {
         CutMode::ALL.to_vec()
     };
+    let (restore, modes, mut notes) = restore_and_modes(station, fixture, options, modes)?;
     let bootloader_spec = profile
         .image(ImageRole::Bootloader)
         .ok_or_else(|| usage("the profile has no bootloader image"))?;
@@ -192,13 +163,37 @@ pub fn run(
     let unit = store
         .next_unit_number(&fixture.id)
         .map_err(|e| StationError::station(e.to_string()))?;
-    let mut hw = super::fresh::open_unit(station, fixture, unit)
-        .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
-    let base = torture::prepare(&mut hw, &setup).map_err(step_error)?;
+    // A campaign that fails before its record still says which modes it refused.
+    let noted = |mut e: StationError| {
+        for n in notes.iter().filter(|n| n.contains("no power switch")) {
+            e.message += &format!("\nnote: {n}");
+        }
+        e
+    };
+    let mut hw = super::fresh::open_unit(station, fixture, unit).map_err(|e| {
+        noted(StationError::station(format!(
+            "fixture {}: {e}",
+            fixture.id
+        )))
+    })?;
     let uid = hw.sim.as_ref().map(|d| d.lock().uid_hex());
-    drop(hw);
     let t_cal = Utc::now();
-    let (calibration, old, new) = torture::calibrate(&base, &setup, sink).map_err(step_error)?;
+    let (calibration, old, new, mut bench) = match restore {
+        Restore::Snapshot => {
+            let base = torture::prepare(&mut hw, &setup).map_err(step_error)?;
+            drop(hw);
+            let (cal, old, new) = torture::calibrate(&base, &setup, sink).map_err(step_error)?;
+            (cal, old, new, Bench::Snapshot(base))
+        }
+        Restore::Reflash => {
+            let (cal, plan, old, new) =
+                torture_reflash::calibrate(&mut hw, &setup, sink).map_err(|mut e| {
+                    e.message = format!("fixture {}: {}", fixture.id, e.message);
+                    noted(step_error(e))
+                })?;
+            (cal, old, new, Bench::Reflash(Box::new(hw), plan))
+        }
+    };
     let points = plan.select(&calibration.points(&modes));
 
     let mut key = Sha256::new();
@@ -207,7 +202,7 @@ pub fn run(
         &bootloader.sha256,
         &from.sha256,
         &to.sha256,
-        &format!("{plan:?}{modes:?}"),
+        &format!("{plan:?}{modes:?}{restore:?}"),
     ] {
         key.update(part.as_bytes());
     }
@@ -218,13 +213,15 @@ pub fn run(
         .map(|b| format!("{b:02x}"))
         .collect();
     let journal = journal_path(station, fixture, &key);
+    let planned: HashSet<Point> = points.iter().copied().collect();
     let mut done: Vec<PointResult> = read_journal(&journal);
-    done.retain(|r| points.contains(&r.point));
+    done.retain(|r| planned.contains(&r.point));
+    let finished: HashSet<Point> = done.iter().map(|r| r.point).collect();
     if let Some(dir) = journal.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| StationError::station(format!("{}: {e}", dir.display())))?;
     }
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&journal)
@@ -238,9 +235,10 @@ pub fn run(
         flash_operations: calibration.flash_ops.len() as u64,
         points: points.clone(),
     });
+    let by_point: HashMap<Point, &PointResult> = done.iter().map(|r| (r.point, r)).collect();
     let resumed: Vec<&PointResult> = points
         .iter()
-        .filter_map(|p| done.iter().find(|r| r.point == *p))
+        .filter_map(|p| by_point.get(p).copied())
         .collect();
     for (i, r) in resumed.iter().enumerate() {
         sink.emit(point_event(fixture, unit, r, true, i as u64 + 1, total));
@@ -250,21 +248,16 @@ pub fn run(
         .ok()
         .and_then(|v| v.parse().ok());
     let mut journaled = 0usize;
-    for (i, point) in points.iter().enumerate() {
-        if done.iter().any(|r| r.point == *point) {
-            continue;
-        }
-        if options.abort.is_some_and(|a| a.load(Ordering::SeqCst)) {
-            return Err(StationError::aborted(format!(
-                "the campaign stopped after {} of {total} cut points; run it again to resume",
-                done.len()
-            )));
-        }
-        let result = torture::run_point(&base, &setup, &calibration, *point, old, new);
-        let line = serde_json::to_string(&result).unwrap_or_default();
-        writeln!(file, "{line}")
-            .and_then(|()| file.sync_data())
-            .map_err(|e| StationError::station(format!("{}: {e}", journal.display())))?;
+    let mut journal_writer = JournalWriter::new(file, &journal);
+    let aborted = || options.abort.is_some_and(|a| a.load(Ordering::SeqCst));
+    let todo: Vec<Point> = points
+        .iter()
+        .filter(|p| !finished.contains(p))
+        .copied()
+        .collect();
+    // Journal and report each point as it finishes; false once the operator stopped us.
+    let mut finish_point = |result: PointResult| -> Result<bool, StationError> {
+        journal_writer.append(&result)?;
         sink.emit(point_event(
             fixture,
             unit,
@@ -283,24 +276,64 @@ pub fn run(
             unit,
             step: "sweep".into(),
             phase: "cut".into(),
-            done: i as u64 + 1,
+            done: done.len() as u64,
             total,
         });
+        Ok(!aborted())
+    };
+    if !aborted() {
+        match &mut bench {
+            Bench::Snapshot(base) => torture_sweep::run(
+                base,
+                &setup,
+                &calibration,
+                &todo,
+                (old, new),
+                torture_sweep::workers(),
+                &mut finish_point,
+            )?,
+            Bench::Reflash(hw, ops) => {
+                for point in &todo {
+                    let result =
+                        torture_reflash::run_point(hw, &setup, &calibration, ops, *point, old, new)
+                            .map_err(|e| {
+                                StationError::station(format!(
+                                    "fixture {}, cut point {} at operation {}: {} (the finished \
+                                     points are kept: run the campaign again to resume)",
+                                    fixture.id, point.mode, point.index, e.message
+                                ))
+                            })?;
+                    if !finish_point(result)? {
+                        break;
+                    }
+                }
+            }
+        }
     }
-    let order = |p: &Point| points.iter().position(|q| q == p).unwrap_or(usize::MAX);
-    done.sort_by_key(|r| order(&r.point));
+    if done.len() < points.len() && aborted() {
+        journal_writer.sync()?;
+        return Err(StationError::aborted(format!(
+            "the campaign stopped after {} of {total} cut points; run it again to resume",
+            done.len()
+        )));
+    }
+    journal_writer.sync()?;
+    let position: HashMap<Point, usize> = points.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    done.sort_by_key(|r| position.get(&r.point).copied().unwrap_or(usize::MAX));
     let campaign = Campaign {
         calibration,
         results: done,
         old,
         new,
     };
+    drop(bench);
     let path = write_record(
         &store,
         station,
         fixture,
         &setup,
         &campaign,
+        (restore, &notes),
         uid,
         unit,
         &options.operator,
@@ -311,152 +344,11 @@ pub fn run(
         &std::fs::read(&path).map_err(|e| StationError::station(e.to_string()))?,
     )
     .map_err(|e| StationError::station(e.to_string()))?;
+    notes.dedup();
     Ok(TortureResult {
         record,
         path,
         campaign,
+        notes,
     })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_record(
-    store: &RecordStore,
-    station: &Station,
-    fixture: &Fixture,
-    setup: &Setup,
-    campaign: &Campaign,
-    uid: Option<String>,
-    unit: u64,
-    operator: &str,
-    [started_at, t_cal, t_sweep]: [chrono::DateTime<Utc>; 3],
-) -> Result<PathBuf, StationError> {
-    let serial = uid.as_ref().map_or_else(
-        || format!("{}-unit-{unit}", fixture.id),
-        |u| record::serial_from_uid(u),
-    );
-    let record_id = record::new_record_id(started_at);
-    let points_json = serde_json::to_vec_pretty(&campaign.results)
-        .map_err(|e| StationError::station(e.to_string()))?;
-    let sidecar = store
-        .write_sidecar(&serial, &record_id, "points.jsonl", &points_json)
-        .map_err(|e| StationError::station(e.to_string()))?;
-    let counts = campaign.counts();
-    let bricking = campaign.results.iter().filter(|r| r.bricks()).count();
-    let reproducer = campaign.reproducer();
-    let (outcome, failure) = match reproducer {
-        Some(r) => (
-            Outcome::Fail,
-            Some(format!(
-                "{} cut point(s) leave the unit beyond a field update; first: {} at operation {} ({}) → {:?}",
-                bricking, r.point.mode, r.point.index, r.operation, r.outcome
-            )),
-        ),
-        None => (Outcome::Pass, None),
-    };
-    let m = |name: &str, v: f64, unit: &str| Measurement::new(name, v, unit, None);
-    let mut sweep = step(
-        "sweep",
-        t_sweep,
-        outcome,
-        failure.clone(),
-        vec![
-            m("points", campaign.results.len() as f64, "points"),
-            m("bricking_points", bricking as f64, "points"),
-        ],
-    );
-    sweep.details.insert(
-        "counts".into(),
-        serde_json::to_value(&counts).unwrap_or_default(),
-    );
-    sweep.details.insert(
-        "reproducer".into(),
-        serde_json::to_value(reproducer).unwrap_or_default(),
-    );
-    sweep.details.insert(
-        "points_file".into(),
-        sidecar
-            .file_name()
-            .map(|f| f.to_string_lossy().to_string())
-            .unwrap_or_default()
-            .into(),
-    );
-    sweep.details.insert(
-        "points_sha256".into(),
-        crate::image::sha256_hex(&points_json).into(),
-    );
-    sweep
-        .details
-        .insert("needs_boot0".into(), campaign.needs_boot0().into());
-    if campaign.needs_boot0() {
-        sweep.details.insert(
-            "recovery_note".into(),
-            "some cut points are recoverable only by strapping BOOT0".into(),
-        );
-    }
-    let mut cal = step(
-        "calibrate",
-        t_cal,
-        Outcome::Pass,
-        None,
-        vec![
-            m(
-                "plan_operations",
-                campaign.calibration.plan_ops.len() as f64,
-                "ops",
-            ),
-            m(
-                "flash_operations",
-                campaign.calibration.flash_ops.len() as f64,
-                "ops",
-            ),
-        ],
-    );
-    cal.details
-        .insert("from_version".into(), campaign.old.to_string().into());
-    cal.details
-        .insert("to_version".into(), campaign.new.to_string().into());
-    let images = [
-        ("bootloader", setup.bootloader),
-        ("from", setup.from),
-        ("to", setup.to),
-    ]
-    .iter()
-    .map(|(role, i)| ImageRef {
-        name: i.name.clone(),
-        role: role.to_string(),
-        sha256: i.sha256.clone(),
-    })
-    .collect();
-    let profile = setup.profile;
-    let record = Record {
-        schema_version: record::SCHEMA_VERSION,
-        record_id,
-        kind: RecordKind::Torture,
-        serial,
-        label: None,
-        uid,
-        station: station.id.clone(),
-        fixture: fixture.id.clone(),
-        operator: operator.to_string(),
-        station_version: STATION_VERSION.into(),
-        profile: ProfileRef {
-            name: profile.name.clone(),
-            revision: profile.revision.clone(),
-            sha256: profile.sha256.clone(),
-        },
-        images,
-        started_at,
-        ended_at: Utc::now().max(started_at),
-        outcome,
-        failure,
-        steps: vec![cal, sweep],
-        device: None,
-        parent_record: None,
-        mode: None,
-        attempt: None,
-        hardware: None,
-    };
-    store
-        .write(&record)
-        .map_err(|e| StationError::station(format!("writing the record: {e}")))
 }

@@ -2,7 +2,13 @@
 //! one record per unit. It knows no terminal; events flow out through an [`EventSink`].
 
 pub mod bench;
+pub mod bench_fixtures;
+pub mod bench_stats;
+pub mod bench_torture;
 pub mod campaign;
+mod campaign_journal;
+mod campaign_modes;
+mod campaign_record;
 pub mod console;
 pub mod events;
 pub mod fresh;
@@ -11,6 +17,8 @@ pub mod report;
 pub mod rework;
 pub mod rma;
 pub mod torture;
+pub mod torture_reflash;
+pub mod torture_sweep;
 pub mod unit;
 pub mod unit_data;
 pub mod update;

@@ -84,6 +84,36 @@ impl FromStr for CutMode {
     }
 }
 
+/// How every cut point gets back to the pre-update state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Restore {
+    /// A copy of the simulated unit (the virtual bench only).
+    Snapshot,
+    /// The bootloader and the from-image flashed again over SWD (any bench).
+    Reflash,
+}
+
+impl Restore {
+    pub fn name(self) -> &'static str {
+        match self {
+            Restore::Snapshot => "snapshot",
+            Restore::Reflash => "reflash",
+        }
+    }
+}
+
+impl FromStr for Restore {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "snapshot" => Ok(Restore::Snapshot),
+            "reflash" => Ok(Restore::Reflash),
+            _ => Err(format!("expected snapshot or reflash, found {s:?}")),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Plan {
     Exhaustive,
@@ -163,13 +193,16 @@ pub struct Calibration {
     pub plan_ops: Vec<String>,
     /// (origin, description) of each flash operation during the update and the boot after it.
     pub flash_ops: Vec<(String, String)>,
+    /// Power cuts index the host's operations (a real bench, where the device's own flash
+    /// operations cannot be listed) instead of the flash operations.
+    pub power_on_plan: bool,
 }
 
 impl Calibration {
     pub fn points(&self, modes: &[CutMode]) -> Vec<Point> {
         let mut out = Vec::new();
         for &mode in modes {
-            let n = if mode.is_power() {
+            let n = if mode.is_power() && !self.power_on_plan {
                 self.flash_ops.len()
             } else {
                 self.plan_ops.len()
@@ -179,8 +212,8 @@ impl Calibration {
         out
     }
 
-    fn describe(&self, p: Point) -> String {
-        if p.mode.is_power() {
+    pub(super) fn describe(&self, p: Point) -> String {
+        if p.mode.is_power() && !self.power_on_plan {
             self.flash_ops
                 .get(p.index as usize)
                 .map_or_else(String::new, |(o, d)| format!("{o}: {d}"))
@@ -214,7 +247,7 @@ fn version_of(image: &Image, slot: (u32, u32)) -> Result<Version, StepError> {
 }
 
 /// The to-image's segments where DFU must write them (slot B on an A/B design).
-fn target_segments(setup: &Setup) -> Vec<Segment> {
+pub(super) fn target_segments(setup: &Setup) -> Vec<Segment> {
     let profile = setup.profile;
     let (Some(target), Some(home)) = (
         profile
@@ -293,15 +326,34 @@ pub fn prepare(hw: &mut FixtureHw, setup: &Setup) -> Result<SimDevice, StepError
         mcu.set_power(false);
         mcu.set_power(true);
     }
-    Ok(device.snapshot())
+    let base = device.snapshot();
+    {
+        // Every point copies the base: it need not carry the preparation's history.
+        let mut mcu = base.lock();
+        mcu.log.clear();
+        mcu.ops.clear();
+    }
+    Ok(base)
 }
 
-fn settings(profile: &Profile) -> UpdateSettings {
+pub(super) fn settings(profile: &Profile) -> UpdateSettings {
     UpdateSettings::new(
         profile.dfu.alt,
         crate::config::DfuMode::Fast,
         profile.dfu.erase,
     )
+}
+
+/// The versions the update goes from and to, from the images' headers.
+pub(super) fn versions(setup: &Setup) -> Result<(Version, Version), StepError> {
+    let slot = setup
+        .profile
+        .image(crate::config::ImageRole::Application)
+        .and_then(|i| i.slot.as_deref())
+        .and_then(|s| setup.profile.slot(s))
+        .map(|s| (s.start, s.size))
+        .ok_or_else(|| StepError::error("the profile's application has no slot"))?;
+    Ok((version_of(setup.from, slot)?, version_of(setup.to, slot)?))
 }
 
 /// One clean update from the pre-update state, listing what can be cut.
@@ -310,14 +362,7 @@ pub fn calibrate(
     setup: &Setup,
     sink: &dyn EventSink,
 ) -> Result<(Calibration, Version, Version), StepError> {
-    let slot = setup
-        .profile
-        .image(crate::config::ImageRole::Application)
-        .and_then(|i| i.slot.as_deref())
-        .and_then(|s| setup.profile.slot(s))
-        .map(|s| (s.start, s.size))
-        .ok_or_else(|| StepError::error("the profile's application has no slot"))?;
-    let (old, new) = (version_of(setup.from, slot)?, version_of(setup.to, slot)?);
+    let (old, new) = versions(setup)?;
     let device = base.snapshot();
     let first = device.lock().flash_ops + 1;
     let mut hw = backend::detached_hw(device);
@@ -359,6 +404,7 @@ pub fn calibrate(
         Calibration {
             plan_ops,
             flash_ops,
+            power_on_plan: false,
         },
         old,
         new,
@@ -374,7 +420,18 @@ pub fn run_point(
     old: Version,
     new: Version,
 ) -> PointResult {
-    let device = base.snapshot();
+    run_point_on(base.snapshot(), setup, cal, point, old, new)
+}
+
+/// [`run_point`] on `device`, a copy of the pre-update unit that the point may use up.
+pub fn run_point_on(
+    device: SimDevice,
+    setup: &Setup,
+    cal: &Calibration,
+    point: Point,
+    old: Version,
+    new: Version,
+) -> PointResult {
     let first = device.lock().flash_ops + 1;
     let segments = target_segments(setup);
     let mut settings = settings(setup.profile);

@@ -94,6 +94,7 @@ pub fn torture(
     let options = TortureOptions {
         plan: None,
         modes: Vec::new(),
+        restore: None,
         operator,
         abort: Some(abort),
     };

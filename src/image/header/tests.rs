@@ -289,3 +289,12 @@ proptest! {
         let _ = check_bootloader(base, &slot);
     }
 }
+
+#[test]
+fn image_crc_is_crc32_iso_hdlc() {
+    // The check value of CRC-32/ISO-HDLC, and the same CRC over a split input.
+    assert_eq!(image_crc(b"123456789", 0, 9), 0xCBF4_3926);
+    let bytes: Vec<u8> = (0..4096u32).map(|i| (i * 7 + 3) as u8).collect();
+    let expected = CRC32.checksum(&[&bytes[..HEADER_OFFSET], &bytes[300..]].concat());
+    assert_eq!(image_crc(&bytes, 300, bytes.len()), expected);
+}
