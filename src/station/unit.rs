@@ -130,6 +130,38 @@ fn limits_of(profile: &Profile, name: &str) -> Option<Limits> {
 }
 
 impl<'a> UnitRun<'a> {
+    /// A run of RMA or engineering steps on the unit a fixture holds: no journal, no gates,
+    /// nothing typed yet.
+    pub fn on_held_unit(
+        fixture: &'a Fixture,
+        profile: &'a Profile,
+        images: &'a UnitImages,
+        hw: FixtureHw,
+        sink: &'a dyn EventSink,
+        abort: &'a std::sync::atomic::AtomicBool,
+        records_dir: &'a std::path::Path,
+    ) -> Self {
+        UnitRun {
+            fixture,
+            profile,
+            unit: hw.sim_state.as_ref().map_or(0, |(unit, _)| *unit),
+            images,
+            hw,
+            sink,
+            steps: Vec::new(),
+            device: None,
+            failure: None,
+            abort,
+            typed_labels: &[],
+            records_dir,
+            journal: None,
+            cancel: None,
+            scanned_label: None,
+            gates: None,
+            attempt: None,
+        }
+    }
+
     fn clock(&self) -> std::sync::Arc<dyn Clock> {
         self.hw.clock.clone()
     }

@@ -101,25 +101,15 @@ pub fn wrp_test(
     let store = RecordStore::open(&station.records_dir)
         .map_err(|e| StationError::station(e.to_string()))?;
     let started_at = Utc::now();
-    let mut run = UnitRun {
+    let mut run = UnitRun::on_held_unit(
         fixture,
         profile,
-        unit: hw.sim_state.as_ref().map_or(0, |(unit, _)| *unit),
-        images: &images,
+        &images,
         hw,
         sink,
-        steps: Vec::new(),
-        device: None,
-        failure: None,
-        abort: options.abort,
-        typed_labels: &[],
-        records_dir: &station.records_dir,
-        journal: None,
-        cancel: None,
-        scanned_label: None,
-        gates: None,
-        attempt: None,
-    };
+        options.abort,
+        &station.records_dir,
+    );
     let (mut level, mut before) = (None, None);
     let identified =
         run.step("attach", attach) && run.step("identify", |u| identify(u, &mut level));
