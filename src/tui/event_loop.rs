@@ -32,15 +32,55 @@ pub trait Input {
     fn next(&mut self, timeout: Duration) -> io::Result<Option<TermEvent>>;
 }
 
-/// The real terminal: crossterm blocks in poll(2) until input or the timeout.
-struct Crossterm;
+/// The real terminal. The wait is our own poll(2) on stdin, because crossterm's spins at full
+/// CPU on a terminal that hung up (its window closed, tmux killed): a hang-up aborts the units
+/// in flight and the TUI quits as after Ctrl-C. Events read together (a barcode scanner types
+/// fast) are kept and handed out one by one.
+struct Crossterm {
+    abort: &'static AtomicBool,
+    pending: std::collections::VecDeque<TermEvent>,
+}
+
+impl Crossterm {
+    /// Whether stdin has input before `timeout`; Err when the terminal hung up.
+    fn wait_readable(timeout: Duration) -> Result<bool, ()> {
+        let mut fd = libc::pollfd {
+            fd: 0,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd for the duration of the call.
+        let n = unsafe { libc::poll(&mut fd, 1, ms) };
+        if n < 0 {
+            // EINTR (a signal, e.g. a resize): try again on the next turn of the loop.
+            return Ok(false);
+        }
+        if fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            return Err(());
+        }
+        Ok(fd.revents & libc::POLLIN != 0)
+    }
+}
 
 impl Input for Crossterm {
     fn next(&mut self, timeout: Duration) -> io::Result<Option<TermEvent>> {
-        if event::poll(timeout)? {
-            event::read().map(Some)
-        } else {
-            Ok(None)
+        if let Some(event) = self.pending.pop_front() {
+            return Ok(Some(event));
+        }
+        match Self::wait_readable(timeout) {
+            Err(()) => {
+                self.abort.store(true, Ordering::SeqCst);
+                std::thread::sleep(timeout);
+                Ok(None)
+            }
+            Ok(false) => Ok(None),
+            Ok(true) => {
+                while event::poll(Duration::ZERO)? {
+                    self.pending.push_back(event::read()?);
+                }
+                Ok(self.pending.pop_front())
+            }
         }
     }
 }
@@ -60,7 +100,10 @@ pub fn run(station: Station, options: TuiOptions) -> Result<ExitStatus, StationE
         &mut app,
         &mut |action| runner.perform(action),
         &messages,
-        &mut Crossterm,
+        &mut Crossterm {
+            abort: options.abort,
+            pending: Default::default(),
+        },
         options.abort,
     )
     .map_err(terminal_error)?;
