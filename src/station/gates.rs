@@ -56,7 +56,7 @@ impl UnitGates<'_> {
     }
 
     /// The unit's attempt number and failures since its last clearance, from its records.
-    fn history_of(&self, uid: &str) -> Result<Traceability, StepError> {
+    pub fn history_of(&self, uid: &str) -> Result<Traceability, StepError> {
         let history = self
             .store
             .history(uid)

@@ -53,23 +53,18 @@ pub fn clear(
         label: None,
         golden: None,
     };
-    let failures = match gates.check(&uid).1 {
-        Ok(found) => {
-            return Err(StationError::usage(format!(
-                "{} is not routed to rework: {} failures since its last clearance, the \
-                 station routes a unit after {}",
-                latest.serial,
-                found.failures,
-                station.rework.after_failures.get_ref()
-            )));
-        }
-        Err(_) => history
-            .records
-            .iter()
-            .take_while(|(_, r)| r.kind != RecordKind::Clearance)
-            .filter(|(_, r)| r.kind == RecordKind::Production && r.outcome == Outcome::Fail)
-            .count() as u32,
-    };
+    let failures = gates
+        .history_of(&uid)
+        .map_err(|e| StationError::station(e.message))?
+        .failures;
+    let limit = *station.rework.after_failures.get_ref();
+    if failures < limit {
+        return Err(StationError::usage(format!(
+            "{} is not routed to rework: {failures} failures since its last clearance, the \
+             station routes a unit after {limit}",
+            latest.serial
+        )));
+    }
     let now = Utc::now();
     let mut details = BTreeMap::new();
     details.insert("failures_cleared".into(), failures.into());

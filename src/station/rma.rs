@@ -205,6 +205,68 @@ pub fn usb_now(hw: &FixtureHw, fixture: &Fixture) -> String {
     }
 }
 
+/// Write the record of an RMA or engineering run on a held unit, linked to the unit's last
+/// production record, and tell the sink. Returns the serial and the record's path.
+pub fn write_unit_record(
+    station: &crate::config::Station,
+    run: &super::unit::UnitRun,
+    store: &crate::record::RecordStore,
+    unit: &UnitRef,
+    (kind, operator, images): (
+        crate::record::RecordKind,
+        &str,
+        Vec<crate::record::ImageRef>,
+    ),
+    started_at: chrono::DateTime<chrono::Utc>,
+    (outcome, failure): (crate::record::Outcome, Option<String>),
+) -> Result<(String, std::path::PathBuf), crate::error::StationError> {
+    use crate::record::{self, ProfileRef, Record};
+    let profile = run.profile;
+    let production = unit.production.as_ref();
+    let serial =
+        production.map_or_else(|| record::serial_from_uid(&unit.uid), |p| p.serial.clone());
+    let record = Record {
+        schema_version: record::SCHEMA_VERSION,
+        record_id: record::new_record_id(started_at),
+        kind,
+        serial: serial.clone(),
+        label: production.and_then(|p| p.label.clone()),
+        uid: Some(unit.uid.clone()),
+        station: station.id.clone(),
+        fixture: run.fixture.id.clone(),
+        operator: operator.to_string(),
+        station_version: super::STATION_VERSION.into(),
+        profile: ProfileRef {
+            name: profile.name.clone(),
+            revision: profile.revision.clone(),
+            sha256: profile.sha256.clone(),
+        },
+        images,
+        started_at,
+        ended_at: chrono::Utc::now().max(started_at),
+        outcome,
+        failure: failure.clone(),
+        steps: run.steps.clone(),
+        device: run.device.clone(),
+        parent_record: production.map(|p| p.record_id.clone()),
+        mode: Some(super::mode_name(station)),
+        attempt: None,
+        hardware: Some(super::hardware_ref(run.fixture, None)),
+    };
+    let path = store
+        .write(&record)
+        .map_err(|e| crate::error::StationError::station(format!("writing the record: {e}")))?;
+    run.sink.emit(super::Event::UnitFinished {
+        fixture: run.fixture.id.clone(),
+        unit: run.unit,
+        serial: serial.clone(),
+        outcome,
+        record: path.display().to_string(),
+        failure,
+    });
+    Ok((serial, path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,14 +12,14 @@ use std::sync::atomic::AtomicBool;
 
 use chrono::Utc;
 
+use super::load_unit_images;
 use super::rma::{self, UnitRef};
 use super::unit::{StepError, StepOutput, UnitRun};
-use super::{STATION_VERSION, load_unit_images};
 use crate::backend::FixtureHw;
 use crate::config::{Fixture, Profile, Station};
 use crate::error::StationError;
-use crate::record::{self, Outcome, ProfileRef, Record, RecordKind, RecordStore};
-use crate::station::events::{Event, EventSink};
+use crate::record::{self, Outcome, RecordKind, RecordStore};
+use crate::station::events::EventSink;
 use crate::stm32::options;
 use crate::stm32::sector_erase::{self, Sector};
 
@@ -349,49 +349,15 @@ fn write_record(
     sector: Sector,
     (outcome, failure): (Outcome, Option<String>),
 ) -> Result<WrpTested, StationError> {
-    let profile = run.profile;
-    let production = unit.production.as_ref();
-    let serial =
-        production.map_or_else(|| record::serial_from_uid(&unit.uid), |p| p.serial.clone());
-    let record = Record {
-        schema_version: record::SCHEMA_VERSION,
-        record_id: record::new_record_id(started_at),
-        kind: RecordKind::Engineering,
-        serial: serial.clone(),
-        label: production.and_then(|p| p.label.clone()),
-        uid: Some(unit.uid.clone()),
-        station: station.id.clone(),
-        fixture: run.fixture.id.clone(),
-        operator: options.operator.clone(),
-        station_version: STATION_VERSION.into(),
-        profile: ProfileRef {
-            name: profile.name.clone(),
-            revision: profile.revision.clone(),
-            sha256: profile.sha256.clone(),
-        },
-        images: Vec::new(),
+    let (serial, path) = crate::station::rma::write_unit_record(
+        station,
+        run,
+        store,
+        unit,
+        (RecordKind::Engineering, &options.operator, Vec::new()),
         started_at,
-        ended_at: Utc::now().max(started_at),
-        outcome,
-        failure: failure.clone(),
-        steps: run.steps.clone(),
-        device: run.device.clone(),
-        parent_record: production.map(|p| p.record_id.clone()),
-        mode: Some(super::mode_name(station)),
-        attempt: None,
-        hardware: Some(super::hardware_ref(run.fixture, None)),
-    };
-    let path = store
-        .write(&record)
-        .map_err(|e| StationError::station(format!("writing the record: {e}")))?;
-    run.sink.emit(Event::UnitFinished {
-        fixture: run.fixture.id.clone(),
-        unit: run.unit,
-        serial: serial.clone(),
-        outcome,
-        record: path.display().to_string(),
-        failure: failure.clone(),
-    });
+        (outcome, failure.clone()),
+    )?;
     Ok(WrpTested {
         serial,
         sector,

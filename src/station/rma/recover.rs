@@ -16,10 +16,10 @@ use crate::backend::FixtureHw;
 use crate::config::{Fixture, Station};
 use crate::error::StationError;
 use crate::hw::{FlashOptions, UsbSelector};
-use crate::record::{self, ImageRef, Outcome, ProfileRef, Record, RecordKind, RecordStore};
+use crate::record::{self, ImageRef, Outcome, RecordKind, RecordStore};
 use crate::station::events::{Event, EventSink};
+use crate::station::load_unit_images;
 use crate::station::unit::{StepError, StepOutput, UnitRun};
-use crate::station::{STATION_VERSION, load_unit_images};
 use crate::stm32::options::{self, OptionWords};
 
 /// What the operator is asked to confirm before anything changes.
@@ -369,59 +369,26 @@ fn write_record(
     started_at: chrono::DateTime<Utc>,
     (outcome, failure): (Outcome, Option<String>),
 ) -> Result<Recovered, StationError> {
-    let profile = run.profile;
-    let production = unit.production.as_ref();
-    let serial =
-        production.map_or_else(|| record::serial_from_uid(&unit.uid), |p| p.serial.clone());
     let boot = &run.images.bootloader;
-    let record = Record {
-        schema_version: record::SCHEMA_VERSION,
-        record_id: record::new_record_id(started_at),
-        kind: RecordKind::Rma,
-        serial: serial.clone(),
-        label: production.and_then(|p| p.label.clone()),
-        uid: Some(unit.uid.clone()),
-        station: station.id.clone(),
-        fixture: run.fixture.id.clone(),
-        operator: options.operator.clone(),
-        station_version: STATION_VERSION.into(),
-        profile: ProfileRef {
-            name: profile.name.clone(),
-            revision: profile.revision.clone(),
-            sha256: profile.sha256.clone(),
-        },
-        images: vec![ImageRef {
-            name: boot.name.clone(),
-            role: "bootloader".into(),
-            sha256: boot.sha256.clone(),
-        }],
+    let images = vec![ImageRef {
+        name: boot.name.clone(),
+        role: "bootloader".into(),
+        sha256: boot.sha256.clone(),
+    }];
+    let (serial, path) = super::write_unit_record(
+        station,
+        run,
+        store,
+        unit,
+        (RecordKind::Rma, &options.operator, images),
         started_at,
-        ended_at: Utc::now().max(started_at),
-        outcome,
-        failure: failure.clone(),
-        steps: run.steps.clone(),
-        device: run.device.clone(),
-        parent_record: production.map(|p| p.record_id.clone()),
-        mode: Some(crate::station::mode_name(station)),
-        attempt: None,
-        hardware: Some(crate::station::hardware_ref(run.fixture, None)),
-    };
-    let path = store
-        .write(&record)
-        .map_err(|e| StationError::station(format!("writing the record: {e}")))?;
-    run.sink.emit(Event::UnitFinished {
-        fixture: run.fixture.id.clone(),
-        unit: run.unit,
-        serial: serial.clone(),
-        outcome,
-        record: path.display().to_string(),
-        failure: failure.clone(),
-    });
+        (outcome, failure.clone()),
+    )?;
     Ok(Recovered {
         serial,
         outcome,
         failure,
         record: path,
-        parent_record: record.parent_record,
+        parent_record: unit.production.as_ref().map(|p| p.record_id.clone()),
     })
 }
