@@ -3,9 +3,11 @@
 //! See ARCHITECTURE.md for the layers and what may import what.
 
 pub mod backend;
+pub mod chip;
 pub mod cli;
 pub mod config;
 pub mod dfu;
+pub mod dfu_bench;
 pub mod error;
 pub mod hw;
 pub mod image;

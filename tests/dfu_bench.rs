@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use station::station::bench;
+use station::dfu_bench as bench;
 
 #[test]
 fn both_modes_reach_their_limit_on_every_run() {

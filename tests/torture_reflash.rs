@@ -201,7 +201,7 @@ power = {{ kind = "none" }}
 fn the_restore_image_is_the_bootloader_the_old_image_and_every_slot_erased() {
     use station::config::{self, ImageRole};
     use station::station::torture::Setup;
-    use station::station::torture_reflash::restore_segments;
+    use station::station::torture::reflash::restore_segments;
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("stations/zoo.toml");
     let station = config::load_station(&path).unwrap();
     let fixture = station.fixture("ab-slots").unwrap();

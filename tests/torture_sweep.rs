@@ -4,8 +4,9 @@ use std::path::Path;
 
 use station::config::{self, ImageRole};
 use station::image::Image;
+use station::station::open_unit as fresh;
+use station::station::torture::sweep as torture_sweep;
 use station::station::torture::{self, CutMode, Plan, PointResult, Setup};
-use station::station::{fresh, torture_sweep};
 
 fn image(profile: &config::Profile, name: &str) -> Image {
     let spec = profile.images.iter().find(|i| i.name == name).unwrap();
@@ -32,12 +33,12 @@ fn parallel_workers_give_each_point_the_result_one_worker_gives() {
     };
     let mut hw = fresh::open_unit(&station, &fixture, 1).unwrap();
     let base = torture::prepare(&mut hw, &setup).unwrap();
-    let (cal, old, new) = torture::calibrate(&base, &setup, &|_| {}).unwrap();
+    let (cal, old, new) = torture::calibrate(base.as_ref(), &setup, &|_| {}).unwrap();
     let points = Plan::Every(3).select(&cal.points(&CutMode::ALL));
     let sweep = |threads: usize| {
         let mut got: Vec<PointResult> = Vec::new();
         torture_sweep::run::<()>(
-            &base,
+            base.as_ref(),
             &setup,
             &cal,
             &points,
@@ -59,10 +60,18 @@ fn parallel_workers_give_each_point_the_result_one_worker_gives() {
     // Told to stop, the sweep starts no new point (the one under way still reports).
     let all = cal.points(&CutMode::ALL);
     let mut seen = 0;
-    torture_sweep::run::<()>(&base, &setup, &cal, &all, (old, new), 1, &mut |_| {
-        seen += 1;
-        Ok(false)
-    })
+    torture_sweep::run::<()>(
+        base.as_ref(),
+        &setup,
+        &cal,
+        &all,
+        (old, new),
+        1,
+        &mut |_| {
+            seen += 1;
+            Ok(false)
+        },
+    )
     .unwrap();
     assert!(
         all.len() > 40 && seen < all.len(),

@@ -213,7 +213,7 @@ fn retest(station_file: &Path, typed: &[String]) -> Vec<Value> {
         .unwrap()
         .unwrap();
     // The last run's teardown switched the unit off.
-    station::station::rma::ensure_powered(&mut hw).unwrap();
+    station::station::dut::ensure_powered(&mut hw).unwrap();
     let sink = |_: station::station::events::Event| {};
     let mut run = station::station::unit::UnitRun {
         fixture,

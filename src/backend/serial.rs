@@ -56,3 +56,24 @@ impl SerialPort for SerialportPort {
         }
     }
 }
+
+/// A console at a device path, opened at 115200 baud for each exchange.
+pub struct SerialConsole {
+    pub path: std::path::PathBuf,
+    pub dfu_command: String,
+}
+
+impl crate::hw::Console for SerialConsole {
+    fn open(&self) -> Result<Box<dyn SerialPort>, HwError> {
+        Ok(Box::new(SerialportPort::open(
+            &self.path.to_string_lossy(),
+            115_200,
+        )?))
+    }
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+    fn dfu_command(&self) -> &str {
+        &self.dfu_command
+    }
+}

@@ -3,13 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::backend::{self, FixtureHw};
+use crate::backend;
 use crate::config::{self, ConfigErrors, DfuMode, Fixture, Station};
 use crate::error::{ExitStatus, StationError};
+use crate::hw::FixtureHw;
 use crate::image::Image;
 use crate::station::Event;
 use crate::station::events::to_json_line;
-use crate::station::unit::StepError;
+use crate::station::step::StepError;
 use crate::station::update::{self, UpdateSettings};
 
 /// Which fixture a command works on.
@@ -48,13 +49,13 @@ pub fn find_fixture<'a>(station: &'a Station, id: &str) -> Result<&'a Fixture, S
 
 /// The unit on the fixture now (restored from the virtual bench's state on a sim fixture).
 pub fn open(station: &Station, fixture: &Fixture) -> Result<FixtureHw, StationError> {
-    crate::station::fresh::open_held(station, fixture)
+    crate::station::open_unit::open_held(station, fixture)
 }
 
 /// [`open`], switched on: the last run's teardown powers its unit off.
 pub fn open_powered(station: &Station, fixture: &Fixture) -> Result<FixtureHw, StationError> {
     let mut hw = open(station, fixture)?;
-    crate::station::rma::ensure_powered(&mut hw)
+    crate::station::dut::ensure_powered(&mut hw)
         .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
     Ok(hw)
 }

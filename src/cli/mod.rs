@@ -1,7 +1,7 @@
 //! The `station` command line: a thin layer that parses arguments, calls the library and
 //! prints. Exit codes follow `crate::error::ExitStatus`.
 
-mod bench;
+mod benchmarks;
 mod dfu;
 mod engineering;
 mod fixture;
@@ -215,10 +215,10 @@ enum BenchCommand {
     Usb(sim::BenchUsbArgs),
     /// The exhaustive torture sweep of a 512 KiB update (goal 10 s, release build), and how
     /// its cost grows with the points and with the size.
-    Torture(bench::TortureArgs),
+    Torture(benchmarks::TortureArgs),
     /// The production engine on one simulated fixture, then on N in parallel (goal: within
     /// 1.10x of one).
-    Fixtures(bench::FixturesArgs),
+    Fixtures(benchmarks::FixturesArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -395,7 +395,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             command: BenchCommand::Dfu { station, json },
         } => {
             load(&station)?;
-            let runs = crate::station::bench::dfu_runs(std::time::Duration::ZERO);
+            let runs = crate::dfu_bench::dfu_runs(std::time::Duration::ZERO);
             output::bench(&runs, json);
             let met = runs.iter().all(|r| r.ratio >= 0.98);
             Ok(if met {
@@ -417,10 +417,10 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
         } => sim::bench_usb(args),
         Command::Bench {
             command: BenchCommand::Torture(args),
-        } => bench::torture(args),
+        } => benchmarks::torture(args),
         Command::Bench {
             command: BenchCommand::Fixtures(args),
-        } => bench::fixtures(args),
+        } => benchmarks::fixtures(args),
         Command::Report {
             command:
                 ReportCommand::Torture {
@@ -448,7 +448,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             let station = at.load()?;
             let fixture = fixture::find_fixture(&station, &at.fixture)?;
             let operator = operator.unwrap_or_else(|| station.operator.default.clone());
-            let options = crate::station::campaign::TortureOptions {
+            let options = crate::station::torture::campaign::TortureOptions {
                 plan,
                 modes,
                 restore,
@@ -457,7 +457,8 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             };
             let printer = output::Printer::new(json);
             let sink = |e: Event| printer.event(&e);
-            let result = crate::station::campaign::run(&station, fixture, &options, &sink)?;
+            let result =
+                crate::station::torture::campaign::run(&station, fixture, &options, &sink)?;
             output::torture(&result, json);
             Ok(match result.record.outcome {
                 crate::record::Outcome::Pass => ExitStatus::Pass,
@@ -565,7 +566,7 @@ fn report_torture(
     }
     let points: Vec<crate::station::torture::PointResult> = serde_json::from_slice(&bytes)
         .map_err(|e| StationError::station(format!("{}: {e}", sidecar.display())))?;
-    let html = crate::station::report::torture_html(record, &points);
+    let html = crate::station::torture::report::torture_html(record, &points);
     std::fs::write(output, html)
         .map_err(|e| StationError::station(format!("{}: {e}", output.display())))?;
     println!("wrote {}", output.display());

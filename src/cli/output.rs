@@ -112,7 +112,7 @@ pub fn history(unit: &str, history: &History, json: bool) {
     }
 }
 
-pub fn torture(result: &crate::station::campaign::TortureResult, json: bool) {
+pub fn torture(result: &crate::station::torture::campaign::TortureResult, json: bool) {
     let r = &result.record;
     if json {
         let summary = serde_json::json!({
@@ -164,7 +164,7 @@ pub fn torture(result: &crate::station::campaign::TortureResult, json: bool) {
     println!("record {}", result.path.display());
 }
 
-pub fn bench(runs: &[crate::station::bench::BenchRun], json: bool) {
+pub fn bench(runs: &[crate::dfu_bench::BenchRun], json: bool) {
     for r in runs {
         if json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());

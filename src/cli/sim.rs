@@ -268,11 +268,11 @@ fn from_path(program: &str) -> Option<PathBuf> {
 pub fn bench_usb(args: BenchUsbArgs) -> Result<ExitStatus, StationError> {
     let zoo = crate::config::load_station(&args.station)
         .map_err(|e| StationError::usage(crate::config::ConfigErrors(e).to_string()))?;
-    if args.kib == 0 || args.kib > serve::bench::MAX_KIB {
+    if args.kib == 0 || args.kib > serve::usb_bench::MAX_KIB {
         return Err(StationError::usage(format!(
             "--kib {}: expected 1 to {} (slot B of the F407's A/B bootloader)",
             args.kib,
-            serve::bench::MAX_KIB
+            serve::usb_bench::MAX_KIB
         )));
     }
     let station_exe = std::env::current_exe()
@@ -294,7 +294,7 @@ pub fn bench_usb(args: BenchUsbArgs) -> Result<ExitStatus, StationError> {
         .ok_or_else(|| {
             StationError::usage("dfu-util is not on PATH (Debian: apt-get install dfu-util)")
         })?;
-    let options = serve::bench::UsbBenchOptions {
+    let options = serve::usb_bench::UsbBenchOptions {
         zoo,
         image_bytes: args.kib * 1024,
         library: std::fs::canonicalize(&library)
@@ -302,7 +302,7 @@ pub fn bench_usb(args: BenchUsbArgs) -> Result<ExitStatus, StationError> {
         dfu_util,
         station_exe,
     };
-    let runs = serve::bench::usb_runs(&options).map_err(StationError::station)?;
+    let runs = serve::usb_bench::usb_runs(&options).map_err(StationError::station)?;
     for r in &runs {
         if args.json {
             println!("{}", serde_json::to_string(r).unwrap_or_default());

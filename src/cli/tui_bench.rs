@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::error::{ExitStatus, StationError};
 use crate::tui::View;
-use crate::tui::bench::{self, FRAME_GOAL, IDLE_CPU_GOAL};
+use crate::tui::frame_bench::{self as bench, FRAME_GOAL, IDLE_CPU_GOAL};
 
 pub fn run(frames: usize, idle_seconds: f64, json: bool) -> Result<ExitStatus, StationError> {
     if frames == 0 || !(idle_seconds.is_finite() && idle_seconds > 0.0) {

@@ -9,7 +9,7 @@ pub mod unit_data;
 pub use check::{CheckReport, check_station};
 pub use profile::{
     BootFrom, BorLevel, ConsoleTest, Core, DfuMode, DfuSettings, EraseStrategy, ImageRole,
-    ImageSpec, Limit, MemoryMap, OptionBytesSpec, Profile, Region, Slot,
+    ImageSpec, Limit, MemoryMap, OptionBytesSpec, Profile, Region, Slot, StepPolicy,
 };
 pub use station::{
     Fixture, FixtureBackend, FixtureSpans, GeneratedBootloader, GoldenPolicy, Initial, LinesSpec,

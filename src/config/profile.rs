@@ -331,7 +331,7 @@ pub struct Profile {
     pub name: String,
     pub revision: String,
     pub chip: String,
-    pub family: crate::sim::Family,
+    pub family: crate::chip::Family,
     pub memory: MemoryMap,
     /// Where each of `memory.slots` sits in the profile, in the same order.
     pub slot_spans: Vec<Range<usize>>,
@@ -415,7 +415,7 @@ pub(super) fn load_profile(
     let source = SourceFile::read(path, Some((station, span, key))).map_err(|e| vec![e])?;
     let raw: ProfileRaw = source.parse().map_err(|e| vec![e])?;
     let mut errors = Vec::new();
-    let family = match crate::sim::Family::parse(raw.family.get_ref()) {
+    let family = match crate::chip::Family::parse(raw.family.get_ref()) {
         Some(f) => f,
         None => {
             errors.push(source.error_at(
@@ -426,7 +426,7 @@ pub(super) fn load_profile(
                     raw.family.get_ref()
                 ),
             ));
-            crate::sim::Family::F4
+            crate::chip::Family::F4
         }
     };
     let rdp = *raw.option_bytes.rdp.get_ref();

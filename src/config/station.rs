@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::profile::{Profile, load_profile};
 use super::{ConfigError, SourceFile, parse_vid_pid, resolve};
-use crate::sim::{Family, Timing};
+use crate::chip::{Family, Timing};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -215,7 +215,7 @@ pub struct SimSpec {
     pub seed: u64,
     pub timing: Timing,
     pub dfu_command: String,
-    pub faults: crate::sim::fault::Faults,
+    pub faults: crate::hw::bench::Faults,
     pub initial: Initial,
     pub bootloader: Option<GeneratedBootloader>,
 }
@@ -232,6 +232,9 @@ struct FixtureRaw {
     usb: UsbIdentitySpec,
     #[serde(default)]
     serial_port: Option<String>,
+    /// The command the application's console enters DFU on.
+    #[serde(default)]
+    console_dfu_command: Option<String>,
     power: PowerSpec,
     #[serde(default)]
     lines: LinesSpec,
@@ -273,6 +276,9 @@ pub struct Fixture {
     pub usb_serial: Option<String>,
     pub usb_port: Option<String>,
     pub serial_port: Option<String>,
+    /// The command the unit's application enters DFU on, through its console: the fixture's
+    /// `console_dfu_command`, else what a simulated application takes, else `dfu`.
+    pub console_dfu_command: String,
     pub power: PowerSpec,
     pub lines: LinesSpec,
     pub sim: Option<SimSpec>,
@@ -500,18 +506,18 @@ fn resolve_fixture(
                 None
             }
             Some(family) => {
-                if crate::sim::PartSpec::lookup(family, s.part.get_ref()).is_none() {
+                if !family.knows_part(s.part.get_ref()) {
                     errors.push(source.error_at(
                         s.part.span(),
                         &key("sim.part"),
                         format!(
                             "expected one of {}, found {:?}",
-                            crate::sim::PartSpec::known_parts(family).join(", "),
+                            family.parts().join(", "),
                             s.part.get_ref()
                         ),
                     ));
                 }
-                let mut faults = crate::sim::fault::Faults::default();
+                let mut faults = crate::hw::bench::Faults::default();
                 for f in &s.faults {
                     if let Err(why) = faults.add(f.get_ref()) {
                         errors.push(source.error_at(f.span(), &key("sim.faults"), why));
@@ -567,6 +573,10 @@ fn resolve_fixture(
         usb_serial: f.usb.serial,
         usb_port: f.usb.port.map(|p| p.into_inner()),
         serial_port: f.serial_port,
+        console_dfu_command: f
+            .console_dfu_command
+            .or_else(|| sim.as_ref().map(|s: &SimSpec| s.dfu_command.clone()))
+            .unwrap_or_else(default_dfu_command),
         power: f.power,
         lines: f.lines,
         sim,
@@ -608,7 +618,7 @@ fn generated_bootloader(
     probe
         .entry("app_base".into())
         .or_insert_with(|| "0x08008000".into());
-    let checked = crate::sim::firmware::design_from(design.get_ref(), &probe, 0x0810_0000)
+    let checked = crate::image::header::design::design_from(design.get_ref(), &probe, 0x0810_0000)
         .map(|_| ())
         .and_then(|()| crate::image::header::check_descriptor(design.get_ref(), &knobs));
     if let Err(why) = checked {

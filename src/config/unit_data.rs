@@ -9,7 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{ConfigError, SourceFile};
-use crate::sim::Family;
+use crate::chip::Family;
 
 /// Where the data goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]

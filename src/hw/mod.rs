@@ -1,6 +1,9 @@
 //! The hardware seams: small traits that the real backends (`crate::backend`) and the virtual
-//! bench (`crate::sim`) both implement. Nothing above this layer knows which one it talks to.
+//! bench (`crate::sim`) both implement, and `FixtureHw`, the bundle one unit run talks to.
+//! Nothing above this layer knows which one it talks to; what only a bench can do goes through
+//! `bench::BenchUnit`.
 
+pub mod bench;
 mod clock;
 mod debug;
 mod fixture;
@@ -11,7 +14,7 @@ pub use debug::{
     AttachMode, DebugTarget, FlashOptions, FlashPhase, FlashProgress, FlashReport, ResetKind,
     Segment,
 };
-pub use fixture::{FixtureLines, PowerSwitch, SerialPort};
+pub use fixture::{Console, FixtureHw, FixtureLines, PowerSwitch, SerialPort};
 pub use usb::{
     ControlSetup, REQ_TYPE_CLASS_IN, REQ_TYPE_CLASS_OUT, REQ_TYPE_STANDARD_IN, UsbBus, UsbControl,
     UsbDeviceInfo, UsbError, UsbSelector, UsbSpeed,

@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 
 use crc::{CRC_32_ISO_HDLC, Crc};
 
+pub mod design;
 mod layout;
 #[cfg(test)]
 mod tests;
-mod version;
 
-pub use version::{ParseVersionError, Version};
+pub use crate::chip::{ParseVersionError, Version};
 
 use layout::{Block, boot, common};
 

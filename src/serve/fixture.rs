@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::backend::FixtureHw;
 use crate::config::{Fixture, Station};
+use crate::hw::FixtureHw;
 use crate::hw::{Clock, TimeMode, VirtualClock};
 use crate::record::RecordStore;
 use crate::sim::Mcu;
@@ -112,7 +112,7 @@ pub struct Served {
 fn open_unit(station: &Station, fixture: &Fixture) -> Result<FixtureHw, String> {
     let store = RecordStore::open(&station.records_dir).map_err(|e| e.to_string())?;
     let mut counter = Ok(0);
-    let hw = crate::station::fresh::open_current(station, fixture, || {
+    let hw = crate::station::open_unit::open_current(station, fixture, || {
         store.next_unit_number(&fixture.id).unwrap_or_else(|e| {
             counter = Err(e.to_string());
             0
@@ -159,7 +159,7 @@ impl Served {
         let mut virtual_station = station.clone();
         virtual_station.time = TimeMode::Virtual;
         let hw = open_unit(&virtual_station, &self.fixture)?;
-        if let Some(device) = &hw.sim {
+        if let Some(device) = sim_device(&hw) {
             // Arrival ran on virtual time; from here the unit keeps the server's pace.
             let mut mcu = device.lock();
             let now = mcu.clock.now();
@@ -172,14 +172,14 @@ impl Served {
     }
 
     pub fn mcu(&self) -> Option<Arc<Mutex<Mcu>>> {
-        self.hw.as_ref()?.sim.as_ref().map(|d| d.mcu.clone())
+        sim_device(self.hw.as_ref()?).map(|d| d.mcu.clone())
     }
 
     pub fn unit(&self) -> u64 {
         self.hw
             .as_ref()
-            .and_then(|h| h.sim_state.as_ref())
-            .map_or(0, |(u, _)| *u)
+            .and_then(|h| h.bench.as_ref())
+            .map_or(0, |b| b.number())
     }
 
     pub fn pace(&self) -> Pace {
@@ -334,4 +334,11 @@ fn describe_cut(cut: crate::sim::fault::Cut) -> String {
         CutPoint::FlashOp(n) => format!("{when} flash operation {n}"),
         CutPoint::At(t) => format!("at device time {t:?}"),
     }
+}
+
+/// The simulated device behind a served fixture's unit.
+fn sim_device(hw: &FixtureHw) -> Option<&crate::sim::SimDevice> {
+    let unit = hw.bench.as_ref()?.as_any();
+    unit.downcast_ref::<crate::sim::bench_unit::SimUnit>()
+        .map(|u| &u.device)
 }

@@ -10,10 +10,10 @@
 //! scale 1 by default): a host such as dfu-util sleeps the advertised poll timeouts in real
 //! time, so the device's busy time must pass in real time too.
 
-pub mod bench;
 mod client;
 mod fixture;
 mod session;
+pub mod usb_bench;
 
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};

@@ -3,9 +3,10 @@
 //! virtual time. A cut inside an erase or a program leaves torn state: part of the sector
 //! erased, some bits of a word programmed, and cells that may read either way.
 
-use std::time::Duration;
+pub use crate::chip::EventRng;
+pub use crate::hw::bench::{FAULT_SYNTAX, Faults, OptionFault};
 
-use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 use super::flash::FlashArray;
 
@@ -76,35 +77,6 @@ pub struct FlashOp {
 /// The power went away: whatever was running stops here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PowerLost;
-
-/// Deterministic randomness for one event, from the device's seed and the event's index.
-pub struct EventRng(u64);
-
-impl EventRng {
-    pub fn new(seed: u64, salt: &str, index: u64) -> Self {
-        let mut h = Sha256::new();
-        h.update(seed.to_le_bytes());
-        h.update(salt.as_bytes());
-        h.update(index.to_le_bytes());
-        let d = h.finalize();
-        Self(u64::from_le_bytes([
-            d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7],
-        ]))
-    }
-
-    /// SplitMix64.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next_u64() % n }
-    }
-}
 
 /// Cells at the edge of a torn operation hold whatever the interrupted charge left.
 const UNSETTLED: usize = 16;
@@ -198,127 +170,5 @@ mod tests {
             EventRng::new(5, "x", 9).next_u64(),
             EventRng::new(5, "x", 10).next_u64()
         );
-    }
-}
-
-/// Faults a simulated unit is built with (`[fixtures.sim] faults`), all deterministic.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
-pub struct Faults {
-    /// The firmware never shows up on USB.
-    pub never_enumerates: bool,
-    /// The firmware takes this long to appear on USB after it starts.
-    pub enumeration_delay: Duration,
-    /// The Nth USB request is stalled.
-    pub stall_at_request: Option<u64>,
-    /// The cable comes loose at the Nth USB request (the device stays powered).
-    pub disconnect_at_request: Option<u64>,
-    /// Erase and program fail in this sector.
-    pub dead_sector: Option<usize>,
-    /// The unit arrives at RDP level 1.
-    pub delivered_rdp1: bool,
-    /// The Nth USB request never returns: a wedged host controller or hub, which only the
-    /// station's real-time watchdog catches (the virtual clock stands still meanwhile).
-    #[serde(default)]
-    pub hang_at_request: Option<u64>,
-    /// Programs into this sector report success but do not stick (a verify finds it).
-    pub weak_sector: Option<usize>,
-    /// Every option change fails with the family's error flag, or never finishes.
-    pub option_change: Option<OptionFault>,
-    /// The fixture's probe is held by another program: opening it fails as busy.
-    pub probe_busy: bool,
-    /// The user may not open the fixture's probe (no udev rule): listed as such, opening fails.
-    pub probe_denied: bool,
-    /// The probe's reset line does not reach the part's NRST: resetting through it does
-    /// nothing, so an attach under reset never finds the core halted.
-    pub nrst_unconnected: bool,
-}
-
-/// How an option change goes wrong (`sim::option_fault`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum OptionFault {
-    /// The change is refused with the family's option error flag; nothing changes.
-    Error,
-    /// The controller stays busy until the next power-on; nothing changes.
-    Hang,
-}
-
-pub const FAULT_SYNTAX: &str = "never-enumerates, slow-enumeration:MS, stall-at-request:N, disconnect-at-request:N, dead-sector:K, weak-sector:K, hang-at-request:N, rdp1, option-error, option-hang, probe-busy, probe-denied or nrst-unconnected";
-
-impl Faults {
-    /// Add one fault written as in a station file.
-    pub fn add(&mut self, text: &str) -> Result<(), String> {
-        let bad = || format!("unknown fault {text:?}; expected {FAULT_SYNTAX}");
-        let num = |v: &str| v.parse::<u64>().map_err(|_| bad());
-        match text.split_once(':') {
-            None if text == "never-enumerates" => self.never_enumerates = true,
-            None if text == "rdp1" => self.delivered_rdp1 = true,
-            None if text == "option-error" => self.option_change = Some(OptionFault::Error),
-            None if text == "option-hang" => self.option_change = Some(OptionFault::Hang),
-            None if text == "probe-busy" => self.probe_busy = true,
-            None if text == "probe-denied" => self.probe_denied = true,
-            None if text == "nrst-unconnected" => self.nrst_unconnected = true,
-            Some(("slow-enumeration", ms)) => {
-                self.enumeration_delay = Duration::from_millis(num(ms)?)
-            }
-            Some(("stall-at-request", n)) => self.stall_at_request = Some(num(n)?),
-            Some(("disconnect-at-request", n)) => self.disconnect_at_request = Some(num(n)?),
-            Some(("dead-sector", k)) => self.dead_sector = Some(num(k)? as usize),
-            Some(("hang-at-request", n)) => self.hang_at_request = Some(num(n)?),
-            Some(("weak-sector", k)) => self.weak_sector = Some(num(k)? as usize),
-            _ => return Err(bad()),
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod fault_syntax {
-    use super::*;
-
-    #[test]
-    fn faults_parse_and_refuse_with_the_syntax() {
-        let mut f = Faults::default();
-        for t in [
-            "never-enumerates",
-            "slow-enumeration:1500",
-            "stall-at-request:7",
-            "disconnect-at-request:9",
-            "dead-sector:3",
-            "hang-at-request:4",
-            "weak-sector:0",
-            "rdp1",
-            "probe-busy",
-            "probe-denied",
-            "nrst-unconnected",
-            "option-error",
-        ] {
-            f.add(t).unwrap();
-        }
-        assert!(f.never_enumerates && f.delivered_rdp1);
-        assert!(f.probe_busy && f.probe_denied && f.nrst_unconnected);
-        assert_eq!(
-            (f.weak_sector, f.option_change),
-            (Some(0), Some(OptionFault::Error))
-        );
-        f.add("option-hang").unwrap();
-        assert_eq!(f.option_change, Some(OptionFault::Hang));
-        assert_eq!(f.enumeration_delay, Duration::from_millis(1500));
-        assert_eq!(
-            (f.stall_at_request, f.disconnect_at_request, f.dead_sector),
-            (Some(7), Some(9), Some(3))
-        );
-        assert_eq!(f.hang_at_request, Some(4));
-        for bad in [
-            "sometimes",
-            "stall-at-request:x",
-            "dead-sector",
-            "weak-sector:x",
-        ] {
-            assert!(
-                f.add(bad).unwrap_err().contains("slow-enumeration:MS"),
-                "{bad}"
-            );
-        }
     }
 }

@@ -9,6 +9,7 @@
 //! flash ([`firmware`]). Time is a per-fixture [`VirtualClock`].
 
 pub mod algo;
+pub mod bench_unit;
 pub mod cm4;
 pub mod console;
 pub mod controller;

@@ -1,41 +1,11 @@
 //! What a unit comes back as after a cut: the torture campaign's classifier, and the virtual
 //! bench's own boot tests, use this one definition.
 
-use serde::{Deserialize, Serialize};
-
 use super::firmware::{self, DesignKind, Firmware, RomEntry};
 use super::mcu::Mcu;
 use crate::image::header::{self, BootCheck, Version};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BootOutcome {
-    /// The update did not take: the old application runs.
-    OldImage,
-    /// The update took.
-    NewImage,
-    /// The unit waits in a bootloader (its own or ST's): an update without SWD recovers it.
-    InBootloader,
-    /// Only strapping BOOT0 brings the ST bootloader up; the product allows it in the field.
-    NeedsBoot0,
-    /// A valid vector table before a damaged body: something runs, but not the product.
-    CorruptApp,
-    /// No way back without SWD.
-    Bricked,
-}
-
-impl BootOutcome {
-    /// Whether a field unit can be updated again without a debug probe.
-    pub fn recoverable(self) -> bool {
-        matches!(
-            self,
-            BootOutcome::OldImage
-                | BootOutcome::NewImage
-                | BootOutcome::InBootloader
-                | BootOutcome::NeedsBoot0
-        )
-    }
-}
+pub use crate::chip::BootOutcome;
 
 /// The design the bootloader region describes, if any.
 pub fn installed_design(mcu: &Mcu) -> Option<firmware::Design> {

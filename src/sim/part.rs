@@ -3,44 +3,7 @@
 
 use std::time::Duration;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Family {
-    F4,
-    F7,
-    H7,
-    L4,
-    G0,
-}
-
-impl Family {
-    pub const ALL: [Family; 5] = [Family::F4, Family::F7, Family::H7, Family::L4, Family::G0];
-
-    pub fn parse(s: &str) -> Option<Family> {
-        let s = s.to_ascii_lowercase();
-        let s = s.strip_prefix("stm32").unwrap_or(&s);
-        Family::ALL.into_iter().find(|f| f.name() == s)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::F4 => "f4",
-            Family::F7 => "f7",
-            Family::H7 => "h7",
-            Family::L4 => "l4",
-            Family::G0 => "g0",
-        }
-    }
-}
-
-/// Which column of the datasheet the simulated flash follows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Timing {
-    #[default]
-    Typical,
-    Max,
-}
+pub use crate::chip::{Family, Timing};
 
 /// Flash operation times. F4 figures are the DS8626 values recalled in the facts file,
 /// section 5.2, tagged [R]: plausible defaults, not verified against the datasheet.
@@ -361,12 +324,28 @@ impl PartSpec {
     }
 
     pub fn known_parts(family: Family) -> &'static [&'static str] {
-        match family {
-            Family::F4 => &["STM32F407VG", "STM32F405RG"],
-            Family::F7 => &["STM32F767ZI"],
-            Family::H7 => &["STM32H743ZI", "STM32H755ZI"],
-            Family::L4 => &["STM32L476RG"],
-            Family::G0 => &["STM32G071RB"],
+        family.parts()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_station_knows_exactly_the_simulated_parts() {
+        for family in Family::ALL {
+            for part in family.parts() {
+                assert!(PartSpec::lookup(family, part).is_some(), "{part}");
+                assert!(family.knows_part(&format!("{part}Tx")), "{part}");
+            }
+            for other in ["STM32F401RE", "STM32H750VB", "STM32L452RE", "STM32G031K8"] {
+                assert_eq!(
+                    PartSpec::lookup(family, other).is_some(),
+                    family.knows_part(other),
+                    "{other}"
+                );
+            }
         }
     }
 }

@@ -2,21 +2,19 @@
 //! `console_test` steps, by DFU entry through the field products' console command, and by
 //! `station console`.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use super::unit::StepError;
-use crate::backend::serial::SerialportPort;
+use super::step::StepError;
 use crate::config::ConsoleTest;
-use crate::hw::{HwError, SerialPort};
+use crate::hw::{Console, HwError};
 use crate::record::{Limits, Measurement};
 
 /// Send `command` and return the first reply line. The wait is real time: the console is a
 /// real port (on the virtual bench, a pty answered at once under the device's lock).
-pub fn ask(path: &Path, command: &str, timeout: Duration) -> Result<String, HwError> {
-    let mut port = SerialportPort::open(&path.to_string_lossy(), 115_200)?;
+pub fn ask(console: &dyn Console, command: &str, timeout: Duration) -> Result<String, HwError> {
+    let mut port = console.open()?;
     port.write_all(format!("{command}\r\n").as_bytes())?;
     let deadline = Instant::now() + timeout;
     let mut reply = Vec::new();
@@ -30,16 +28,20 @@ pub fn ask(path: &Path, command: &str, timeout: Duration) -> Result<String, HwEr
     }
     Err(HwError::Timeout(format!(
         "no reply to {command:?} on {} within {timeout:?}",
-        path.display()
+        console.name()
     )))
 }
 
 /// Run one console test; a measurement when it checks a number.
 pub fn run_test(
-    path: &Path,
+    console: &dyn Console,
     test: &ConsoleTest,
 ) -> Result<(String, Option<Measurement>), StepError> {
-    let reply = ask(path, &test.command, Duration::from_millis(test.timeout_ms))?;
+    let reply = ask(
+        console,
+        &test.command,
+        Duration::from_millis(test.timeout_ms),
+    )?;
     if let Some(expect) = &test.expect {
         let re = Regex::new(expect).map_err(|e| StepError::error(e.to_string()))?;
         if !re.is_match(&reply) {

@@ -7,8 +7,8 @@ use std::sync::mpsc::Sender;
 use serde::Serialize;
 
 use super::torture::{CutMode, Point};
+use crate::chip::BootOutcome;
 use crate::record::Outcome;
-use crate::sim::outcome::BootOutcome;
 
 pub const EVENTS_SCHEMA_VERSION: u32 = 1;
 

@@ -4,7 +4,7 @@
 
 use chrono::{Duration as ChronoDuration, Utc};
 
-use super::unit::StepError;
+use super::step::StepError;
 use crate::config::{ReworkPolicy, Station, StationMode};
 use crate::error::StationError;
 use crate::record::{Outcome, Record, RecordKind, RecordStore};

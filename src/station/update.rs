@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use super::events::{Event, EventSink};
-use super::unit::{StepError, wait_for_device};
-use crate::backend::FixtureHw;
+use super::step::StepError;
 use crate::config::{DfuMode, EraseStrategy, Fixture};
 use crate::dfu::{self, DfuDevice, Download, Finish, Op};
+use crate::hw::FixtureHw;
 use crate::hw::{
     Clock, ControlSetup, REQ_TYPE_CLASS_OUT, Segment, UsbBus, UsbControl, UsbSelector,
 };
@@ -147,17 +147,12 @@ pub fn open_dfu(
         return Ok((pipe, rom, false));
     }
     // The field products' way in: the enter-DFU command on the application's console.
-    if let Some(console) = hw.console.clone() {
-        let command = fixture
-            .sim
-            .as_ref()
-            .map_or("dfu", |s| s.dfu_command.as_str());
-        if super::console::ask(&console, command, Duration::from_secs(1))
+    if let Some(console) = hw.console.as_deref()
+        && super::console::ask(console, console.dfu_command(), Duration::from_secs(1))
             .is_ok_and(|r| !r.starts_with("error"))
-            && let Some((pipe, rom)) = wait_dfu(hw.usb.as_ref(), fixture, clock.as_ref())
-        {
-            return Ok((pipe, rom, false));
-        }
+        && let Some((pipe, rom)) = wait_dfu(hw.usb.as_ref(), fixture, clock.as_ref())
+    {
+        return Ok((pipe, rom, false));
     }
     // Last resort: the BOOT0 strap and a reset bring up the ST system bootloader.
     if let Some(lines) = hw.lines.as_mut() {
@@ -366,5 +361,28 @@ fn interrupt(pipe: &mut dyn UsbControl, how: Interrupt, interface: u8) {
         Interrupt::UsbReset => {
             let _ = pipe.reset();
         }
+    }
+}
+
+/// Poll the bus for a device until `deadline` passes on the fixture's clock.
+pub fn wait_for_device(
+    bus: &dyn UsbBus,
+    selector: &UsbSelector,
+    clock: &dyn Clock,
+    deadline: Duration,
+) -> Result<Box<dyn UsbControl>, StepError> {
+    let start = clock.now();
+    loop {
+        match bus.open(selector) {
+            Ok(pipe) => return Ok(pipe),
+            Err(crate::hw::UsbError::NotFound(_)) | Err(crate::hw::UsbError::NoDevice) => {}
+            Err(e) => return Err(StepError::error(e.to_string())),
+        }
+        if clock.now().saturating_sub(start) >= deadline {
+            return Err(StepError::fail(format!(
+                "USB device {selector} did not enumerate within {deadline:?}: check the USB cable, then retest"
+            )));
+        }
+        clock.sleep(Duration::from_millis(100));
     }
 }

@@ -13,13 +13,16 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::events::{Event, EventSink};
-use super::unit::UnitImages;
+use super::images::UnitImages;
 use crate::config::Station;
 use crate::error::StationError;
 use crate::record::{Outcome, Record, RecordStore};
 
 /// (fixture, serial, outcome, record path)
 pub type UnitResult = (String, String, Outcome, PathBuf);
+
+/// One unit on its fixture, start to record, on the unit's thread.
+pub type RunUnit = fn(&UnitJob, &Live, &dyn EventSink) -> Result<UnitResult, StationError>;
 
 /// Everything a unit's thread owns.
 pub struct UnitJob {
@@ -88,7 +91,12 @@ impl EventSink for ChannelSink {
 
 /// Run `job` on its own thread and wait for it, at most the station's watchdog time. Returns
 /// its result, and whether the fixture hung (its unit thread may still be running).
-pub fn run_watched(job: UnitJob, sink: &dyn EventSink) -> (Result<UnitResult, StationError>, bool) {
+/// `run` takes the unit from start to record (`production::run_unit`).
+pub fn run_watched(
+    job: UnitJob,
+    run: RunUnit,
+    sink: &dyn EventSink,
+) -> (Result<UnitResult, StationError>, bool) {
     let live = Arc::new(Live::default());
     let (tx, rx) = mpsc::channel();
     let watchdog = job.station.watchdog;
@@ -99,7 +107,7 @@ pub fn run_watched(job: UnitJob, sink: &dyn EventSink) -> (Result<UnitResult, St
         .spawn(move || {
             let events = ChannelSink(tx.clone());
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                super::run_unit(&job, &thread_live, &events)
+                run(&job, &thread_live, &events)
             }))
             .unwrap_or_else(|panic| {
                 let what = panic

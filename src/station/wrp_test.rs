@@ -12,12 +12,14 @@ use std::sync::atomic::AtomicBool;
 
 use chrono::Utc;
 
+use super::dut as rma;
+use super::held_unit::UnitRef;
 use super::load_unit_images;
-use super::rma::{self, UnitRef};
-use super::unit::{StepError, StepOutput, UnitRun};
-use crate::backend::FixtureHw;
+use super::step::{StepError, StepOutput};
+use super::unit::UnitRun;
 use crate::config::{Fixture, Profile, Station};
 use crate::error::StationError;
+use crate::hw::FixtureHw;
 use crate::record::{self, Outcome, RecordKind, RecordStore};
 use crate::station::events::EventSink;
 use crate::stm32::options;
@@ -349,7 +351,7 @@ fn write_record(
     sector: Sector,
     (outcome, failure): (Outcome, Option<String>),
 ) -> Result<WrpTested, StationError> {
-    let (serial, path) = crate::station::rma::write_unit_record(
+    let (serial, path) = crate::station::held_unit::write_unit_record(
         station,
         run,
         store,

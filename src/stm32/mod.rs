@@ -12,8 +12,8 @@ pub mod sector_erase;
 
 use std::time::Duration;
 
+use crate::chip::Family;
 use crate::hw::{Clock, DebugTarget, HwError};
-use crate::sim::Family;
 
 /// What a chip says about itself.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,9 +5,9 @@
 use serde_json::Value;
 
 use super::{f4, f7, h7, optr};
+use crate::chip::Family;
 use crate::config::OptionBytesSpec;
 use crate::hw::{Clock, DebugTarget, HwError};
-use crate::sim::Family;
 
 /// The option registers that matter, by name, as last read (or as wanted).
 #[derive(Clone, Debug, PartialEq, Eq)]

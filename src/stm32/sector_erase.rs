@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use super::{flag_names, poll_until};
+use crate::chip::Family;
 use crate::hw::{Clock, DebugTarget, HwError};
-use crate::sim::Family;
 
 const KEY1: u32 = 0x4567_0123;
 const KEY2: u32 = 0xCDEF_89AB;

@@ -12,11 +12,11 @@ use crate::config::Station;
 use crate::error::{ExitStatus, StationError};
 use crate::record::{History, Outcome, Record, RecordStore};
 use crate::station::EventSink;
-use crate::station::campaign::{self, TortureOptions};
-use crate::station::fresh;
-use crate::station::rma::UnitRef;
+use crate::station::held_unit::UnitRef;
+use crate::station::open_unit as fresh;
 use crate::station::rma::inspect::{self, Via};
 use crate::station::rma::recover::{self, Gate, RecoverOptions};
+use crate::station::torture::campaign::{self, TortureOptions};
 use crate::station::{gates, rework};
 
 /// What a piece of work reports when its thread panicked or never started.

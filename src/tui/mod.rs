@@ -11,12 +11,12 @@
 //! - [`bench`]: frame time and idle CPU of the loop, for `station bench tui`.
 
 mod app;
-pub mod bench;
 mod commands;
 mod counters;
 mod engine;
 mod event_loop;
 mod fixture;
+pub mod frame_bench;
 mod gate;
 mod help;
 mod jobs;

@@ -3,8 +3,8 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
+use crate::chip::BootOutcome;
 use crate::record::Outcome;
-use crate::sim::outcome::BootOutcome;
 use crate::tui::rma::CheckState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::app::App;
 use super::fixture::Progress;
 use super::log::LogKind;
+use crate::chip::BootOutcome;
 use crate::record::Outcome;
-use crate::sim::outcome::BootOutcome;
 use crate::station::Event;
 use crate::station::torture::{CutMode, Point};
 

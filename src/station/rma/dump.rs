@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::{attach_any, hw_error, step_error};
-use crate::backend::FixtureHw;
 use crate::config::{Fixture, Station};
 use crate::error::StationError;
+use crate::hw::FixtureHw;
+use crate::station::dut::{attach_any, hw_error, step_error};
 use crate::stm32::options;
 
 /// Read this much per SWD transfer (a progress step on a slow probe).
@@ -58,7 +58,7 @@ pub fn dump(
             )));
         }
     }
-    super::ensure_powered(hw).map_err(hw_error)?;
+    crate::station::dut::ensure_powered(hw).map_err(hw_error)?;
     attach_any(hw).map_err(hw_error)?;
     let result = read_all(station, fixture, hw);
     hw.debug.detach();
@@ -78,7 +78,7 @@ fn read_all(
     hw: &mut FixtureHw,
 ) -> Result<(DumpInfo, Vec<u8>), StationError> {
     let profile = station.profile_of(fixture);
-    let id = super::identify(hw, profile).map_err(step_error)?;
+    let id = crate::station::dut::identify(hw, profile).map_err(step_error)?;
     let words = options::read(profile.family, hw.debug.as_mut()).map_err(hw_error)?;
     let rdp_level = options::summary(profile.family, &words).rdp_level;
     if rdp_level >= 1 {

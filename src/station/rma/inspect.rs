@@ -6,14 +6,15 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::analyse::{self, FlashView, Match};
-use super::{UnitRef, attach_any, hw_error, step_error, usb_now};
-use crate::backend::FixtureHw;
 use crate::config::{Fixture, Station};
 use crate::dfu::{self, DfuDevice, DfuError, Download, Op};
 use crate::error::StationError;
+use crate::hw::FixtureHw;
 use crate::hw::UsbControl;
 use crate::image::Image;
 use crate::record::RecordStore;
+use crate::station::dut::{attach_any, hw_error, step_error, usb_now};
+use crate::station::held_unit::UnitRef;
 use crate::station::update;
 use crate::stm32::options::{self, OptionWords};
 
@@ -69,8 +70,8 @@ pub fn inspect(
     via: Via,
 ) -> Result<Inspection, StationError> {
     let profile = station.profile_of(fixture);
-    let image = super::pinned_bootloader(profile)?;
-    let switched_on = super::ensure_powered(hw).map_err(hw_error)?;
+    let image = crate::station::images::pinned_bootloader(profile)?;
+    let switched_on = crate::station::dut::ensure_powered(hw).map_err(hw_error)?;
     let usb = usb_now(hw, fixture);
     let mut inspection = match via {
         Via::Swd => swd(station, fixture, hw, &image)?,
@@ -133,7 +134,7 @@ fn swd_attached(
     image: &Image,
 ) -> Result<Inspection, StationError> {
     let profile = station.profile_of(fixture);
-    let id = super::identify(hw, profile).map_err(step_error)?;
+    let id = crate::station::dut::identify(hw, profile).map_err(step_error)?;
     let words = options::read(profile.family, hw.debug.as_mut()).map_err(hw_error)?;
     let rdp = options::summary(profile.family, &words).rdp_level;
     let mut notes = Vec::new();
@@ -259,7 +260,7 @@ fn dfu_read(
         inspection.notes.push(format!(
             "{why}: nothing in the flash can be read over DFU; `station recover` regresses RDP over SWD (erasing the flash)"
         ));
-    } else if rom && profile.family != crate::sim::Family::F4 {
+    } else if rom && profile.family != crate::chip::Family::F4 {
         inspection.notes.push(
             "option bytes: the ROM's option-byte alt setting is read on F4 parts only so far; use --via swd"
                 .into(),

@@ -11,15 +11,17 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::analyse::{self, Match};
-use super::{UnitRef, power_cycle, step_error};
-use crate::backend::FixtureHw;
 use crate::config::{Fixture, Station};
 use crate::error::StationError;
+use crate::hw::FixtureHw;
 use crate::hw::{FlashOptions, UsbSelector};
 use crate::record::{self, ImageRef, Outcome, RecordKind, RecordStore};
+use crate::station::dut::{self, power_cycle, step_error};
 use crate::station::events::{Event, EventSink};
-use crate::station::load_unit_images;
-use crate::station::unit::{StepError, StepOutput, UnitRun};
+use crate::station::held_unit::{self, UnitRef};
+use crate::station::images::load_unit_images;
+use crate::station::step::{StepError, StepOutput};
+use crate::station::unit::UnitRun;
 use crate::stm32::options::{self, OptionWords};
 
 /// What the operator is asked to confirm before anything changes.
@@ -93,10 +95,10 @@ pub fn recover(
     );
     let known = run.step("attach", |u| {
         let mut out = StepOutput::default();
-        if super::ensure_powered(&mut u.hw)? {
+        if dut::ensure_powered(&mut u.hw)? {
             out.details.insert("switched_on".into(), true.into());
         }
-        super::attach_under_reset(&mut u.hw)?;
+        dut::attach_under_reset(&mut u.hw)?;
         Ok(out)
     }) && run.step("identify", identify);
     let gate = match (known, run.device.clone()) {
@@ -147,7 +149,7 @@ fn gate(
     authorise: &mut dyn FnMut(&Gate) -> Option<String>,
 ) -> Result<UnitRef, StationError> {
     let family = run.profile.family;
-    let words = options::read(family, run.hw.debug.as_mut()).map_err(super::hw_error)?;
+    let words = options::read(family, run.hw.debug.as_mut()).map_err(dut::hw_error)?;
     let gate = Gate {
         unit: UnitRef::find(store, uid)?,
         rdp_level: options::summary(family, &words).rdp_level,
@@ -168,7 +170,7 @@ fn gate(
 }
 
 fn identify(u: &mut UnitRun) -> Result<StepOutput, StepError> {
-    let id = super::identify(&mut u.hw, u.profile)?;
+    let id = dut::identify(&mut u.hw, u.profile)?;
     let expected_kib = u.profile.memory.flash.size / 1024;
     if id.flash_kib != expected_kib {
         return Err(StepError::fail(format!(
@@ -205,7 +207,7 @@ fn program_options(
     u.program_options(wanted)?;
     u.hw.debug.detach();
     power_cycle(&mut u.hw)?;
-    super::attach_under_reset(&mut u.hw)?;
+    dut::attach_under_reset(&mut u.hw)?;
     let after = options::read(family, u.hw.debug.as_mut())?;
     out.details
         .insert("after".into(), options::decode(family, &after));
@@ -375,7 +377,7 @@ fn write_record(
         role: "bootloader".into(),
         sha256: boot.sha256.clone(),
     }];
-    let (serial, path) = super::write_unit_record(
+    let (serial, path) = held_unit::write_unit_record(
         station,
         run,
         store,

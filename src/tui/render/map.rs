@@ -5,8 +5,8 @@
 
 use ratatui::text::{Line, Span};
 
-use crate::sim::outcome::BootOutcome;
-use crate::station::report::outcome_key;
+use crate::chip::BootOutcome;
+use crate::station::torture::report::outcome_key;
 use crate::tui::theme::Theme;
 use crate::tui::torture::Campaign;
 

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::panel::{clock, symbol};
 use super::{bars, map, with_log};
-use crate::station::report::outcome_key;
+use crate::station::torture::report::outcome_key;
 use crate::tui::app::App;
 use crate::tui::fixture::FixturePanel;
 use crate::tui::reason;

@@ -3,23 +3,29 @@
 //! as, and confirm it can still be updated without SWD. On the virtual bench every point
 //! starts from a snapshot of the same pre-update unit.
 
+pub mod campaign;
+mod campaign_record;
+mod journal;
+mod modes;
+pub mod reflash;
+pub mod report;
+pub mod sweep;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::events::EventSink;
-use super::unit::StepError;
-use super::update::{self, Interrupt, UpdateSettings};
-use crate::backend::{self, FixtureHw};
+use crate::chip::BootOutcome;
 use crate::config::{Fixture, Profile};
-use crate::hw::{AttachMode, FlashOptions, Segment};
+use crate::hw::bench::{BenchUnit, PowerCut};
+use crate::hw::{AttachMode, FixtureHw, FlashOptions, Segment};
 use crate::image::Image;
 use crate::image::header::{self, SlotCheck, Version};
-use crate::sim::SimDevice;
-use crate::sim::fault::{Cut, CutPoint, CutWhen, Origin};
-use crate::sim::outcome::{self, BootOutcome};
+use crate::station::events::EventSink;
+use crate::station::step::StepError;
+use crate::station::update::{self, Interrupt, UpdateSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -149,8 +155,7 @@ impl Plan {
             Plan::Exhaustive => all.to_vec(),
             Plan::Every(n) => all.iter().step_by(n as usize).cloned().collect(),
             Plan::Random { n, seed } => {
-                let mut rng =
-                    crate::sim::fault::EventRng::new(seed, "torture-plan", all.len() as u64);
+                let mut rng = crate::chip::EventRng::new(seed, "torture-plan", all.len() as u64);
                 let mut idx: Vec<usize> = (0..all.len()).collect();
                 for i in (1..idx.len()).rev() {
                     idx.swap(i, rng.below(i as u64 + 1) as usize);
@@ -299,7 +304,7 @@ impl Campaign {
 }
 
 /// A unit in the pre-update state: bootloader and from-image flashed over SWD, booted.
-pub fn prepare(hw: &mut FixtureHw, setup: &Setup) -> Result<SimDevice, StepError> {
+pub fn prepare(hw: &mut FixtureHw, setup: &Setup) -> Result<Box<dyn BenchUnit>, StepError> {
     hw.debug.attach(AttachMode::Normal)?;
     let segments: Vec<Segment> = setup
         .bootloader
@@ -317,22 +322,14 @@ pub fn prepare(hw: &mut FixtureHw, setup: &Setup) -> Result<SimDevice, StepError
         &mut |_| {},
     )?;
     hw.debug.detach();
-    let device = hw
-        .sim
+    let unit = hw
+        .bench
         .as_ref()
         .ok_or_else(|| StepError::error("torture campaigns run on simulated fixtures for now"))?;
-    {
-        let mut mcu = device.lock();
-        mcu.set_power(false);
-        mcu.set_power(true);
-    }
-    let base = device.snapshot();
-    {
-        // Every point copies the base: it need not carry the preparation's history.
-        let mut mcu = base.lock();
-        mcu.log.clear();
-        mcu.ops.clear();
-    }
+    unit.power_cycle();
+    let base = unit.copy();
+    // Every point copies the base: it need not carry the preparation's history.
+    base.forget_history();
     Ok(base)
 }
 
@@ -358,14 +355,14 @@ pub(super) fn versions(setup: &Setup) -> Result<(Version, Version), StepError> {
 
 /// One clean update from the pre-update state, listing what can be cut.
 pub fn calibrate(
-    base: &SimDevice,
+    base: &dyn BenchUnit,
     setup: &Setup,
     sink: &dyn EventSink,
 ) -> Result<(Calibration, Version, Version), StepError> {
     let (old, new) = versions(setup)?;
-    let device = base.snapshot();
-    let first = device.lock().flash_ops + 1;
-    let mut hw = backend::detached_hw(device);
+    let device = base.copy();
+    let first = device.flash_ops() + 1;
+    let mut hw = device.into_hw();
     let report = update::update(
         &mut hw,
         setup.fixture,
@@ -376,28 +373,19 @@ pub fn calibrate(
         "calibrate",
     )?;
     let device = hw
-        .sim
+        .bench
         .take()
         .ok_or_else(|| StepError::error("no simulated unit"))?;
-    let got = outcome::classify(&mut device.lock(), old, new);
+    let got = device.classify(old, new);
     if got != BootOutcome::NewImage {
         return Err(StepError::fail(format!(
             "an uninterrupted update does not work: the unit came back as {got:?}"
         )));
     }
     let flash_ops = device
-        .lock()
-        .ops
-        .iter()
-        .filter(|o| o.index >= first)
-        .map(|o| {
-            let origin = match o.origin {
-                Origin::Dfu => "dfu",
-                Origin::Device => "device",
-                Origin::Debugger => "debugger",
-            };
-            (origin.to_string(), format!("{:?}", o.kind))
-        })
+        .flash_log(first)
+        .into_iter()
+        .map(|o| (o.origin.to_string(), o.kind))
         .collect();
     let plan_ops = report.ops.iter().map(ToString::to_string).collect();
     Ok((
@@ -413,32 +401,32 @@ pub fn calibrate(
 
 /// Cut one update at `point`, let the unit boot, classify it, and try to recover it.
 pub fn run_point(
-    base: &SimDevice,
+    base: &dyn BenchUnit,
     setup: &Setup,
     cal: &Calibration,
     point: Point,
     old: Version,
     new: Version,
 ) -> PointResult {
-    run_point_on(base.snapshot(), setup, cal, point, old, new)
+    run_point_on(base.copy(), setup, cal, point, old, new)
 }
 
 /// [`run_point`] on `device`, a copy of the pre-update unit that the point may use up.
 pub fn run_point_on(
-    device: SimDevice,
+    device: Box<dyn BenchUnit>,
     setup: &Setup,
     cal: &Calibration,
     point: Point,
     old: Version,
     new: Version,
 ) -> PointResult {
-    let first = device.lock().flash_ops + 1;
+    let first = device.flash_ops() + 1;
     let segments = target_segments(setup);
     let mut settings = settings(setup.profile);
     let when = match point.mode {
-        CutMode::PowerBefore => Some(CutWhen::Before),
-        CutMode::PowerInside => Some(CutWhen::Inside),
-        CutMode::PowerAfter => Some(CutWhen::After),
+        CutMode::PowerBefore => Some(PowerCut::Before),
+        CutMode::PowerInside => Some(PowerCut::Inside),
+        CutMode::PowerAfter => Some(PowerCut::After),
         CutMode::HostAbort => {
             settings.stop = Some((point.index as usize, Interrupt::HostAbort));
             None
@@ -453,12 +441,9 @@ pub fn run_point_on(
         }
     };
     if let Some(when) = when {
-        device.lock().schedule_cut(Cut {
-            point: CutPoint::FlashOp(first + point.index),
-            when,
-        });
+        device.cut_power_at(first + point.index, when);
     }
-    let mut hw = backend::detached_hw(device);
+    let mut hw = device.into_hw();
     let sink = |_| {};
     // The update fails once the cut lands; that is the experiment.
     let _ = update::update(
@@ -470,18 +455,13 @@ pub fn run_point_on(
         0,
         "torture",
     );
-    let outcome = {
-        let device = hw.sim.as_ref().map(|d| d.mcu.clone());
-        let Some(mcu) = device else {
-            return PointResult {
-                point,
-                operation: cal.describe(point),
-                outcome: BootOutcome::Bricked,
-                recovered: false,
-            };
+    let Some(outcome) = hw.bench.as_ref().map(|d| d.classify(old, new)) else {
+        return PointResult {
+            point,
+            operation: cal.describe(point),
+            outcome: BootOutcome::Bricked,
+            recovered: false,
         };
-        let mut mcu = mcu.lock().unwrap_or_else(|e| e.into_inner());
-        outcome::classify(&mut mcu, old, new)
     };
     let recovered = outcome == BootOutcome::NewImage
         || (outcome.recoverable()
@@ -495,9 +475,10 @@ pub fn run_point_on(
                 "recover",
             )
             .is_ok()
-            && hw.sim.as_ref().is_some_and(|d| {
-                outcome::classify(&mut d.lock(), old, new) == BootOutcome::NewImage
-            }));
+            && hw
+                .bench
+                .as_ref()
+                .is_some_and(|d| d.classify(old, new) == BootOutcome::NewImage));
     PointResult {
         point,
         operation: cal.describe(point),

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::torture::{CutMode, PointResult};
+use super::{CutMode, PointResult};
+use crate::chip::BootOutcome;
 use crate::record::Record;
-use crate::sim::outcome::BootOutcome;
 
 fn escape(s: &str) -> String {
     s.chars()

@@ -6,9 +6,9 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use super::torture::{self, Calibration, Point, PointResult, Setup};
+use super::{self as torture, Calibration, Point, PointResult, Setup};
+use crate::hw::bench::BenchUnit;
 use crate::image::header::Version;
-use crate::sim::SimDevice;
 
 /// Workers for a sweep: the machine's cores, at most `MAX_WORKERS`.
 pub fn workers() -> usize {
@@ -21,7 +21,7 @@ pub fn workers() -> usize {
 /// starts, and the points already under way still reach it.
 #[allow(clippy::too_many_arguments)]
 pub fn run<E>(
-    base: &SimDevice,
+    base: &dyn BenchUnit,
     setup: &Setup,
     cal: &Calibration,
     points: &[Point],
@@ -31,8 +31,6 @@ pub fn run<E>(
 ) -> Result<(), E> {
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
-    // Workers copy the base unit's state, never the device itself (its console is not shared).
-    let base_mcu = &base.mcu;
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
         for _ in 0..threads.max(1) {
@@ -43,11 +41,8 @@ pub fn run<E>(
                     let Some(point) = points.get(next.fetch_add(1, Ordering::SeqCst)) else {
                         break;
                     };
-                    let copy = {
-                        let mcu = base_mcu.lock().unwrap_or_else(|e| e.into_inner());
-                        SimDevice::detached(mcu.snapshot())
-                    };
-                    let result = torture::run_point_on(copy, setup, cal, *point, old, new);
+                    // A copy of the base unit's state: no console, no probe, its own clock.
+                    let result = torture::run_point_on(base.copy(), setup, cal, *point, old, new);
                     if tx.send(result).is_err() {
                         break;
                     }

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use super::STATION_VERSION;
-use super::torture::{Campaign, Restore, Setup};
+use super::{Campaign, Restore, Setup};
 use crate::config::{Fixture, Station};
 use crate::error::StationError;
 use crate::record::{
     self, ImageRef, Measurement, Outcome, ProfileRef, Record, RecordKind, RecordStore, StepRecord,
 };
+use crate::station::STATION_VERSION;
 
 fn step(
     name: &str,
@@ -181,9 +181,9 @@ pub(super) fn write_record(
         steps: vec![cal, sweep],
         device: None,
         parent_record: None,
-        mode: Some(super::mode_name(station)),
+        mode: Some(crate::station::mode_name(station)),
         attempt: None,
-        hardware: Some(super::hardware_ref(fixture, Some(unit))),
+        hardware: Some(crate::station::hardware_ref(fixture, Some(unit))),
     };
     store
         .write(&record)

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::torture::PointResult;
+use super::PointResult;
 use crate::config::{Fixture, Station};
 use crate::error::StationError;
 use crate::record;

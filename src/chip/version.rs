@@ -1,3 +1,5 @@
+//! Firmware versions as image headers store them.
+
 use std::fmt;
 use std::str::FromStr;
 

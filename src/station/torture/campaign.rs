@@ -8,20 +8,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use super::campaign_journal::{JournalWriter, journal_path, read_journal};
-use super::campaign_modes::restore_and_modes;
 use super::campaign_record::write_record;
-use super::events::{Event, EventSink};
-use super::torture::{self, Campaign, CutMode, Plan, Point, PointResult, Restore, Setup};
-use super::torture_reflash;
-use super::torture_sweep;
-use super::unit::StepError;
-use crate::backend::FixtureHw;
+use super::journal::{JournalWriter, journal_path, read_journal};
+use super::modes::restore_and_modes;
+use super::reflash as torture_reflash;
+use super::sweep as torture_sweep;
+use super::{self as torture, Campaign, CutMode, Plan, Point, PointResult, Restore, Setup};
 use crate::config::{self, Fixture, ImageRole, Station};
 use crate::error::StationError;
+use crate::hw::FixtureHw;
+use crate::hw::bench::BenchUnit;
 use crate::image::Image;
 use crate::record::{Outcome, Record, RecordStore};
-use crate::sim::SimDevice;
+use crate::station::events::{Event, EventSink};
+use crate::station::step::StepError;
 
 pub struct TortureOptions {
     pub plan: Option<Plan>,
@@ -69,7 +69,7 @@ pub struct TortureResult {
 
 /// What each cut point restores from.
 enum Bench {
-    Snapshot(SimDevice),
+    Snapshot(Box<dyn BenchUnit>),
     Reflash(Box<FixtureHw>, torture_reflash::Plan),
 }
 
@@ -170,19 +170,20 @@ pub fn run(
         }
         e
     };
-    let mut hw = super::fresh::open_unit(station, fixture, unit).map_err(|e| {
+    let mut hw = crate::station::open_unit::open_unit(station, fixture, unit).map_err(|e| {
         noted(StationError::station(format!(
             "fixture {}: {e}",
             fixture.id
         )))
     })?;
-    let uid = hw.sim.as_ref().map(|d| d.lock().uid_hex());
+    let uid = hw.bench.as_ref().map(|d| d.uid_hex());
     let t_cal = Utc::now();
     let (calibration, old, new, mut bench) = match restore {
         Restore::Snapshot => {
             let base = torture::prepare(&mut hw, &setup).map_err(step_error)?;
             drop(hw);
-            let (cal, old, new) = torture::calibrate(&base, &setup, sink).map_err(step_error)?;
+            let (cal, old, new) =
+                torture::calibrate(base.as_ref(), &setup, sink).map_err(step_error)?;
             (cal, old, new, Bench::Snapshot(base))
         }
         Restore::Reflash => {
@@ -284,7 +285,7 @@ pub fn run(
     if !aborted() {
         match &mut bench {
             Bench::Snapshot(base) => torture_sweep::run(
-                base,
+                base.as_ref(),
                 &setup,
                 &calibration,
                 &todo,

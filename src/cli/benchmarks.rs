@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 
 use crate::error::{ExitStatus, StationError};
-use crate::station::bench_fixtures::{self, FixturesOptions};
-use crate::station::bench_torture::{self, SweepRun};
+use crate::station::bench::fixtures::{self as bench_fixtures, FixturesOptions};
+use crate::station::bench::torture::{self as bench_torture, SweepRun};
 
 #[derive(clap::Args, Debug)]
 pub struct TortureArgs {

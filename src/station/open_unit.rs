@@ -4,22 +4,26 @@
 
 use std::collections::BTreeMap;
 
-use crate::backend::{self, FixtureHw};
+use crate::backend;
 use crate::config::{Fixture, GeneratedBootloader, Initial, Profile, SimSpec, Station};
 use crate::error::StationError;
-use crate::hw::{AttachMode, DebugTarget, FlashOptions, HwError, Segment};
+use crate::hw::bench::BenchUnit;
+use crate::hw::{AttachMode, DebugTarget, FixtureHw, FlashOptions, HwError, Segment};
 use crate::image::generate::SplitMix64;
 use crate::image::header::{self, Version};
-use crate::sim::SimDevice;
-use crate::sim::direct::DirectTarget;
 use crate::stm32::options;
 
 /// Unit number `unit` on `fixture`, as it arrives.
 pub fn open_unit(station: &Station, fixture: &Fixture, unit: u64) -> Result<FixtureHw, HwError> {
     let hw = backend::open_fixture(station, fixture, unit)?;
-    if let (Some(device), Some(sim)) = (&hw.sim, &fixture.sim) {
-        arrive(device, sim, station.profile_of(fixture))
-            .map_err(|e| HwError::Backend(format!("preparing the simulated unit: {e}")))?;
+    if let (Some(unit), Some(sim)) = (&hw.bench, &fixture.sim) {
+        arrive(
+            unit.as_ref(),
+            hw.clock.as_ref(),
+            sim,
+            station.profile_of(fixture),
+        )
+        .map_err(|e| HwError::Backend(format!("preparing the simulated unit: {e}")))?;
     }
     Ok(hw)
 }
@@ -56,9 +60,14 @@ pub fn open_held(station: &Station, fixture: &Fixture) -> Result<FixtureHw, Stat
     }
 }
 
-fn arrive(device: &SimDevice, sim: &SimSpec, profile: &Profile) -> Result<(), String> {
-    let mut target = DirectTarget::new(device.mcu.clone());
-    let flash = |target: &mut DirectTarget, segments: &[Segment]| {
+fn arrive(
+    unit: &dyn BenchUnit,
+    clock: &dyn crate::hw::Clock,
+    sim: &SimSpec,
+    profile: &Profile,
+) -> Result<(), String> {
+    let mut target = unit.direct_debug();
+    let flash = |target: &mut Box<dyn DebugTarget>, segments: &[Segment]| {
         target
             .flash(segments, &FlashOptions::default(), &mut |_| {})
             .map(|_| ())
@@ -67,12 +76,12 @@ fn arrive(device: &SimDevice, sim: &SimSpec, profile: &Profile) -> Result<(), St
     match sim.initial {
         Initial::Blank => return Ok(()),
         Initial::Rdp1 => {
-            device.lock().deliver_at_rdp1();
+            unit.deliver_locked();
             return Ok(());
         }
         Initial::Bootloader | Initial::Provisioned => {}
     }
-    power_cycle(device);
+    unit.power_cycle();
     target
         .attach(AttachMode::Normal)
         .map_err(|e| e.to_string())?;
@@ -80,23 +89,16 @@ fn arrive(device: &SimDevice, sim: &SimSpec, profile: &Profile) -> Result<(), St
     if sim.initial == Initial::Provisioned {
         let images = super::load_unit_images(profile).map_err(|e| e.to_string())?;
         flash(&mut target, &images.application_segments())?;
-        let current = options::read(profile.family, &mut target).map_err(|e| e.to_string())?;
+        let current = options::read(profile.family, target.as_mut()).map_err(|e| e.to_string())?;
         let wanted = options::encode(profile.family, &profile.option_bytes, &current)?;
         if wanted != current {
-            let clock = device.clock.clone();
-            options::program(profile.family, &mut target, clock.as_ref(), &wanted)
+            options::program(profile.family, target.as_mut(), clock, &wanted)
                 .map_err(|e| e.to_string())?;
         }
     }
     // Delivered: powered up once, no debugger attached.
-    power_cycle(device);
+    unit.power_cycle();
     Ok(())
-}
-
-fn power_cycle(device: &SimDevice) {
-    let mut mcu = device.lock();
-    mcu.set_power(false);
-    mcu.set_power(true);
 }
 
 /// The profile's bootloader image, or the generated design with the profile's slots.

@@ -15,8 +15,8 @@ use super::app::{App, View};
 use super::event_loop::{Input, drive};
 use super::render::render;
 use super::theme::Theme;
+use crate::chip::BootOutcome;
 use crate::record::Outcome;
-use crate::sim::outcome::BootOutcome;
 use crate::station::Event;
 use crate::station::torture::{CutMode, Point};
 

@@ -20,13 +20,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::bench_stats::{self, LineFit};
-use super::campaign::{self, TortureOptions};
-use super::events::Event;
-use super::torture::{CutMode, Plan, Restore};
+use super::stats::{self as bench_stats, LineFit};
 use crate::config;
 use crate::image::generate::SplitMix64;
 use crate::image::header::{self, Version};
+use crate::station::events::Event;
+use crate::station::torture::campaign::{self, TortureOptions};
+use crate::station::torture::{CutMode, Plan, Restore};
 
 /// The goal: an exhaustive sweep of a 512 KiB update within 10 s (release build).
 pub const GOAL_KIB: u32 = 512;

@@ -2,7 +2,7 @@
 //! snapshot only on the virtual bench, power cuts only with a power switch.
 
 use super::campaign::TortureOptions;
-use super::torture::{CutMode, Restore};
+use super::{CutMode, Restore};
 use crate::config::{Fixture, FixtureBackend, PowerSpec, Station};
 use crate::error::StationError;
 

@@ -1,25 +1,10 @@
-//! RMA: look at a returned unit (`inspect`), save its flash for failure analysis (`dump`), and
-//! bring a bricked, locked or half-updated unit back (`recover`). Every family: option bytes
-//! go through `stm32::options`.
-//!
-//! Shared here: who the unit is (its last production record and the label an operator types to
-//! authorise destructive work), what answers on USB, attaching and power cycling.
+//! A unit a fixture holds, for RMA and engineering commands: who it is (its last production
+//! record and the label a person types to authorise destructive work), and the record of a
+//! run on it, linked to that production record.
 
-pub mod analyse;
-pub mod dump;
-pub mod inspect;
-pub mod recover;
-
-use std::time::Duration;
-
-use super::unit::StepError;
-use crate::backend::FixtureHw;
-use crate::config::{self, Fixture, ImageRole, Profile};
+use super::unit::UnitRun;
 use crate::error::StationError;
-use crate::hw::{AttachMode, HwError, ResetKind, UsbError, UsbSelector};
-use crate::image::Image;
-use crate::record::{Outcome, Record, RecordKind, RecordStore, serial_from_uid};
-use crate::stm32::{self, Identity};
+use crate::record::{Record, RecordKind, RecordStore, serial_from_uid};
 
 /// Who a unit is, from the records: its last production record and the label to type.
 #[derive(Clone, Debug)]
@@ -81,135 +66,11 @@ pub fn label_of(uid: &str, production: Option<&Record>) -> String {
     uid[uid.len().saturating_sub(8)..].to_string()
 }
 
-/// The profile's bootloader image, checked against its pin.
-pub fn pinned_bootloader(profile: &Profile) -> Result<Image, StationError> {
-    let spec = profile.image(ImageRole::Bootloader).ok_or_else(|| {
-        StationError::usage(format!(
-            "{}: the profile has no bootloader image",
-            profile.source.path.display()
-        ))
-    })?;
-    config::check::load_pinned_image(profile, spec)
-        .map_err(|e| StationError::usage(format!("error: {e}")))
-}
-
-/// A hardware error as the exit status a person acts on: the unit's fault is 1, the station's 3.
-pub fn hw_error(e: HwError) -> StationError {
-    step_error(StepError::from(e))
-}
-
-pub fn step_error(e: StepError) -> StationError {
-    match e.outcome {
-        Outcome::Fail => StationError::fail(e.message),
-        Outcome::Aborted => StationError::aborted(e.message),
-        _ => StationError::station(e.message),
-    }
-}
-
-/// Switch the unit on if the fixture has it off (a power cut left it so). True if it was off.
-pub fn ensure_powered(hw: &mut FixtureHw) -> Result<bool, HwError> {
-    match hw.power.as_mut() {
-        Some(power) if !power.is_on() => {
-            power.set_power(true)?;
-            hw.clock.sleep(Duration::from_millis(50));
-            Ok(true)
-        }
-        _ => Ok(false),
-    }
-}
-
-/// Attach without disturbing the unit; under reset when that fails (firmware that turns the
-/// debug pins off or sleeps deeply only lets a debugger in while NRST is held).
-pub fn attach_any(hw: &mut FixtureHw) -> Result<(), HwError> {
-    match hw.debug.attach(AttachMode::Normal) {
-        Ok(()) => Ok(()),
-        Err(HwError::NotFound(m)) => Err(HwError::NotFound(m)),
-        Err(_) => attach_under_reset(hw),
-    }
-}
-
-/// Attach holding NRST; a silent target may be a part locked at RDP level 2 (one that
-/// answers but never stops under reset is not).
-pub fn attach_under_reset(hw: &mut FixtureHw) -> Result<(), HwError> {
-    hw.debug
-        .attach(AttachMode::UnderReset)
-        .map_err(|e| match e {
-            HwError::NoResponse(m) if !m.contains("under reset") => HwError::NoResponse(format!(
-                "{m} (even under reset; a part at RDP level 2 never answers again and cannot be recovered)"
-            )),
-            other => other,
-        })
-}
-
-/// Read and check the part's identity registers.
-pub fn identify(hw: &mut FixtureHw, profile: &Profile) -> Result<Identity, StepError> {
-    stm32::read_identity(hw.debug.as_mut(), profile.family).map_err(|e| match e {
-        stm32::IdentityError::Hw(h) => StepError::from(h),
-        wrong => StepError::fail(wrong.to_string()),
-    })
-}
-
-/// Power the unit off and on (a reset through the debugger where the fixture has no switch).
-/// Ends the debug session, so RDP level 1 no longer holds the flash against a new one.
-pub fn power_cycle(hw: &mut FixtureHw) -> Result<(), HwError> {
-    match hw.power.as_mut() {
-        Some(power) => {
-            hw.debug.detach();
-            power.set_power(false)?;
-            hw.clock.sleep(Duration::from_millis(200));
-            power.set_power(true)?;
-            hw.clock.sleep(Duration::from_millis(50));
-        }
-        None => {
-            hw.debug.reset(ResetKind::Run)?;
-            hw.debug.detach();
-        }
-    }
-    Ok(())
-}
-
-/// What answers on USB now, in plain words (application, bootloader, ST ROM or nothing).
-pub fn usb_now(hw: &FixtureHw, fixture: &Fixture) -> String {
-    let modes = [
-        (fixture.usb_application, "application"),
-        (fixture.usb_bootloader, "bootloader in DFU mode"),
-        (fixture.usb_rom, "ST system bootloader (DFU)"),
-    ];
-    let mut problem = None;
-    for ((vid, pid), what) in modes {
-        let selector = UsbSelector {
-            vid,
-            pid,
-            serial: None,
-            port_path: fixture.usb_port.clone(),
-        };
-        match hw.usb.open(&selector) {
-            Ok(mut pipe) => {
-                let product = crate::dfu::host::read_device_descriptor(pipe.as_mut())
-                    .ok()
-                    .and_then(|d| {
-                        crate::dfu::host::read_string(pipe.as_mut(), d.product_index).ok()
-                    })
-                    .flatten()
-                    .map(|p| format!(" \"{p}\""))
-                    .unwrap_or_default();
-                return format!("{what} {vid:04x}:{pid:04x}{product}");
-            }
-            Err(UsbError::NotFound(_) | UsbError::NoDevice) => {}
-            Err(e) => problem = Some(e),
-        }
-    }
-    match problem {
-        Some(e) => format!("unknown (USB: {e})"),
-        None => "nothing (no application, bootloader or ST ROM enumerates)".into(),
-    }
-}
-
 /// Write the record of an RMA or engineering run on a held unit, linked to the unit's last
 /// production record, and tell the sink. Returns the serial and the record's path.
 pub fn write_unit_record(
     station: &crate::config::Station,
-    run: &super::unit::UnitRun,
+    run: &UnitRun,
     store: &crate::record::RecordStore,
     unit: &UnitRef,
     (kind, operator, images): (
@@ -235,7 +96,7 @@ pub fn write_unit_record(
         station: station.id.clone(),
         fixture: run.fixture.id.clone(),
         operator: operator.to_string(),
-        station_version: super::STATION_VERSION.into(),
+        station_version: super::provenance::STATION_VERSION.into(),
         profile: ProfileRef {
             name: profile.name.clone(),
             revision: profile.revision.clone(),
@@ -249,14 +110,14 @@ pub fn write_unit_record(
         steps: run.steps.clone(),
         device: run.device.clone(),
         parent_record: production.map(|p| p.record_id.clone()),
-        mode: Some(super::mode_name(station)),
+        mode: Some(super::provenance::mode_name(station)),
         attempt: None,
-        hardware: Some(super::hardware_ref(run.fixture, None)),
+        hardware: Some(super::provenance::hardware_ref(run.fixture, None)),
     };
     let path = store
         .write(&record)
         .map_err(|e| crate::error::StationError::station(format!("writing the record: {e}")))?;
-    run.sink.emit(super::Event::UnitFinished {
+    run.sink.emit(super::events::Event::UnitFinished {
         fixture: run.fixture.id.clone(),
         unit: run.unit,
         serial: serial.clone(),

@@ -16,13 +16,13 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::bench_stats;
-use super::bench_torture::{Scratch, cpu_time};
-use super::events::Event;
-use super::{RunOptions, run as run_station};
+use super::stats as bench_stats;
+use super::torture::{Scratch, cpu_time};
 use crate::config::{self, FixtureBackend, Station};
 use crate::hw::TimeMode;
 use crate::record::Outcome;
+use crate::station::events::Event;
+use crate::station::{RunOptions, run as run_station};
 
 pub const GOAL_RATIO: f64 = 1.10;
 

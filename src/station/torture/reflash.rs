@@ -14,22 +14,22 @@
 
 use std::time::Duration;
 
-use super::console;
-use super::events::EventSink;
-use super::torture::{self, Calibration, CutMode, Point, PointResult, Setup};
-use super::unit::StepError;
-use super::update::{self, ENUMERATION_DEADLINE, Interrupt};
-use crate::backend::FixtureHw;
+use super::{self as torture, Calibration, CutMode, Point, PointResult, Setup};
+use crate::chip::BootOutcome;
 use crate::config::{Fixture, ImageRole};
 use crate::dfu::engine::{Action, Transfer};
 use crate::dfu::host::{self, Machine};
 use crate::dfu::proto::{self, Status};
 use crate::dfu::{DfuDevice, Download, Finish, Op};
+use crate::hw::FixtureHw;
 use crate::hw::{AttachMode, FlashOptions, ResetKind, Segment, UsbError, UsbSelector};
 use crate::image::generate::SplitMix64;
+use crate::image::header::design::{DesignKind, RomEntry, design_from};
 use crate::image::header::{self, SlotCheck, Version};
-use crate::sim::firmware::{DesignKind, RomEntry, design_from};
-use crate::sim::outcome::BootOutcome;
+use crate::station::console;
+use crate::station::events::EventSink;
+use crate::station::step::StepError;
+use crate::station::update::{self, ENUMERATION_DEADLINE, Interrupt};
 
 /// How long the power stays off in a cut or a power cycle, so the board really resets.
 const POWER_OFF_TIME: Duration = Duration::from_millis(500);
@@ -206,8 +206,8 @@ fn read_flash(hw: &mut FixtureHw, address: u32, len: usize) -> Result<Vec<u8>, S
 /// The running application's version: from its console's `version` command, else from the
 /// header of its slot read over SWD.
 fn app_version(hw: &mut FixtureHw, setup: &Setup) -> Result<Option<Version>, StepError> {
-    if let Some(path) = hw.console.clone()
-        && let Ok(reply) = console::ask(&path, "version", Duration::from_secs(1))
+    if let Some(port) = hw.console.as_deref()
+        && let Ok(reply) = console::ask(port, "version", Duration::from_secs(1))
         && let Some(v) = reply
             .split_whitespace()
             .find_map(|w| w.parse::<Version>().ok())
