@@ -62,7 +62,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn boots(station: &Path) -> Firmware {
     let bench = load_station(station).unwrap();
     let f = bench.fixture("g0-1").unwrap();
-    let path = state::state_path(&station::backend::state_dir(&bench), "g0-1");
+    let path = station::backend::state_path(&station::backend::state_dir(&bench), "g0-1");
     let usb = station::sim::UsbIdentities {
         application: f.usb_application,
         bootloader: f.usb_bootloader,

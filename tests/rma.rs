@@ -64,7 +64,7 @@ fn edit_unit(records: &Path, edit: impl FnOnce(&mut station::sim::Mcu)) {
     let mut bench = station::config::load_station(&root.join("stations/virtual.toml")).unwrap();
     bench.records_dir = records.to_path_buf();
     let fixture = bench.fixture(FIXTURE).unwrap();
-    let path = station::sim::state::state_path(&station::backend::state_dir(&bench), FIXTURE);
+    let path = station::backend::state_path(&station::backend::state_dir(&bench), FIXTURE);
     let usb = station::sim::UsbIdentities {
         application: fixture.usb_application,
         bootloader: fixture.usb_bootloader,

@@ -81,7 +81,7 @@ fn record_of(out: &Output) -> Value {
 fn load_saved(station_file: &Path) -> (state::Loaded, PathBuf) {
     let bench = load_station(station_file).unwrap();
     let f = bench.fixture("otp-1").unwrap();
-    let path = state::state_path(&station::backend::state_dir(&bench), "otp-1");
+    let path = station::backend::state_path(&station::backend::state_dir(&bench), "otp-1");
     let usb = station::sim::UsbIdentities {
         application: f.usb_application,
         bootloader: f.usb_bootloader,
@@ -350,7 +350,7 @@ fn configuration_sector_data_is_written_read_back_and_recorded_with_a_mac_per_un
             rom: f.usb_rom,
             port_path: fixture.clone(),
         };
-        let path = state::state_path(&station::backend::state_dir(&bench), &fixture);
+        let path = station::backend::state_path(&station::backend::state_dir(&bench), &fixture);
         let mcu = state::load(&path, usb).unwrap().unwrap().mcu;
         let bytes = mcu.flash.read(0x080E_0000, 64).unwrap();
         assert_eq!(

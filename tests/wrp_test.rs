@@ -136,7 +136,7 @@ fn step<'a>(record: &'a Value, name: &str) -> &'a Value {
 fn saved_flash(dir: &Path, fixture: &str) -> Vec<u8> {
     let bench = station::config::load_station(&dir.join("bench.toml")).unwrap();
     let f = bench.fixture(fixture).unwrap();
-    let path = station::sim::state::state_path(&station::backend::state_dir(&bench), fixture);
+    let path = station::backend::state_path(&station::backend::state_dir(&bench), fixture);
     let usb = station::sim::UsbIdentities {
         application: f.usb_application,
         bootloader: f.usb_bootloader,

@@ -16,7 +16,7 @@ use crate::hw::{
     UsbError, UsbSelector,
 };
 
-pub use virtual_bench::state_dir;
+pub use virtual_bench::{state_dir, state_path};
 
 /// The fixture's power switch on a real bench.
 fn power_switch(

@@ -17,8 +17,16 @@ pub fn state_dir(station: &Station) -> PathBuf {
     station.records_dir.join(".station").join("sim")
 }
 
-fn state_path(station: &Station, fixture: &Fixture) -> PathBuf {
-    crate::sim::state::state_path(&state_dir(station), &fixture.id)
+/// Where a fixture's simulated unit is kept, in the bench's state directory.
+pub fn state_path(state_dir: &std::path::Path, fixture: &str) -> PathBuf {
+    state_dir.join(format!(
+        "{}.state",
+        crate::record::paths::safe_component(fixture)
+    ))
+}
+
+fn fixture_state(station: &Station, fixture: &Fixture) -> PathBuf {
+    state_path(&state_dir(station), &fixture.id)
 }
 
 /// A fresh simulated unit number `unit`, with the fixture's faults.
@@ -38,7 +46,13 @@ pub fn new_unit(
             mcu.deliver_at_rdp1();
         }
     }
-    wire(debug, device, unit, state_path(station, fixture), fixture)
+    wire(
+        debug,
+        device,
+        unit,
+        fixture_state(station, fixture),
+        fixture,
+    )
 }
 
 /// The unit the last command saved on this fixture, if any.
@@ -47,7 +61,7 @@ pub fn saved_unit(
     fixture: &Fixture,
     debug: Box<ProbeRsTarget>,
 ) -> Result<Option<FixtureHw>, HwError> {
-    let path = state_path(station, fixture);
+    let path = fixture_state(station, fixture);
     match crate::sim::state::load(&path, usb_identities(fixture)).map_err(HwError::Backend)? {
         Some(loaded) => {
             let spec = sim_spec(fixture, loaded.unit)?;

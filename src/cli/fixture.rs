@@ -270,7 +270,7 @@ pub fn sim_reset(at: &FixtureArgs) -> Result<ExitStatus, StationError> {
             fixture.id
         )));
     }
-    let path = crate::sim::state::state_path(&backend::state_dir(&station), &fixture.id);
+    let path = crate::backend::state_path(&backend::state_dir(&station), &fixture.id);
     match std::fs::remove_file(&path) {
         Ok(()) => println!("{}: reset (removed {})", fixture.id, path.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

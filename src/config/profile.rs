@@ -422,7 +422,8 @@ pub(super) fn load_profile(
                 raw.family.span(),
                 "family",
                 format!(
-                    "expected a supported family (f4), found {:?}",
+                    "expected a supported family ({}), found {:?}",
+                    crate::chip::Family::ALL.map(|f| f.name()).join(", "),
                     raw.family.get_ref()
                 ),
             ));

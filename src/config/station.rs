@@ -322,12 +322,6 @@ impl Station {
         // Every fixture's profile was loaded by load_station.
         &self.profiles[&fixture.profile_path]
     }
-
-    pub fn has_sim_fixtures(&self) -> bool {
-        self.fixtures
-            .iter()
-            .any(|f| f.backend == FixtureBackend::Sim)
-    }
 }
 
 /// Load a station file and every profile its fixtures use. Reports the first error per file

@@ -36,12 +36,6 @@ pub struct Functional {
     pub dfu_version: u16,
 }
 
-impl Functional {
-    pub fn is_dfuse(&self) -> bool {
-        self.dfu_version == 0x011A
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AltSetting {
     pub alt: u8,

@@ -132,7 +132,7 @@ impl Served {
         time: TimeMode,
     ) -> Result<Self, String> {
         let state_path =
-            crate::sim::state::state_path(&crate::backend::state_dir(station), &fixture.id);
+            crate::backend::state_path(&crate::backend::state_dir(station), &fixture.id);
         let mut served = Self {
             id: fixture.id.clone(),
             index,

@@ -109,13 +109,6 @@ impl Controller {
         }
     }
 
-    pub fn as_h7(&self) -> Option<&H7Flash> {
-        match self {
-            Controller::H7(c) => Some(c),
-            _ => None,
-        }
-    }
-
     pub fn as_h7_mut(&mut self) -> Option<&mut H7Flash> {
         match self {
             Controller::H7(c) => Some(c),

@@ -64,10 +64,6 @@ impl CortexM {
         self.regs.get(&n).copied().unwrap_or(0)
     }
 
-    pub fn set_reg(&mut self, n: u32, v: u32) {
-        self.regs.insert(n, v);
-    }
-
     /// Power-on: debug logic is reset too.
     pub fn power_on(&mut self, sp: u32, pc: u32) {
         self.dhcsr_ctrl = 0;

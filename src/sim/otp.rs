@@ -30,10 +30,6 @@ impl OtpSpec {
         self.blocks * self.block_size
     }
 
-    pub fn lock_base(&self) -> u32 {
-        self.base + self.data_len()
-    }
-
     /// Data and lock bytes together.
     pub fn total_len(&self) -> u32 {
         self.data_len() + self.blocks

@@ -3,7 +3,7 @@
 //! a length-prefixed JSON header followed by the raw flash contents.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,14 +49,6 @@ struct Header {
     /// The OTP area's bytes (data and lock bytes), where the part has one.
     #[serde(default)]
     otp: Option<Vec<u8>>,
-}
-
-/// Where a fixture's simulated unit is kept.
-pub fn state_path(state_dir: &Path, fixture: &str) -> PathBuf {
-    state_dir.join(format!(
-        "{}.state",
-        crate::record::paths::safe_component(fixture)
-    ))
 }
 
 /// What `load` hands back besides the MCU.

@@ -6,7 +6,7 @@ use std::sync::mpsc::Sender;
 
 use serde::Serialize;
 
-use super::torture::{CutMode, Point};
+use super::torture::points::{CutMode, Point};
 use crate::chip::BootOutcome;
 use crate::record::Outcome;
 

@@ -3,17 +3,18 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use super::campaign_record::write_record;
 use super::journal::{JournalWriter, journal_path, read_journal};
+pub use super::modes::TortureOptions;
 use super::modes::restore_and_modes;
 use super::reflash as torture_reflash;
 use super::sweep as torture_sweep;
-use super::{self as torture, Campaign, CutMode, Plan, Point, PointResult, Restore, Setup};
+use super::{self as torture, Campaign, CutMode, Point, PointResult, Restore, Setup};
 use crate::config::{self, Fixture, ImageRole, Station};
 use crate::error::StationError;
 use crate::hw::FixtureHw;
@@ -22,18 +23,6 @@ use crate::image::Image;
 use crate::record::{Outcome, Record, RecordStore};
 use crate::station::events::{Event, EventSink};
 use crate::station::step::StepError;
-
-pub struct TortureOptions {
-    pub plan: Option<Plan>,
-    pub modes: Vec<CutMode>,
-    /// How each point gets back to the pre-update state (default: a snapshot on the virtual
-    /// bench, a reflash over SWD on real fixtures).
-    pub restore: Option<Restore>,
-    pub operator: String,
-    /// Set to stop after the current cut point; the journal keeps what was done, so the same
-    /// campaign run again resumes there.
-    pub abort: Option<&'static AtomicBool>,
-}
 
 fn point_event(
     fixture: &Fixture,

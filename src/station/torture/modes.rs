@@ -1,10 +1,23 @@
 //! Which restore a torture campaign uses and which cut modes it can run on a fixture: a
 //! snapshot only on the virtual bench, power cuts only with a power switch.
 
-use super::campaign::TortureOptions;
-use super::{CutMode, Restore};
+use std::sync::atomic::AtomicBool;
+
+use super::{CutMode, Plan, Restore};
 use crate::config::{Fixture, FixtureBackend, PowerSpec, Station};
 use crate::error::StationError;
+
+pub struct TortureOptions {
+    pub plan: Option<Plan>,
+    pub modes: Vec<CutMode>,
+    /// How each point gets back to the pre-update state (default: a snapshot on the virtual
+    /// bench, a reflash over SWD on real fixtures).
+    pub restore: Option<Restore>,
+    pub operator: String,
+    /// Set to stop after the current cut point; the journal keeps what was done, so the same
+    /// campaign run again resumes there.
+    pub abort: Option<&'static AtomicBool>,
+}
 
 /// On a real bench the device's own flash operations cannot be listed.
 pub const REFLASH_NOTE: &str = "restored by reflash over SWD: power cuts index the host's \
