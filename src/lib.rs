@@ -3,17 +3,17 @@
 //! See ARCHITECTURE.md for the layers and what may import what.
 
 pub mod backend;
-pub mod chip;
 pub mod cli;
 pub mod config;
 pub mod dfu;
 pub mod dfu_bench;
 pub mod error;
-pub mod hw;
-pub mod image;
 pub mod record;
 pub mod serve;
-pub mod sim;
 pub mod station;
 pub mod stm32;
 pub mod tui;
+
+pub use station_core::{chip, hw, image};
+/// The virtual bench (its own crate, `station-sim`).
+pub use station_sim as sim;

@@ -4,11 +4,9 @@
 use std::time::Duration;
 
 use super::Mcu;
+use crate::controller::{Controller, FlashBus};
+use crate::fault::{self, Cut, CutPoint, CutWhen, EventRng, FlashOp, OpKind, Origin, PowerLost};
 use crate::hw::Clock;
-use crate::sim::controller::{Controller, FlashBus};
-use crate::sim::fault::{
-    self, Cut, CutPoint, CutWhen, EventRng, FlashOp, OpKind, Origin, PowerLost,
-};
 
 impl Mcu {
     pub fn schedule_cut(&mut self, cut: Cut) {
@@ -29,9 +27,9 @@ impl Mcu {
                 .erase_time(self.flash.sector(sector).map_or(0, |(_, s)| s)),
             OpKind::MassErase => self.timing.mass_erase,
             OpKind::Program { len, .. } => self.timing.word_program * len.div_ceil(4),
-            OpKind::QspiErase { .. } => crate::sim::qspi::timing(self.timing_mode).sector_erase,
+            OpKind::QspiErase { .. } => crate::qspi::timing(self.timing_mode).sector_erase,
             OpKind::QspiProgram { len, .. } => {
-                crate::sim::qspi::timing(self.timing_mode).page_program * len.div_ceil(256)
+                crate::qspi::timing(self.timing_mode).page_program * len.div_ceil(256)
             }
         }
     }
@@ -113,7 +111,7 @@ impl Mcu {
                             );
                         }
                         OpKind::QspiErase { sector } => {
-                            let chip = crate::sim::qspi::chip(&mut self.qspi);
+                            let chip = crate::qspi::chip(&mut self.qspi);
                             fault::tear_erase(chip, sector, fraction, &mut rng);
                         }
                         OpKind::QspiProgram { address, len } => {
@@ -121,7 +119,7 @@ impl Mcu {
                                 .pending_program
                                 .take()
                                 .unwrap_or_else(|| vec![0; len as usize]);
-                            let chip = crate::sim::qspi::chip(&mut self.qspi);
+                            let chip = crate::qspi::chip(&mut self.qspi);
                             fault::tear_program(chip, address, &data, fraction, &mut rng);
                         }
                     }
@@ -182,7 +180,7 @@ impl Mcu {
     pub fn flash_erase(&mut self, sector: usize, origin: Origin) -> Result<u32, PowerLost> {
         if self.faults.dead_sector == Some(sector) {
             self.flash_ops += 1;
-            return Ok(crate::sim::controller::ERR_OTHER);
+            return Ok(crate::controller::ERR_OTHER);
         }
         let debugger = origin == Origin::Debugger;
         self.flash_op(origin, OpKind::Erase { sector }, |m| {
@@ -208,7 +206,7 @@ impl Mcu {
             && self.flash.sector_of(address) == self.faults.dead_sector
         {
             self.flash_ops += 1;
-            return Ok(crate::sim::controller::ERR_OTHER);
+            return Ok(crate::controller::ERR_OTHER);
         }
         if self.faults.weak_sector.is_some()
             && self.flash.sector_of(address) == self.faults.weak_sector
@@ -233,11 +231,11 @@ impl Mcu {
     /// Erase the QSPI sector holding `address` (the bootloader's driver waits for WIP to
     /// clear). `None` when the address is not on the chip.
     pub fn qspi_erase(&mut self, address: u32, origin: Origin) -> Option<Result<(), PowerLost>> {
-        let sector = crate::sim::qspi::chip(&mut self.qspi).sector_of(address)?;
+        let sector = crate::qspi::chip(&mut self.qspi).sector_of(address)?;
         Some(
             self.flash_op(origin, OpKind::QspiErase { sector }, |m| {
                 let cost = m.op_cost(OpKind::QspiErase { sector });
-                crate::sim::qspi::chip(&mut m.qspi).erase_sector(sector);
+                crate::qspi::chip(&mut m.qspi).erase_sector(sector);
                 m.qspi_busy_until = m.clock.now().max(m.qspi_busy_until) + cost;
                 0
             })
@@ -252,7 +250,7 @@ impl Mcu {
         data: &[u8],
         origin: Origin,
     ) -> Option<Result<(), PowerLost>> {
-        let chip = crate::sim::qspi::chip(&mut self.qspi);
+        let chip = crate::qspi::chip(&mut self.qspi);
         if !chip.contains(address) || !chip.contains(address + data.len() as u32 - 1) {
             return None;
         }
@@ -263,7 +261,7 @@ impl Mcu {
         self.pending_program = Some(data.to_vec());
         let result = self.flash_op(origin, kind, |m| {
             let cost = m.op_cost(kind);
-            crate::sim::qspi::chip(&mut m.qspi).program(address, data);
+            crate::qspi::chip(&mut m.qspi).program(address, data);
             m.qspi_busy_until = m.clock.now().max(m.qspi_busy_until) + cost;
             0
         });
@@ -273,7 +271,7 @@ impl Mcu {
 
     /// Read the QSPI chip (memory-mapped mode).
     pub fn qspi_read(&mut self, address: u32, len: usize) -> Option<Vec<u8>> {
-        crate::sim::qspi::chip(&mut self.qspi)
+        crate::qspi::chip(&mut self.qspi)
             .read(address, len)
             .map(<[u8]>::to_vec)
     }

@@ -5,8 +5,8 @@ use super::{
     CR_FSTPG, CR_MER1, CR_PER, CR_PG, CR_PNB_SHIFT, CR_STRT, Layout, OptrCore, SR_ERRORS,
     SR_PGAERR, SR_PGSERR, SR_PROG_ERRORS, SR_PROGERR, SR_SIZERR, SR_WRPERR,
 };
-use crate::sim::controller::FlashBus;
-use crate::sim::flash::ERASED;
+use crate::controller::FlashBus;
+use crate::flash::ERASED;
 
 impl OptrCore {
     pub(super) fn start_erase(&mut self, l: &Layout, bus: &mut FlashBus) {

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::Mcu;
+use crate::fault::{Cut, CutPoint, CutWhen, PowerLost};
+use crate::firmware::Firmware;
 use crate::hw::Clock;
-use crate::sim::fault::{Cut, CutPoint, CutWhen, PowerLost};
-use crate::sim::firmware::Firmware;
 
 impl Mcu {
     /// A USB request reaches the device. A cut scheduled at it lands first (the host sees

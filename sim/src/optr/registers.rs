@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{Layout, OptrCore};
-use crate::sim::controller::{BusFault, FlashBus};
+use crate::controller::{BusFault, FlashBus};
 
 pub const KEY1: u32 = 0x4567_0123;
 pub const KEY2: u32 = 0xCDEF_89AB;

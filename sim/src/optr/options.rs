@@ -7,7 +7,7 @@ use super::{
     CR, CR_LOCK, CR_OPTSTRT, KEY1, KEY2, KEYR, Layout, OPTKEY1, OPTKEY2, OPTKEYR, OPTR, OptrCore,
     SR_PGSERR, SR_WRPERR,
 };
-use crate::sim::controller::FlashBus;
+use crate::controller::FlashBus;
 
 /// RDP level from the RDP byte (OPTR bits 7:0): 0xAA level 0, 0xCC level 2, else level 1.
 pub fn rdp_level(optr: u32) -> u8 {

@@ -7,6 +7,9 @@
 //!
 //! What the device runs after reset follows only from the BOOT0 strap and the bytes in its
 //! flash ([`firmware`]). Time is a per-fixture [`VirtualClock`].
+//!
+//! A crate of its own over `station-core` (the seams and the shared words): the compiler keeps
+//! it from the station's engine and host-side protocol code, written apart from it.
 
 pub mod algo;
 pub mod bench_unit;
@@ -35,6 +38,8 @@ pub mod swd;
 pub mod usb;
 
 use std::sync::{Arc, Mutex};
+
+use station_core::{chip, hw, image};
 
 use sha2::{Digest, Sha256};
 

@@ -7,14 +7,14 @@ macro_rules! optr_family {
     ($flash:ident, $options:ident, $layout:expr) => {
         #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
         pub struct $flash {
-            core: $crate::sim::optr::OptrCore,
+            core: $crate::optr::OptrCore,
         }
 
         impl $flash {
             /// A part just powered on with `options` in its option bytes.
             pub fn new(options: $options) -> Self {
                 Self {
-                    core: $crate::sim::optr::OptrCore::new(options.to_words()),
+                    core: $crate::optr::OptrCore::new(options.to_words()),
                 }
             }
 
@@ -58,8 +58,8 @@ macro_rules! optr_family {
                 &mut self,
                 offset: u32,
                 value: u32,
-                bus: &mut $crate::sim::controller::FlashBus,
-            ) -> Result<(), $crate::sim::controller::BusFault> {
+                bus: &mut $crate::controller::FlashBus,
+            ) -> Result<(), $crate::controller::BusFault> {
                 self.core.write(&$layout, offset, value, bus)
             }
 
@@ -69,13 +69,13 @@ macro_rules! optr_family {
                 address: u32,
                 value: u32,
                 width: u32,
-                bus: &mut $crate::sim::controller::FlashBus,
+                bus: &mut $crate::controller::FlashBus,
             ) {
                 self.core.program(&$layout, address, value, width, bus)
             }
 
             /// Erase one page (global page index), as the controller does it.
-            pub fn erase_page(&mut self, page: usize, bus: &mut $crate::sim::controller::FlashBus) {
+            pub fn erase_page(&mut self, page: usize, bus: &mut $crate::controller::FlashBus) {
                 self.core.erase_page(&$layout, page, bus)
             }
 
@@ -83,18 +83,18 @@ macro_rules! optr_family {
             pub fn erase_block(
                 &mut self,
                 page: usize,
-                bus: &mut $crate::sim::controller::FlashBus,
+                bus: &mut $crate::controller::FlashBus,
             ) -> u32 {
                 self.core.erase_block(&$layout, page, bus)
             }
 
             /// Mass erase of every bank, as the controller does it (flags in SR).
-            pub fn mass_erase(&mut self, bus: &mut $crate::sim::controller::FlashBus) {
+            pub fn mass_erase(&mut self, bus: &mut $crate::controller::FlashBus) {
                 self.core.mass_erase(&$layout, bus)
             }
 
             /// Mass erase on behalf of code on the chip. Returns the SR error bits raised.
-            pub fn mass_erase_block(&mut self, bus: &mut $crate::sim::controller::FlashBus) -> u32 {
+            pub fn mass_erase_block(&mut self, bus: &mut $crate::controller::FlashBus) -> u32 {
                 self.core.mass_erase_block(&$layout, bus)
             }
 
@@ -103,7 +103,7 @@ macro_rules! optr_family {
                 &mut self,
                 address: u32,
                 data: &[u8],
-                bus: &mut $crate::sim::controller::FlashBus,
+                bus: &mut $crate::controller::FlashBus,
             ) -> u32 {
                 self.core.program_block(&$layout, address, data, bus)
             }
@@ -129,12 +129,12 @@ macro_rules! optr_family {
 
             /// RDP level of the loaded options.
             pub fn rdp_level(&self) -> u8 {
-                $crate::sim::optr::rdp_level(self.core.loaded()[0])
+                $crate::optr::rdp_level(self.core.loaded()[0])
             }
 
             /// RDP level of the stored options.
             pub fn stored_rdp_level(&self) -> u8 {
-                $crate::sim::optr::rdp_level(self.core.stored()[0])
+                $crate::optr::rdp_level(self.core.stored()[0])
             }
 
             /// A page (global index) inside a loaded WRP area.
@@ -175,7 +175,7 @@ macro_rules! optr_family {
             pub fn write_options_through_registers(
                 &mut self,
                 optr: u32,
-                bus: &mut $crate::sim::controller::FlashBus,
+                bus: &mut $crate::controller::FlashBus,
             ) {
                 self.core.write_optr_through_registers(&$layout, optr, bus)
             }

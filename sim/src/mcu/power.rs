@@ -1,9 +1,9 @@
 //! Power and reset: power-on, NRST, a system reset, and what boots afterwards.
 
 use super::Mcu;
+use crate::fault::PowerLost;
+use crate::firmware::{self, Firmware};
 use crate::hw::Clock;
-use crate::sim::fault::PowerLost;
-use crate::sim::firmware::{self, Firmware};
 
 impl Mcu {
     pub fn set_power(&mut self, on: bool) {
@@ -55,7 +55,7 @@ impl Mcu {
     /// the option cells, loaded at the power-on that follows.
     pub fn deliver_at_rdp1(&mut self) {
         let byte = match self.part.family {
-            crate::sim::Family::L4 | crate::sim::Family::G0 => 0xBB,
+            crate::Family::L4 | crate::Family::G0 => 0xBB,
             _ => 0x55,
         };
         self.fc.store_rdp_byte(byte);
@@ -125,7 +125,7 @@ impl Mcu {
         };
         self.cm4 = match self.firmware {
             Firmware::Off => None,
-            _ => crate::sim::cm4::boot(self),
+            _ => crate::cm4::boot(self),
         };
         if let Some(cm4) = &self.cm4 {
             self.log.push(format!("boot: CM4 {}", cm4.describe()));

@@ -1,6 +1,6 @@
 //! The STM32G0 (G071, RM0444) FLASH interface at register level (facts file 3.0, 3.5, 5).
 //!
-//! The controller logic is shared with the L4 in [`crate::sim::optr`] (its module comment
+//! The controller logic is shared with the L4 in [`crate::optr`] (its module comment
 //! lists the modelling choices); this file holds what is G071-specific.
 //!
 //! Page numbering: the G071 is single bank, 64 pages × 2 KiB from 0x0800_0000 (facts 5.1);
@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::optr::{Layout, OptReg, Pcrop, Wrp, optr_family};
-use crate::sim::part::{FlashTiming, Timing};
+use crate::optr::{Layout, OptReg, Pcrop, Wrp, optr_family};
+use crate::part::{FlashTiming, Timing};
 
-pub use crate::sim::controller::{BusFault, FlashBus};
-pub use crate::sim::optr::{
+pub use crate::controller::{BusFault, FlashBus};
+pub use crate::optr::{
     ACR, CR, CR_EOPIE, CR_ERRIE, CR_FSTPG, CR_LOCK, CR_MER1, CR_OBL_LAUNCH, CR_OPTLOCK, CR_OPTSTRT,
     CR_PER, CR_PG, CR_PNB_SHIFT, CR_RDERRIE, CR_STRT, ECCR, FLASH_REGS, KEY1, KEY2, KEYR, OPTKEY1,
     OPTKEY2, OPTKEYR, OPTR, SR, SR_EOP, SR_ERRORS, SR_FASTERR, SR_MISERR, SR_OPERR, SR_OPTVERR,

@@ -1,7 +1,7 @@
 //! The FLASH controller shared by the OPTR-style families (STM32L4, STM32G0): one model,
 //! described per family by a [`Layout`] (facts file sections 3.0, 3.4, 3.5).
 //!
-//! [`crate::sim::l4`] and [`crate::sim::g0`] wrap [`OptrCore`] with their layout and a typed
+//! [`crate::l4`] and [`crate::g0`] wrap [`OptrCore`] with their layout and a typed
 //! options struct. Register offsets, bits and keys below are \[V\]/\[X\] in the facts file.
 //!
 //! Modelling choices (the facts file is silent or tags them \[R\]; where ST's RM0440 for the
@@ -52,7 +52,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::controller::{FlashBus, KeyLock};
+use crate::controller::{FlashBus, KeyLock};
 
 pub(crate) use family::optr_family;
 pub use layout::{Layout, OptReg, Pcrop, Wrp};

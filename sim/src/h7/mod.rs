@@ -50,9 +50,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::controller::KeyLock;
-pub use crate::sim::controller::{BusFault, FlashBus};
-use crate::sim::part::{FlashTiming, Timing};
+use crate::controller::KeyLock;
+pub use crate::controller::{BusFault, FlashBus};
+use crate::part::{FlashTiming, Timing};
 
 pub use options::{H7Options, H7Variant, rdp_level};
 pub use registers::*;

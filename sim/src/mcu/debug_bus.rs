@@ -2,9 +2,9 @@
 //! registers, identity, the cores' debug registers).
 
 use super::Mcu;
+use crate::controller::BusFault;
+use crate::core::{CoreRequest, CortexM};
 use crate::hw::Clock;
-use crate::sim::controller::BusFault;
-use crate::sim::core::{CoreRequest, CortexM};
 
 impl Mcu {
     fn ram_mut(&mut self, address: u32, len: usize) -> Option<&mut [u8]> {
@@ -165,7 +165,7 @@ impl Mcu {
 
     /// The core was let go at `pc`: a flash algorithm call, or the firmware running on.
     fn resume(&mut self, pc: u32) {
-        if let Some(result) = crate::sim::algo::run_call(self, pc) {
+        if let Some(result) = crate::algo::run_call(self, pc) {
             self.core.return_from_call(result);
             return;
         }

@@ -6,7 +6,7 @@ use super::{
     SECTORS_PER_BANK, SR_EOP, SR_ERRORS, SR_INCERR, SR_OPERR, SR_PGSERR, SR_STRBERR, SR_WRPERR,
     WriteBuffer, bank_erase_time, flash_word_program_time,
 };
-use crate::sim::flash::{ERASED, FlashArray};
+use crate::flash::{ERASED, FlashArray};
 
 impl H7Flash {
     fn flash_blocked(&self, bus: &FlashBus) -> bool {
