@@ -5,6 +5,7 @@ mod benchmarks;
 mod dfu;
 mod engineering;
 mod fixture;
+mod held_unit;
 mod line;
 mod output;
 mod progress;

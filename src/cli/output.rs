@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use crate::record::{History, Outcome};
-use crate::station::events::to_json_line;
+use crate::station::events::{FinishedOf, to_json_line};
 use crate::station::{Event, RunSummary};
 
 pub struct Printer {
@@ -27,45 +27,28 @@ impl Printer {
             let _ = writeln!(stdout, "{}", to_json_line(event));
             return;
         }
-        match event {
-            Event::StepFinished {
-                fixture,
-                unit,
-                step,
-                outcome,
-                duration_s,
-                error,
-            } => {
-                let _ = writeln!(
-                    stdout,
-                    "[{fixture} #{unit}] {step:<22} {outcome:<7} {duration_s:>8.3} s{}",
-                    error.as_ref().map(|e| format!("  {e}")).unwrap_or_default()
-                );
-            }
-            Event::UnitFinished {
-                fixture,
-                unit,
-                serial,
-                outcome,
-                record,
-                failure,
-            } => {
-                let mark = if *outcome == Outcome::Pass {
+        let Some(end) = event.finished() else {
+            return;
+        };
+        let (who, outcome) = (format!("[{} #{}]", end.fixture, end.unit), end.outcome);
+        let line = match end.of {
+            FinishedOf::Step { step, duration_s } => format!(
+                "{who} {step:<22} {outcome:<7} {duration_s:>8.3} s{}",
+                end.failure.map(|e| format!("  {e}")).unwrap_or_default()
+            ),
+            FinishedOf::Unit { serial, record } => {
+                let mark = if outcome == Outcome::Pass {
                     "PASS"
                 } else {
                     "FAIL"
                 };
-                let _ = writeln!(
-                    stdout,
-                    "[{fixture} #{unit}] {mark} {serial} ({outcome}){}  record {record}",
-                    failure
-                        .as_ref()
-                        .map(|f| format!(": {f}"))
-                        .unwrap_or_default()
-                );
+                format!(
+                    "{who} {mark} {serial} ({outcome}){}  record {record}",
+                    end.failure.map(|f| format!(": {f}")).unwrap_or_default()
+                )
             }
-            _ => {}
-        }
+        };
+        let _ = writeln!(stdout, "{line}");
     }
 
     pub fn summary(&self, summary: &RunSummary) {

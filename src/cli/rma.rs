@@ -1,18 +1,16 @@
 //! RMA commands: `station inspect`, `station dump`, `station recover`.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use super::fixture::{FixtureArgs, find_fixture, open};
-use super::output::Printer;
+use super::held_unit::{self, HeldUnitArgs};
 use crate::error::{ExitStatus, StationError};
 use crate::record::Outcome;
-use crate::station::Event;
 use crate::station::rma::analyse::FlashView;
 use crate::station::rma::dump;
 use crate::station::rma::inspect::{self, Inspection, Via};
-use crate::station::rma::recover::{self, Gate, RecoverOptions};
+use crate::station::rma::recover;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum ViaArg {
@@ -42,17 +40,12 @@ pub struct DumpArgs {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(mut_arg("yes_i_typed", |a| a.help(
+    "The unit's label, typed to authorise the destructive recovery (needed headless)"
+)))]
 pub struct RecoverArgs {
     #[command(flatten)]
-    pub at: FixtureArgs,
-    /// The unit's label, typed to authorise the destructive recovery (needed headless).
-    #[arg(long = "yes-i-typed", value_name = "LABEL")]
-    pub yes_i_typed: Option<String>,
-    #[arg(long)]
-    pub operator: Option<String>,
-    /// Print one JSON event per line.
-    #[arg(long)]
-    pub json: bool,
+    pub unit: HeldUnitArgs,
 }
 
 pub fn inspect(args: InspectArgs) -> Result<ExitStatus, StationError> {
@@ -188,36 +181,11 @@ pub fn dump(args: DumpArgs) -> Result<ExitStatus, StationError> {
     Ok(ExitStatus::Pass)
 }
 
-/// Headless: the flag. At a terminal without it: ask.
-fn typed_label(flag: Option<String>, gate: &Gate) -> Option<String> {
-    if flag.is_some() {
-        return flag;
-    }
-    if !std::io::stdin().is_terminal() {
-        return None;
-    }
-    eprint!("{}\nlabel: ", gate.prompt());
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).ok()?;
-    Some(line.trim().to_string())
-}
-
 pub fn recover(args: RecoverArgs, abort: &'static AtomicBool) -> Result<ExitStatus, StationError> {
+    let args = args.unit;
     let station = args.at.load()?;
     let fixture = find_fixture(&station, &args.at.fixture)?;
-    let hw = open(&station, fixture)?;
-    let options = RecoverOptions {
-        operator: args
-            .operator
-            .unwrap_or_else(|| station.operator.default.clone()),
-        abort,
-    };
-    let printer = Printer::new(args.json);
-    let sink = |e: Event| printer.event(&e);
-    let flag = args.yes_i_typed;
-    let mut authorise = |gate: &Gate| typed_label(flag.clone(), gate);
-    let done = recover::recover(&station, fixture, hw, &options, &mut authorise, &sink)?;
+    let done = held_unit::run(&args, &station, fixture, abort, recover::recover)?;
     if !args.json {
         let parent = done.parent_record.as_deref().unwrap_or("none found");
         println!(
@@ -235,10 +203,5 @@ pub fn recover(args: RecoverArgs, abort: &'static AtomicBool) -> Result<ExitStat
             );
         }
     }
-    Ok(match done.outcome {
-        Outcome::Pass => ExitStatus::Pass,
-        Outcome::Fail => ExitStatus::Fail,
-        Outcome::Aborted => ExitStatus::Aborted,
-        Outcome::Error | Outcome::Timeout => ExitStatus::Station,
-    })
+    Ok(held_unit::exit_status(done.outcome))
 }

@@ -102,3 +102,66 @@ impl<F: Fn(Event) + Send + Sync> EventSink for F {
         self(event)
     }
 }
+
+/// How a step or a unit ended, read from its event: what every front end shows of it, each in
+/// its own layout (the engine prints nothing).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Finished<'a> {
+    pub fixture: &'a str,
+    pub unit: u64,
+    pub outcome: Outcome,
+    /// The step's error, the unit's failure.
+    pub failure: Option<&'a str>,
+    pub of: FinishedOf<'a>,
+}
+
+/// What ended: a step (its name and time) or the unit (its serial and record).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FinishedOf<'a> {
+    Step { step: &'a str, duration_s: f64 },
+    Unit { serial: &'a str, record: &'a str },
+}
+
+impl Event {
+    /// The end of a step or a unit; None for any other event.
+    pub fn finished(&self) -> Option<Finished<'_>> {
+        let (fixture, unit, outcome, failure, of) = match self {
+            Event::StepFinished {
+                fixture,
+                unit,
+                step,
+                outcome,
+                duration_s,
+                error,
+            } => {
+                let of = FinishedOf::Step {
+                    step,
+                    duration_s: *duration_s,
+                };
+                (fixture, unit, outcome, error, of)
+            }
+            Event::UnitFinished {
+                fixture,
+                unit,
+                serial,
+                outcome,
+                record,
+                failure,
+            } => (
+                fixture,
+                unit,
+                outcome,
+                failure,
+                FinishedOf::Unit { serial, record },
+            ),
+            _ => return None,
+        };
+        Some(Finished {
+            fixture,
+            unit: *unit,
+            outcome: *outcome,
+            failure: failure.as_deref(),
+            of,
+        })
+    }
+}

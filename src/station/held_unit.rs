@@ -1,10 +1,24 @@
-//! A unit a fixture holds, for RMA and engineering commands: who it is (its last production
-//! record and the label a person types to authorise destructive work), and the record of a
-//! run on it, linked to that production record.
+//! A unit a fixture holds, for RMA and engineering commands (`recover`, `wrp-test`): who it
+//! is (its last production record and the label a person types to authorise destructive
+//! work), the gate that asks for that label, and how the work ends: the unit saved for the
+//! next command and a record linked to that production record.
 
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use chrono::{DateTime, Utc};
+
+use super::dut;
+use super::events::EventSink;
+use super::images::UnitImages;
+use super::step::{StepError, StepOutput};
 use super::unit::UnitRun;
+use crate::config::{Fixture, Station};
 use crate::error::StationError;
-use crate::record::{Record, RecordKind, RecordStore, serial_from_uid};
+use crate::hw::{FixtureHw, HwError};
+use crate::record::{
+    self, ImageRef, Outcome, ProfileRef, Record, RecordKind, RecordStore, serial_from_uid,
+};
 
 /// Who a unit is, from the records: its last production record and the label to type.
 #[derive(Clone, Debug)]
@@ -66,26 +80,151 @@ pub fn label_of(uid: &str, production: Option<&Record>) -> String {
     uid[uid.len().saturating_sub(8)..].to_string()
 }
 
-/// Write the record of an RMA or engineering run on a held unit, linked to the unit's last
-/// production record, and tell the sink. Returns the serial and the record's path.
-pub fn write_unit_record(
-    station: &crate::config::Station,
-    run: &UnitRun,
-    store: &crate::record::RecordStore,
+/// Who works on the unit, and the flag that stops the work after its step.
+pub struct WorkOptions<'a> {
+    pub operator: String,
+    pub abort: &'a AtomicBool,
+}
+
+/// How work on a held unit ended, and its record.
+#[derive(Debug)]
+pub struct WorkDone {
+    pub serial: String,
+    pub outcome: Outcome,
+    pub failure: Option<String>,
+    pub record: PathBuf,
+    /// The unit's last production record, which the record links to.
+    pub parent_record: Option<String>,
+}
+
+/// What a person is asked to confirm before anything changes.
+#[derive(Clone, Debug)]
+pub struct Gate {
+    pub unit: UnitRef,
+    /// What the command will do to the unit, in plain words.
+    pub action: String,
+}
+
+impl Gate {
+    /// What the command will do, and what to type.
+    pub fn prompt(&self) -> String {
+        format!(
+            "{}. Type the unit's label ({}) to go on: {}",
+            self.action,
+            self.unit.label_source(),
+            self.unit.label
+        )
+    }
+
+    /// Show the gate to `authorise`, which returns what the person typed (None: nothing); only
+    /// the unit's label lets the work go on.
+    pub fn pass(
+        self,
+        fixture: &str,
+        authorise: &mut dyn FnMut(&Gate) -> Option<String>,
+    ) -> Result<UnitRef, StationError> {
+        match authorise(&self) {
+            Some(typed) if self.unit.matches(&typed) => Ok(self.unit),
+            Some(typed) => Err(StationError::usage(format!(
+                "you typed {typed:?}, but the unit in fixture {fixture} has label {}: nothing was \
+                 changed. Check it is the unit you mean (UID {}), then run again with \
+                 --yes-i-typed {}",
+                self.unit.label, self.unit.uid, self.unit.label
+            ))),
+            None => Err(StationError::usage(format!(
+                "{}. Nothing was changed: run again with --yes-i-typed {}",
+                self.prompt(),
+                self.unit.label
+            ))),
+        }
+    }
+}
+
+/// Begin work on the unit `hw` holds: its steps (no journal, no gates), the store its record
+/// goes to, and when it began.
+pub fn begin<'a>(
+    station: &'a Station,
+    fixture: &'a Fixture,
+    images: &'a UnitImages,
+    hw: FixtureHw,
+    sink: &'a dyn EventSink,
+    options: &WorkOptions<'a>,
+) -> Result<(UnitRun<'a>, RecordStore, DateTime<Utc>), StationError> {
+    let store = RecordStore::open(&station.records_dir)
+        .map_err(|e| StationError::station(e.to_string()))?;
+    let started_at = Utc::now();
+    let run = UnitRun::on_held_unit(
+        fixture,
+        station.profile_of(fixture),
+        images,
+        hw,
+        sink,
+        options.abort,
+        &station.records_dir,
+    );
+    Ok((run, store, started_at))
+}
+
+/// The attach step: switch the unit on if a power cut left it off, then attach `how`.
+pub fn attach(
+    u: &mut UnitRun,
+    how: fn(&mut FixtureHw) -> Result<(), HwError>,
+) -> Result<StepOutput, StepError> {
+    let mut out = StepOutput::default();
+    if dut::ensure_powered(&mut u.hw)? {
+        out.details.insert("switched_on".into(), true.into());
+    }
+    how(&mut u.hw)?;
+    Ok(out)
+}
+
+/// Why the unit is not ready for the work (`doing`): the step that failed, as the exit status
+/// a person acts on.
+pub fn not_ready(run: &mut UnitRun, doing: &str) -> StationError {
+    run.failure.take().map_or_else(
+        || StationError::station("the unit could not be identified"),
+        |(outcome, why)| {
+            dut::step_error(StepError {
+                outcome,
+                message: format!("cannot {doing}: {why}"),
+            })
+        },
+    )
+}
+
+/// Refuse the work, the unit untouched: detach and save it for the next command (a failed
+/// save is the error then), no record.
+pub fn refuse(run: &mut UnitRun, why: StationError) -> StationError {
+    run.hw.debug.detach();
+    save(&run.hw).err().unwrap_or(why)
+}
+
+fn save(hw: &FixtureHw) -> Result<(), StationError> {
+    hw.save()
+        .map_err(|e| StationError::station(format!("saving the simulated unit: {e}")))
+}
+
+/// End the work: detach, save the unit for the next command (a failed save fails a run that
+/// passed), write its record linked to the unit's last production record, and tell the sink.
+pub fn finish(
+    station: &Station,
+    run: &mut UnitRun,
+    store: &RecordStore,
     unit: &UnitRef,
-    (kind, operator, images): (
-        crate::record::RecordKind,
-        &str,
-        Vec<crate::record::ImageRef>,
-    ),
-    started_at: chrono::DateTime<chrono::Utc>,
-    (outcome, failure): (crate::record::Outcome, Option<String>),
-) -> Result<(String, std::path::PathBuf), crate::error::StationError> {
-    use crate::record::{self, ProfileRef, Record};
+    (kind, operator, images): (RecordKind, &str, Vec<ImageRef>),
+    started_at: DateTime<Utc>,
+) -> Result<WorkDone, StationError> {
+    run.hw.debug.detach();
+    let saved = save(&run.hw).err();
+    let (outcome, failure) = match (run.failure.take(), saved) {
+        (Some((o, why)), _) => (o, Some(why)),
+        (None, Some(e)) => (Outcome::Error, Some(e.message)),
+        (None, None) => (Outcome::Pass, None),
+    };
     let profile = run.profile;
     let production = unit.production.as_ref();
-    let serial =
-        production.map_or_else(|| record::serial_from_uid(&unit.uid), |p| p.serial.clone());
+    let serial = production.map_or_else(|| serial_from_uid(&unit.uid), |p| p.serial.clone());
+    let parent_record = production.map(|p| p.record_id.clone());
     let record = Record {
         schema_version: record::SCHEMA_VERSION,
         record_id: record::new_record_id(started_at),
@@ -104,28 +243,34 @@ pub fn write_unit_record(
         },
         images,
         started_at,
-        ended_at: chrono::Utc::now().max(started_at),
+        ended_at: Utc::now().max(started_at),
         outcome,
         failure: failure.clone(),
         steps: run.steps.clone(),
         device: run.device.clone(),
-        parent_record: production.map(|p| p.record_id.clone()),
+        parent_record: parent_record.clone(),
         mode: Some(super::provenance::mode_name(station)),
         attempt: None,
         hardware: Some(super::provenance::hardware_ref(run.fixture, None)),
     };
     let path = store
         .write(&record)
-        .map_err(|e| crate::error::StationError::station(format!("writing the record: {e}")))?;
+        .map_err(|e| StationError::station(format!("writing the record: {e}")))?;
     run.sink.emit(super::events::Event::UnitFinished {
         fixture: run.fixture.id.clone(),
         unit: run.unit,
         serial: serial.clone(),
         outcome,
         record: path.display().to_string(),
-        failure,
+        failure: failure.clone(),
     });
-    Ok((serial, path))
+    Ok(WorkDone {
+        serial,
+        outcome,
+        failure,
+        record: path,
+        parent_record,
+    })
 }
 
 #[cfg(test)]

@@ -7,59 +7,24 @@
 //! The flash must be readable over SWD, so the unit must be at RDP level 0: at level 1 every
 //! debugger erase is refused and no read works, whatever the write protection says.
 
-use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-
-use chrono::Utc;
-
 use super::dut as rma;
-use super::held_unit::UnitRef;
+use super::held_unit::{self, Gate, UnitRef, WorkDone, WorkOptions};
 use super::load_unit_images;
 use super::step::{StepError, StepOutput};
 use super::unit::UnitRun;
 use crate::config::{Fixture, Profile, Station};
 use crate::error::StationError;
 use crate::hw::FixtureHw;
-use crate::record::{self, Outcome, RecordKind, RecordStore};
+use crate::record::{self, RecordKind, RecordStore};
 use crate::station::events::EventSink;
 use crate::stm32::options;
 use crate::stm32::sector_erase::{self, Sector};
 
-/// What the person is asked to confirm before anything changes.
-#[derive(Clone, Debug)]
-pub struct Gate {
-    pub unit: UnitRef,
-    pub sector: Sector,
-}
-
-impl Gate {
-    pub fn prompt(&self) -> String {
-        format!(
-            "wrp-test tries to ERASE sector {} ({:#010x}, {} KiB) of UID {}; if write protection \
-             does not hold, the unit loses what is there (its bootloader). Type the unit's \
-             label ({}) to go on: {}",
-            self.sector.index,
-            self.sector.address,
-            self.sector.size / 1024,
-            self.unit.uid,
-            self.unit.label_source(),
-            self.unit.label
-        )
-    }
-}
-
-pub struct WrpTestOptions<'a> {
-    pub operator: String,
-    pub abort: &'a AtomicBool,
-}
-
+/// How the test ended, and the sector it tried.
 #[derive(Debug)]
 pub struct WrpTested {
-    pub serial: String,
     pub sector: Sector,
-    pub outcome: Outcome,
-    pub failure: Option<String>,
-    pub record: PathBuf,
+    pub done: WorkDone,
 }
 
 /// The sector to try: the first one the profile write-protects inside the bootloader region,
@@ -93,28 +58,18 @@ pub fn wrp_test(
     station: &Station,
     fixture: &Fixture,
     hw: FixtureHw,
-    options: &WrpTestOptions,
+    options: &WorkOptions,
     authorise: &mut dyn FnMut(&Gate) -> Option<String>,
     sink: &dyn EventSink,
 ) -> Result<WrpTested, StationError> {
     let profile = station.profile_of(fixture);
     let sector = target_sector(profile)?;
     let images = load_unit_images(profile)?;
-    let store = RecordStore::open(&station.records_dir)
-        .map_err(|e| StationError::station(e.to_string()))?;
-    let started_at = Utc::now();
-    let mut run = UnitRun::on_held_unit(
-        fixture,
-        profile,
-        &images,
-        hw,
-        sink,
-        options.abort,
-        &station.records_dir,
-    );
+    let (mut run, store, started_at) =
+        held_unit::begin(station, fixture, &images, hw, sink, options)?;
     let (mut level, mut before) = (None, None);
-    let identified =
-        run.step("attach", attach) && run.step("identify", |u| identify(u, &mut level));
+    let identified = run.step("attach", |u| held_unit::attach(u, rma::attach_any))
+        && run.step("identify", |u| identify(u, &mut level));
     let ready = identified
         && level == Some(0)
         && run.step("read_sector", |u| read_sector(u, &sector, &mut before));
@@ -124,24 +79,9 @@ pub fn wrp_test(
         }
         (true, _, Some((_, true))) => Err(blank(&sector)),
         _ if identified && level != Some(0) => Err(locked(level)),
-        _ => Err(run.failure.take().map_or_else(
-            || StationError::station("the unit could not be identified"),
-            |(outcome, why)| {
-                rma::step_error(StepError {
-                    outcome,
-                    message: format!("cannot test write protection: {why}"),
-                })
-            },
-        )),
+        _ => Err(held_unit::not_ready(&mut run, "test write protection")),
     };
-    let (unit, crc_before) = match gate {
-        Ok(ok) => ok,
-        Err(e) => {
-            run.hw.debug.detach();
-            save(&run.hw)?;
-            return Err(e);
-        }
-    };
+    let (unit, crc_before) = gate.map_err(|e| held_unit::refuse(&mut run, e))?;
     let mut refused = false;
     let lost = what_is_lost(station, &run, &unit, &sector);
     let _ = run.step("erase_protected_sector", |u| {
@@ -149,37 +89,13 @@ pub fn wrp_test(
     }) && run.step("check_sector", |u| {
         check(u, &sector, crc_before, refused, &lost)
     });
-    run.hw.debug.detach();
-    let saved = save(&run.hw).err();
-    let (outcome, failure) = match (run.failure.take(), saved) {
-        (Some((o, why)), _) => (o, Some(why)),
-        (None, Some(e)) => (Outcome::Error, Some(e.message)),
-        (None, None) => (Outcome::Pass, None),
-    };
-    write_record(
-        station,
-        &run,
-        &store,
-        &unit,
-        options,
-        started_at,
-        sector,
-        (outcome, failure),
-    )
-}
-
-fn save(hw: &FixtureHw) -> Result<(), StationError> {
-    hw.save()
-        .map_err(|e| StationError::station(format!("saving the simulated unit: {e}")))
-}
-
-fn attach(u: &mut UnitRun) -> Result<StepOutput, StepError> {
-    let mut out = StepOutput::default();
-    if rma::ensure_powered(&mut u.hw)? {
-        out.details.insert("switched_on".into(), true.into());
-    }
-    rma::attach_any(&mut u.hw)?;
-    Ok(out)
+    let record = (
+        RecordKind::Engineering,
+        options.operator.as_str(),
+        Vec::new(),
+    );
+    let done = held_unit::finish(station, &mut run, &store, &unit, record, started_at)?;
+    Ok(WrpTested { sector, done })
 }
 
 /// Over SWD at RDP level 1 no flash read works and every erase is refused: nothing to learn.
@@ -255,23 +171,16 @@ fn gate(
     sector: Sector,
     authorise: &mut dyn FnMut(&Gate) -> Option<String>,
 ) -> Result<UnitRef, StationError> {
-    let gate = Gate {
-        unit: UnitRef::find(store, uid)?,
-        sector,
-    };
-    match authorise(&gate) {
-        Some(typed) if gate.unit.matches(&typed) => Ok(gate.unit),
-        Some(typed) => Err(StationError::usage(format!(
-            "you typed {typed:?}, but the unit in fixture {} has label {}: nothing was changed. \
-             Check it is the unit you mean (UID {}), then run again with --yes-i-typed {}",
-            run.fixture.id, gate.unit.label, gate.unit.uid, gate.unit.label
-        ))),
-        None => Err(StationError::usage(format!(
-            "{}. Nothing was changed: run again with --yes-i-typed {}",
-            gate.prompt(),
-            gate.unit.label
-        ))),
-    }
+    let unit = UnitRef::find(store, uid)?;
+    let action = format!(
+        "wrp-test tries to ERASE sector {} ({:#010x}, {} KiB) of UID {}; if write protection \
+         does not hold, the unit loses what is there (its bootloader)",
+        sector.index,
+        sector.address,
+        sector.size / 1024,
+        unit.uid
+    );
+    Gate { unit, action }.pass(&run.fixture.id, authorise)
 }
 
 fn erase(u: &mut UnitRun, sector: &Sector, refused: &mut bool) -> Result<StepOutput, StepError> {
@@ -338,33 +247,4 @@ fn check(
             sector.index
         ))),
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_record(
-    station: &Station,
-    run: &UnitRun,
-    store: &RecordStore,
-    unit: &UnitRef,
-    options: &WrpTestOptions,
-    started_at: chrono::DateTime<Utc>,
-    sector: Sector,
-    (outcome, failure): (Outcome, Option<String>),
-) -> Result<WrpTested, StationError> {
-    let (serial, path) = crate::station::held_unit::write_unit_record(
-        station,
-        run,
-        store,
-        unit,
-        (RecordKind::Engineering, &options.operator, Vec::new()),
-        started_at,
-        (outcome, failure.clone()),
-    )?;
-    Ok(WrpTested {
-        serial,
-        sector,
-        outcome,
-        failure,
-        record: path,
-    })
 }

@@ -12,10 +12,10 @@ use crate::config::Station;
 use crate::error::{ExitStatus, StationError};
 use crate::record::{History, Outcome, Record, RecordStore};
 use crate::station::EventSink;
-use crate::station::held_unit::UnitRef;
+use crate::station::held_unit::{Gate, UnitRef, WorkOptions};
 use crate::station::open_unit as fresh;
 use crate::station::rma::inspect::{self, Via};
-use crate::station::rma::recover::{self, Gate, RecoverOptions};
+use crate::station::rma::recover;
 use crate::station::torture::campaign::{self, TortureOptions};
 use crate::station::{gates, rework};
 
@@ -147,7 +147,7 @@ pub fn recover(
     abort: &'static AtomicBool,
     sink: &dyn EventSink,
 ) -> (JobEnd, Option<Result<UnitView, String>>) {
-    let options = RecoverOptions { operator, abort };
+    let options = WorkOptions { operator, abort };
     let mut authorise = |_: &Gate| Some(typed.to_string());
     let result = fixture(station, id)
         .map_err(StationError::usage)

@@ -8,6 +8,7 @@ use super::fixture::{Progress, Verdict};
 use super::log::LogKind;
 use crate::record::Outcome;
 use crate::station::Event;
+use crate::station::events::{Finished, FinishedOf};
 
 fn fixture_of(event: &Event) -> &str {
     match event {
@@ -105,66 +106,52 @@ impl App {
                     panel.progressed(*unit, step, progress);
                 }
             }
-            Event::StepFinished {
-                fixture,
-                unit,
-                step,
-                outcome,
-                duration_s,
-                error,
-            } => {
-                if let Some(panel) = self.fixture_mut(fixture) {
-                    panel.step_finished(step, *outcome, *duration_s);
+            _ => {
+                if let Some(end) = event.finished() {
+                    self.finished(end);
                 }
-                let why = error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default();
-                self.log.push(
-                    LogKind::Outcome(*outcome),
-                    format!("{fixture} #{unit} {step} {outcome} {duration_s:.2} s{why}"),
-                );
             }
-            Event::UnitFinished {
-                fixture,
-                unit,
-                serial,
-                outcome,
-                record,
-                failure,
-            } => self.unit_finished(fixture, *unit, serial, *outcome, record, failure),
-            Event::TorturePlanned { .. } | Event::TorturePoint { .. } => {}
         }
     }
 
-    fn unit_finished(
-        &mut self,
-        fixture: &str,
-        unit: u64,
-        serial: &str,
-        outcome: Outcome,
-        record: &str,
-        failure: &Option<String>,
-    ) {
-        let now = self.now();
-        let verdict = Verdict {
+    /// A step or a unit ended: its panel, for a unit the counters, and a line in the log.
+    fn finished(&mut self, end: Finished) {
+        let Finished {
+            fixture,
+            unit,
             outcome,
-            failure: failure.clone(),
+            failure,
+            of,
+        } = end;
+        let line = match of {
+            FinishedOf::Step { step, duration_s } => {
+                if let Some(panel) = self.fixture_mut(fixture) {
+                    panel.step_finished(step, outcome, duration_s);
+                }
+                let why = failure.map(|e| format!(": {e}")).unwrap_or_default();
+                format!("{fixture} #{unit} {step} {outcome} {duration_s:.2} s{why}")
+            }
+            FinishedOf::Unit { serial, record } => {
+                let now = self.now();
+                let verdict = Verdict {
+                    outcome,
+                    failure: failure.map(str::to_string),
+                };
+                let mut golden = false;
+                if let Some(panel) = self.fixture_mut(fixture) {
+                    panel.unit_finished(unit, serial, verdict, record, now);
+                    golden = panel.golden;
+                }
+                // The golden unit's check is not production: the counters leave it out, as
+                // stats do.
+                if !golden {
+                    self.counters.unit_finished(serial, outcome);
+                }
+                self.record_outcome(outcome);
+                format!("{fixture} #{unit} unit {outcome} {serial} record {record}")
+            }
         };
-        let mut golden = false;
-        if let Some(panel) = self.fixture_mut(fixture) {
-            panel.unit_finished(unit, serial, verdict, record, now);
-            golden = panel.golden;
-        }
-        // The golden unit's check is not production: the counters leave it out, as stats do.
-        if !golden {
-            self.counters.unit_finished(serial, outcome);
-        }
-        self.record_outcome(outcome);
-        self.log.push(
-            LogKind::Outcome(outcome),
-            format!("{fixture} #{unit} unit {outcome} {serial} record {record}"),
-        );
+        self.log.push(LogKind::Outcome(outcome), line);
     }
 
     /// Engine run `run` ended; `error` when the engine failed. Its units that closed no

@@ -4,64 +4,21 @@
 //! restore the profile's option bytes, restart, and write an `rma` record linked to the unit's
 //! last production record.
 
-use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
-
-use chrono::Utc;
 
 use super::analyse::{self, Match};
 use crate::config::{Fixture, Station};
 use crate::error::StationError;
 use crate::hw::FixtureHw;
 use crate::hw::{FlashOptions, UsbSelector};
-use crate::record::{self, ImageRef, Outcome, RecordKind, RecordStore};
-use crate::station::dut::{self, power_cycle, step_error};
+use crate::record::{self, ImageRef, RecordKind, RecordStore};
+use crate::station::dut::{self, power_cycle};
 use crate::station::events::{Event, EventSink};
-use crate::station::held_unit::{self, UnitRef};
+use crate::station::held_unit::{self, Gate, UnitRef, WorkDone, WorkOptions};
 use crate::station::images::load_unit_images;
 use crate::station::step::{StepError, StepOutput};
 use crate::station::unit::UnitRun;
 use crate::stm32::options::{self, OptionWords};
-
-/// What the operator is asked to confirm before anything changes.
-#[derive(Clone, Debug)]
-pub struct Gate {
-    pub unit: UnitRef,
-    pub rdp_level: u8,
-}
-
-impl Gate {
-    /// What recover will do to this unit, and what to type, in plain words.
-    pub fn prompt(&self) -> String {
-        let erase = if self.rdp_level >= 1 {
-            "regresses RDP 1 -> 0, which ERASES THE WHOLE FLASH, then "
-        } else {
-            ""
-        };
-        format!(
-            "recover {erase}rewrites the bootloader and option bytes of UID {}. \
-             Type the unit's label ({}) to go on: {}",
-            self.unit.uid,
-            self.unit.label_source(),
-            self.unit.label
-        )
-    }
-}
-
-pub struct RecoverOptions<'a> {
-    pub operator: String,
-    pub abort: &'a AtomicBool,
-}
-
-#[derive(Debug)]
-pub struct Recovered {
-    pub serial: String,
-    pub outcome: Outcome,
-    pub failure: Option<String>,
-    pub record: PathBuf,
-    pub parent_record: Option<String>,
-}
 
 /// Recover the unit `hw` holds. `authorise` is shown the gate and returns what the operator
 /// typed (None: nothing). The unit is saved for the next command whatever happens.
@@ -69,10 +26,10 @@ pub fn recover(
     station: &Station,
     fixture: &Fixture,
     hw: FixtureHw,
-    options: &RecoverOptions,
+    options: &WorkOptions,
     authorise: &mut dyn FnMut(&Gate) -> Option<String>,
     sink: &dyn EventSink,
-) -> Result<Recovered, StationError> {
+) -> Result<WorkDone, StationError> {
     let profile = station.profile_of(fixture);
     if *profile.option_bytes.rdp.get_ref() == 2 {
         return Err(StationError::usage(format!(
@@ -81,65 +38,28 @@ pub fn recover(
         )));
     }
     let images = load_unit_images(profile)?;
-    let store = RecordStore::open(&station.records_dir)
-        .map_err(|e| StationError::station(e.to_string()))?;
-    let started_at = Utc::now();
-    let mut run = UnitRun::on_held_unit(
-        fixture,
-        profile,
-        &images,
-        hw,
-        sink,
-        options.abort,
-        &station.records_dir,
-    );
-    let known = run.step("attach", |u| {
-        let mut out = StepOutput::default();
-        if dut::ensure_powered(&mut u.hw)? {
-            out.details.insert("switched_on".into(), true.into());
-        }
-        dut::attach_under_reset(&mut u.hw)?;
-        Ok(out)
-    }) && run.step("identify", identify);
+    let (mut run, store, started_at) =
+        held_unit::begin(station, fixture, &images, hw, sink, options)?;
+    let known = run.step("attach", |u| held_unit::attach(u, dut::attach_under_reset))
+        && run.step("identify", identify);
     let gate = match (known, run.device.clone()) {
         (true, Some(device)) => gate(&mut run, &store, &device.uid, authorise),
-        _ => Err(run.failure.take().map_or_else(
-            || StationError::station("the unit could not be identified"),
-            |(outcome, why)| {
-                step_error(StepError {
-                    outcome,
-                    message: format!("cannot recover: {why}"),
-                })
-            },
-        )),
+        _ => Err(held_unit::not_ready(&mut run, "recover")),
     };
-    let unit = match gate {
-        Ok(unit) => unit,
-        Err(e) => {
-            run.hw.debug.detach();
-            save(&run.hw)?;
-            return Err(e);
-        }
-    };
+    let unit = gate.map_err(|e| held_unit::refuse(&mut run, e))?;
     let _ = run.step("unprotect", unprotect)
         && run.step("flash_bootloader", flash_bootloader)
         && run.step("verify_bootloader", verify_bootloader)
         && run.step("option_bytes", restore_options)
         && run.step("restart", restart);
-    run.hw.debug.detach();
-    let saved = save(&run.hw).err();
-    let (outcome, failure) = match (run.failure.take(), saved) {
-        (Some((o, why)), _) => (o, Some(why)),
-        (None, Some(e)) => (Outcome::Error, Some(e.message)),
-        (None, None) => (Outcome::Pass, None),
-    };
-    let ended = (outcome, failure);
-    write_record(station, &run, &store, &unit, options, started_at, ended)
-}
-
-fn save(hw: &FixtureHw) -> Result<(), StationError> {
-    hw.save()
-        .map_err(|e| StationError::station(format!("saving the simulated unit: {e}")))
+    let boot = &run.images.bootloader;
+    let images = vec![ImageRef {
+        name: boot.name.clone(),
+        role: "bootloader".into(),
+        sha256: boot.sha256.clone(),
+    }];
+    let record = (RecordKind::Rma, options.operator.as_str(), images);
+    held_unit::finish(station, &mut run, &store, &unit, record, started_at)
 }
 
 fn gate(
@@ -150,23 +70,17 @@ fn gate(
 ) -> Result<UnitRef, StationError> {
     let family = run.profile.family;
     let words = options::read(family, run.hw.debug.as_mut()).map_err(dut::hw_error)?;
-    let gate = Gate {
-        unit: UnitRef::find(store, uid)?,
-        rdp_level: options::summary(family, &words).rdp_level,
+    let unit = UnitRef::find(store, uid)?;
+    let erase = if options::summary(family, &words).rdp_level >= 1 {
+        "regresses RDP 1 -> 0, which ERASES THE WHOLE FLASH, then "
+    } else {
+        ""
     };
-    match authorise(&gate) {
-        Some(typed) if gate.unit.matches(&typed) => Ok(gate.unit),
-        Some(typed) => Err(StationError::usage(format!(
-            "you typed {typed:?}, but the unit in fixture {} has label {}: nothing was changed. \
-             Check it is the unit you mean (UID {}), then run again with --yes-i-typed {}",
-            run.fixture.id, gate.unit.label, gate.unit.uid, gate.unit.label
-        ))),
-        None => Err(StationError::usage(format!(
-            "{}. Nothing was changed: run again with --yes-i-typed {}",
-            gate.prompt(),
-            gate.unit.label
-        ))),
-    }
+    let action = format!(
+        "recover {erase}rewrites the bootloader and option bytes of UID {}",
+        unit.uid
+    );
+    Gate { unit, action }.pass(&run.fixture.id, authorise)
 }
 
 fn identify(u: &mut UnitRun) -> Result<StepOutput, StepError> {
@@ -360,37 +274,4 @@ fn restart(u: &mut UnitRun) -> Result<StepOutput, StepError> {
         }
         clock.sleep(Duration::from_millis(100));
     }
-}
-
-fn write_record(
-    station: &Station,
-    run: &UnitRun,
-    store: &RecordStore,
-    unit: &UnitRef,
-    options: &RecoverOptions,
-    started_at: chrono::DateTime<Utc>,
-    (outcome, failure): (Outcome, Option<String>),
-) -> Result<Recovered, StationError> {
-    let boot = &run.images.bootloader;
-    let images = vec![ImageRef {
-        name: boot.name.clone(),
-        role: "bootloader".into(),
-        sha256: boot.sha256.clone(),
-    }];
-    let (serial, path) = held_unit::write_unit_record(
-        station,
-        run,
-        store,
-        unit,
-        (RecordKind::Rma, &options.operator, images),
-        started_at,
-        (outcome, failure.clone()),
-    )?;
-    Ok(Recovered {
-        serial,
-        outcome,
-        failure,
-        record: path,
-        parent_record: unit.production.as_ref().map(|p| p.record_id.clone()),
-    })
 }
