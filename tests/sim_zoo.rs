@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use station::config::{DfuMode, EraseStrategy};
 use station::dfu::{self, DfuDevice, Download};
-use station::hw::{ControlSetup, Segment, UsbSelector, VirtualClock};
+use station::hw::{Segment, UsbSelector, VirtualClock};
 use station::image::Image;
 use station::image::header::Version;
 use station::sim::fault::{Cut, CutPoint, CutWhen};
@@ -98,14 +97,7 @@ fn update(dev: &SimDevice, entry: Entry, target: u32) {
             let Some(mut app) = open(dev, APPLICATION) else {
                 return;
             };
-            let setup = ControlSetup {
-                request_type: 0x21,
-                request: dfu::proto::DETACH,
-                value: 255,
-                index: 0,
-            };
-            if app.control_out(setup, &[], Duration::from_secs(1)).is_err() || app.reset().is_err()
-            {
+            if dfu::host::detach(app.as_mut(), 0, 255).is_err() || app.reset().is_err() {
                 return;
             }
             if matches!(dev.lock().firmware, Firmware::Rom(_)) {

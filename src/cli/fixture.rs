@@ -1,7 +1,9 @@
-//! Commands that work on the unit a fixture holds now: `station dfu download|upload|verify`
-//! and `station sim reset`.
+//! Commands that work on the unit a fixture holds now: `station dfu download|upload|verify|
+//! mass-erase|unprotect` (parsed and printed here, run by `station::dfu_command`) and
+//! `station sim reset`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use crate::backend;
 use crate::config::{self, ConfigErrors, DfuMode, Fixture, Station};
@@ -9,9 +11,8 @@ use crate::error::{ExitStatus, StationError};
 use crate::hw::FixtureHw;
 use crate::image::Image;
 use crate::station::Event;
+use crate::station::dfu_command;
 use crate::station::events::to_json_line;
-use crate::station::step::StepError;
-use crate::station::update::{self, UpdateSettings};
 
 /// Which fixture a command works on.
 #[derive(clap::Args, Debug)]
@@ -60,14 +61,6 @@ pub fn open_powered(station: &Station, fixture: &Fixture) -> Result<FixtureHw, S
     Ok(hw)
 }
 
-fn step_error(e: StepError) -> StationError {
-    match e.outcome {
-        crate::record::Outcome::Fail => StationError::fail(e.message),
-        crate::record::Outcome::Aborted => StationError::aborted(e.message),
-        _ => StationError::station(e.message),
-    }
-}
-
 fn load_image(path: &Path, address: Option<u32>) -> Result<Image, StationError> {
     Image::load(path, address).map_err(|e| StationError::usage(e.to_string()))
 }
@@ -83,21 +76,9 @@ pub struct DownloadArgs {
     pub yes_i_typed: Option<String>,
 }
 
-pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
-    let station = args.at.load()?;
-    let fixture = find_fixture(&station, &args.at.fixture)?;
-    let profile = station.profile_of(fixture);
-    let image = load_image(&args.image, args.address)?;
-    let mut hw = open_powered(&station, fixture)?;
-    let mut settings = UpdateSettings::new(
-        args.alt.unwrap_or(profile.dfu.alt),
-        args.mode.unwrap_or(profile.dfu.mode),
-        profile.dfu.erase,
-    );
-    settings.verify = args.verify;
-    let json = args.json;
-    let bar = std::sync::Mutex::new(super::progress::Bar::new(&fixture.id, json));
-    let sink = |e: Event| {
+/// Progress events on a bar (or as JSON lines).
+fn progress_sink(bar: &Mutex<super::progress::Bar>, json: bool) -> impl Fn(Event) + Send + Sync {
+    move |e: Event| {
         if json {
             println!("{}", to_json_line(&e));
         } else if let Event::Progress {
@@ -107,39 +88,37 @@ pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
         {
             bar.update(phase, *done, *total);
         }
-    };
-    let targets = targets_of(
-        &image,
-        args.alt.unwrap_or(profile.dfu.alt),
-        args.alt.is_some(),
-    );
-    for (alt, _) in &targets {
-        if writes_option_bytes(&mut hw, fixture, *alt)? {
-            confirm_serial(
-                &mut hw,
-                fixture,
-                args.yes_i_typed.clone(),
-                "write option bytes",
-            )?;
-        }
     }
-    let borrowed: Vec<(u8, &[crate::hw::Segment])> =
-        targets.iter().map(|(a, s)| (*a, s.as_slice())).collect();
-    let result = update::update_targets(
-        &mut hw,
-        fixture,
-        &borrowed,
-        &settings,
-        &sink,
-        0,
-        "dfu_download",
-    );
+}
+
+fn finish(bar: &Mutex<super::progress::Bar>) {
     if let Ok(mut bar) = bar.lock() {
         bar.finish();
     }
-    hw.save()
-        .map_err(|e| StationError::station(e.to_string()))?;
-    let report = result.map_err(step_error)?;
+}
+
+pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
+    let station = args.at.load()?;
+    let fixture = find_fixture(&station, &args.at.fixture)?;
+    let image = load_image(&args.image, args.address)?;
+    let request = dfu_command::DownloadRequest {
+        image: &image,
+        alt: args.alt,
+        mode: args.mode,
+        verify: args.verify,
+    };
+    let json = args.json;
+    let bar = Mutex::new(super::progress::Bar::new(&fixture.id, json));
+    let mut confirm = confirm_serial(fixture, args.yes_i_typed);
+    let result = dfu_command::download(
+        &station,
+        fixture,
+        &request,
+        &mut confirm,
+        &progress_sink(&bar, json),
+    );
+    finish(&bar);
+    let report = result?;
     if !json {
         println!(
             "downloaded {} bytes to {} ({}){}",
@@ -156,27 +135,6 @@ pub fn download(args: DownloadArgs) -> Result<ExitStatus, StationError> {
     Ok(ExitStatus::Pass)
 }
 
-/// What goes through which alternate setting: a DfuSe file's own targets (unless `--alt`
-/// overrides), anything else through `alt`.
-fn targets_of(
-    image: &crate::image::Image,
-    alt: u8,
-    forced: bool,
-) -> Vec<(u8, Vec<crate::hw::Segment>)> {
-    match &image.dfu {
-        Some(file) if !forced => file
-            .targets
-            .iter()
-            .map(|t| {
-                let mut elements = t.elements.clone();
-                elements.sort_by_key(|e| e.address);
-                (t.alt, elements)
-            })
-            .collect(),
-        _ => vec![(alt, image.segments.clone())],
-    }
-}
-
 pub fn verify(
     at: &FixtureArgs,
     image: &Path,
@@ -186,31 +144,10 @@ pub fn verify(
     let station = at.load()?;
     let fixture = find_fixture(&station, &at.fixture)?;
     let image = load_image(image, address)?;
-    let targets = targets_of(
-        &image,
-        alt.unwrap_or(station.profile_of(fixture).dfu.alt),
-        alt.is_some(),
-    );
-    let mut report = crate::dfu::verify::VerifyReport::default();
-    let mut bar = super::progress::Bar::new(&fixture.id, false);
-    let total: u64 = targets
-        .iter()
-        .flat_map(|(_, s)| s.iter())
-        .map(|s| s.data.len() as u64)
-        .sum();
-    let mut before = 0;
-    for (alt, segments) in &targets {
-        let one = with_dfu(&station, fixture, *alt, |pipe, clock, device| {
-            crate::dfu::verify::verify_with_progress(pipe, clock, device, segments, &mut |d| {
-                bar.update("verify", before + d, total)
-            })
-        })?;
-        before += one.bytes_checked;
-        report.bytes_checked += one.bytes_checked;
-        report.differing_bytes += one.differing_bytes;
-        report.first_mismatch = report.first_mismatch.or(one.first_mismatch);
-    }
-    bar.finish();
+    let bar = Mutex::new(super::progress::Bar::new(&fixture.id, false));
+    let result = dfu_command::verify(&station, fixture, &image, alt, &progress_sink(&bar, false));
+    finish(&bar);
+    let report = result?;
     match report.first_mismatch {
         None => {
             println!(
@@ -235,20 +172,16 @@ pub fn upload(
 ) -> Result<ExitStatus, StationError> {
     let station = at.load()?;
     let fixture = find_fixture(&station, &at.fixture)?;
-    let alt = alt.unwrap_or(station.profile_of(fixture).dfu.alt);
-    let mut bar = super::progress::Bar::new(&fixture.id, false);
-    let result = with_dfu(&station, fixture, alt, |pipe, clock, device| {
-        crate::dfu::upload::upload(
-            pipe,
-            clock,
-            device.interface.number,
-            device.functional.transfer_size,
-            address,
-            length,
-            &mut |done, total| bar.update("read", done, total),
-        )
-    });
-    bar.finish();
+    let bar = Mutex::new(super::progress::Bar::new(&fixture.id, false));
+    let result = dfu_command::upload(
+        &station,
+        fixture,
+        alt,
+        address,
+        length,
+        &progress_sink(&bar, false),
+    );
+    finish(&bar);
     let bytes = result?;
     std::fs::write(out, &bytes)
         .map_err(|e| StationError::station(format!("{}: {e}", out.display())))?;
@@ -281,76 +214,37 @@ pub fn sim_reset(at: &FixtureArgs) -> Result<ExitStatus, StationError> {
     Ok(ExitStatus::Pass)
 }
 
-/// Open the fixture's unit in DFU mode, run `f` on it, and keep the unit for the next command.
-fn with_dfu<T>(
-    station: &Station,
-    fixture: &Fixture,
-    alt: u8,
-    f: impl FnOnce(
-        &mut dyn crate::hw::UsbControl,
-        &dyn crate::hw::Clock,
-        &crate::dfu::DfuDevice,
-    ) -> Result<T, crate::dfu::DfuError>,
-) -> Result<T, StationError> {
-    let mut hw = open(station, fixture)?;
-    let result = (|| {
-        let (mut pipe, _, _) = update::open_dfu(&mut hw, fixture).map_err(step_error)?;
-        let device = crate::dfu::DfuDevice::open(pipe.as_mut(), alt)
-            .map_err(|e| StationError::fail(e.to_string()))?;
-        f(pipe.as_mut(), hw.clock.as_ref(), &device).map_err(|e| StationError::fail(e.to_string()))
-    })();
-    hw.save()
-        .map_err(|e| StationError::station(e.to_string()))?;
-    result
-}
-
-/// Whether `alt` of the unit's DFU interface maps its option bytes.
-fn writes_option_bytes(
-    hw: &mut FixtureHw,
-    fixture: &Fixture,
-    alt: u8,
-) -> Result<bool, StationError> {
-    let (mut pipe, _, _) = update::open_dfu(hw, fixture).map_err(step_error)?;
-    let device = crate::dfu::DfuDevice::open(pipe.as_mut(), alt)
-        .map_err(|e| StationError::fail(e.to_string()))?;
-    Ok(device
-        .memory_map(alt)
-        .is_ok_and(|m| crate::dfu::plan::is_option_bytes(&m)))
-}
-
 /// A destructive DFU action needs the unit's USB serial typed: the flag headless, or at a
 /// terminal, the prompt.
 fn confirm_serial(
-    hw: &mut FixtureHw,
     fixture: &Fixture,
     flag: Option<String>,
-    action: &str,
-) -> Result<(), StationError> {
-    use std::io::{BufRead, IsTerminal, Write};
-    let (pipe, _, _) = update::open_dfu(hw, fixture).map_err(step_error)?;
-    let serial = pipe.info().serial.unwrap_or_default();
-    let typed = match flag {
-        Some(t) => Some(t),
-        None if std::io::stdin().is_terminal() => {
-            eprint!(
-                "to {action} on {}, type its USB serial ({serial}): ",
-                fixture.id
-            );
-            let _ = std::io::stderr().flush();
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).ok();
-            Some(line.trim().to_string())
+) -> impl FnMut(&str, &str) -> Result<(), StationError> {
+    move |action: &str, serial: &str| {
+        use std::io::{BufRead, IsTerminal, Write};
+        let typed = match flag.clone() {
+            Some(t) => Some(t),
+            None if std::io::stdin().is_terminal() => {
+                eprint!(
+                    "to {action} on {}, type its USB serial ({serial}): ",
+                    fixture.id
+                );
+                let _ = std::io::stderr().flush();
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line).ok();
+                Some(line.trim().to_string())
+            }
+            None => None,
+        };
+        match typed {
+            Some(t) if !serial.is_empty() && t.eq_ignore_ascii_case(serial) => Ok(()),
+            Some(t) => Err(StationError::usage(format!(
+                "{t:?} is not the unit's USB serial ({serial}): nothing was done"
+            ))),
+            None => Err(StationError::usage(format!(
+                "to {action}, type the unit's USB serial: --yes-i-typed {serial}"
+            ))),
         }
-        None => None,
-    };
-    match typed {
-        Some(t) if !serial.is_empty() && t.eq_ignore_ascii_case(&serial) => Ok(()),
-        Some(t) => Err(StationError::usage(format!(
-            "{t:?} is not the unit's USB serial ({serial}): nothing was done"
-        ))),
-        None => Err(StationError::usage(format!(
-            "to {action}, type the unit's USB serial: --yes-i-typed {serial}"
-        ))),
     }
 }
 
@@ -362,26 +256,8 @@ pub fn dfu_command(
 ) -> Result<ExitStatus, StationError> {
     let station = at.load()?;
     let fixture = find_fixture(&station, &at.fixture)?;
-    let mut hw = open_powered(&station, fixture)?;
-    let result = (|| {
-        confirm_serial(&mut hw, fixture, yes_i_typed, &op.to_string())?;
-        let (mut pipe, rom, _) = update::open_dfu(&mut hw, fixture).map_err(step_error)?;
-        let device = crate::dfu::DfuDevice::open(pipe.as_mut(), 0)
-            .map_err(|e| StationError::fail(e.to_string()))?;
-        let mode = station.profile_of(fixture).dfu.mode;
-        let mut engine = crate::dfu::Download::new(vec![op.clone()], mode, device.interface.number);
-        crate::dfu::execute(
-            &mut engine,
-            pipe.as_mut(),
-            hw.clock.as_ref(),
-            &mut |_, _| {},
-        )
-        .map_err(|e| StationError::fail(format!("{op}: {e}")))?;
-        Ok(rom)
-    })();
-    hw.save()
-        .map_err(|e| StationError::station(e.to_string()))?;
-    let rom = result?;
+    let mut confirm = confirm_serial(fixture, yes_i_typed);
+    let rom = dfu_command::dfuse_command(&station, fixture, op.clone(), &mut confirm)?;
     println!(
         "{}: {op} done through {}",
         fixture.id,

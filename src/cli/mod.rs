@@ -342,7 +342,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             if let Some(dir) = records {
                 s.records_dir = dir;
             }
-            config::check_station(&s)
+            let checked = config::check_station(&s)
                 .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
             let operator = line::operator_of(&s, operator)?;
             install_abort_handler();
@@ -358,7 +358,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             };
             let printer = output::Printer::new(json);
             let sink = |e: Event| printer.event(&e);
-            let summary = station::run(&s, &options, &sink)?;
+            let summary = station::run_checked(&s, &checked.loaded, &options, &sink)?;
             printer.summary(&summary);
             Ok(summary.exit_status())
         }

@@ -1,6 +1,7 @@
 //! `station check`: everything that can be known about a station before touching hardware.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use super::ConfigError;
 use super::profile::{ImageRole, ImageSpec, Profile};
@@ -13,6 +14,22 @@ pub struct CheckReport {
     pub fixtures: usize,
     pub profiles: usize,
     pub images: usize,
+    /// The images it loaded and held to their pins.
+    pub loaded: CheckedImages,
+}
+
+/// Pinned images a check loaded, hashed and placed, by profile and image name: a run that
+/// follows the check takes them from here instead of reading and hashing them again.
+#[derive(Debug, Default)]
+pub struct CheckedImages(BTreeMap<(PathBuf, String), Image>);
+
+impl CheckedImages {
+    /// `spec` of `profile` as the check loaded it, if it did (and the spec still pins it).
+    pub fn get(&self, profile: &Profile, spec: &ImageSpec) -> Option<&Image> {
+        self.0
+            .get(&(profile.source.path.clone(), spec.name.clone()))
+            .filter(|i| i.path == spec.path && i.sha256 == spec.sha256)
+    }
 }
 
 /// Load an image of a profile and hold it to its pin and its place in the memory map.
@@ -160,7 +177,11 @@ pub fn check_station(station: &Station) -> Result<CheckReport, Vec<ConfigError>>
         errors.extend(check_memory_map(profile));
         for spec in &profile.images {
             match load_pinned_image(profile, spec) {
-                Ok(_) => report.images += 1,
+                Ok(image) => {
+                    report.images += 1;
+                    let key = (profile.source.path.clone(), spec.name.clone());
+                    report.loaded.0.insert(key, image);
+                }
                 Err(e) => errors.push(e),
             }
         }

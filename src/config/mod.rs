@@ -6,7 +6,7 @@ mod profile;
 mod station;
 pub mod unit_data;
 
-pub use check::{CheckReport, check_station};
+pub use check::{CheckReport, CheckedImages, check_station};
 pub use profile::{
     BootFrom, BorLevel, ConsoleTest, Core, DfuMode, DfuSettings, EraseStrategy, ImageRole,
     ImageSpec, Limit, MemoryMap, OptionBytesSpec, Profile, Region, Slot, StepPolicy,

@@ -5,7 +5,10 @@ use std::time::Duration;
 use super::descriptor::{self, DeviceDescriptor, DfuInterface, Functional};
 use super::engine::{Action, DfuError, Download, Finish, Transfer};
 use super::memmap::{self, MemoryMap};
-use crate::hw::{Clock, ControlSetup, REQ_TYPE_STANDARD_IN, UsbControl, UsbError};
+use super::proto;
+use crate::hw::{
+    Clock, ControlSetup, REQ_TYPE_CLASS_OUT, REQ_TYPE_STANDARD_IN, UsbControl, UsbError,
+};
 
 /// Every control transfer is bounded; DFU requests are short.
 pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,6 +43,32 @@ pub fn read_device_descriptor(pipe: &mut dyn UsbControl) -> Result<DeviceDescrip
     })?;
     descriptor::parse_device(&d)
         .ok_or_else(|| DfuError::Protocol("malformed device descriptor".into()))
+}
+
+/// DFU_DETACH to a run-time interface (DFU 1.1, 5.1): the device then waits up to
+/// `timeout_ms` for the bus reset that restarts it in DFU mode. The reset is the caller's.
+pub fn detach(pipe: &mut dyn UsbControl, interface: u8, timeout_ms: u16) -> Result<(), UsbError> {
+    class_out(pipe, proto::DETACH, timeout_ms, interface)
+}
+
+/// DFU_ABORT: back to dfuIDLE from any idle or upload state (DFU 1.1, 6.1.4).
+pub fn abort(pipe: &mut dyn UsbControl, interface: u8) -> Result<(), UsbError> {
+    class_out(pipe, proto::ABORT, 0, interface)
+}
+
+fn class_out(
+    pipe: &mut dyn UsbControl,
+    request: u8,
+    value: u16,
+    interface: u8,
+) -> Result<(), UsbError> {
+    let setup = ControlSetup {
+        request_type: REQ_TYPE_CLASS_OUT,
+        request,
+        value,
+        index: interface.into(),
+    };
+    pipe.control_out(setup, &[], TRANSFER_TIMEOUT)
 }
 
 /// A DFU-mode interface, opened and described.

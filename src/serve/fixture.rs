@@ -112,13 +112,14 @@ pub struct Served {
 fn open_unit(station: &Station, fixture: &Fixture) -> Result<FixtureHw, String> {
     let store = RecordStore::open(&station.records_dir).map_err(|e| e.to_string())?;
     let mut counter = Ok(0);
-    let hw = crate::station::open_unit::open_current(station, fixture, || {
+    let next_unit = || {
         store.next_unit_number(&fixture.id).unwrap_or_else(|e| {
             counter = Err(e.to_string());
             0
         })
-    })
-    .map_err(|e| format!("fixture {}: {e}", fixture.id))?;
+    };
+    let hw = crate::station::open_unit::open_current(station, fixture, next_unit, None)
+        .map_err(|e| format!("fixture {}: {e}", fixture.id))?;
     counter.map(|_| hw)
 }
 

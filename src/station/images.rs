@@ -1,8 +1,8 @@
 //! The images a unit run uses: the profile's pinned bootloader and application (and a
 //! dual-core part's CM4 image), loaded and checked against their pins once per run, before
-//! any hardware is touched.
+//! any hardware is touched (or taken from `config::check_station`, which already did).
 
-use crate::config::{self, ImageRole, Profile};
+use crate::config::{self, CheckedImages, ImageRole, ImageSpec, Profile};
 use crate::error::StationError;
 use crate::hw::Segment;
 use crate::image::Image;
@@ -36,6 +36,17 @@ impl UnitImages {
 
 /// Load a profile's images and check their pins and placement before any hardware is touched.
 pub fn load_unit_images(profile: &Profile) -> Result<UnitImages, StationError> {
+    unit_images(profile, &CheckedImages::default())
+}
+
+/// [`load_unit_images`], taking each image `checked` already holds instead of reading and
+/// hashing it again.
+pub fn unit_images(profile: &Profile, checked: &CheckedImages) -> Result<UnitImages, StationError> {
+    let pinned = |spec: &ImageSpec| match checked.get(profile, spec) {
+        Some(image) => Ok(image.clone()),
+        None => config::check::load_pinned_image(profile, spec)
+            .map_err(|e| StationError::usage(format!("error: {e}"))),
+    };
     let load = |role: ImageRole| {
         let spec = profile.image(role).ok_or_else(|| {
             StationError::usage(format!(
@@ -43,9 +54,7 @@ pub fn load_unit_images(profile: &Profile) -> Result<UnitImages, StationError> {
                 profile.source.path.display()
             ))
         })?;
-        config::check::load_pinned_image(profile, spec)
-            .map(|i| (i, spec))
-            .map_err(|e| StationError::usage(format!("error: {e}")))
+        pinned(spec).map(|i| (i, spec))
     };
     let slot_of = |spec: &config::ImageSpec| {
         spec.slot
@@ -60,8 +69,7 @@ pub fn load_unit_images(profile: &Profile) -> Result<UnitImages, StationError> {
     let cm4 = match profile.cm4_image() {
         None => None,
         Some(spec) => Some(SlotImage {
-            image: config::check::load_pinned_image(profile, spec)
-                .map_err(|e| StationError::usage(format!("error: {e}")))?,
+            image: pinned(spec)?,
             slot: slot_of(spec)?,
         }),
     };

@@ -3,6 +3,8 @@
 
 pub mod bench;
 pub mod console;
+pub mod dfu_command;
+pub mod dfu_session;
 pub mod dut;
 pub mod events;
 pub mod gates;
@@ -29,7 +31,7 @@ pub use events::{Event, EventSink};
 pub use images::load_unit_images;
 pub use provenance::{STATION_VERSION, hardware_ref, mode_name};
 
-use crate::config::{Fixture, Station};
+use crate::config::{CheckedImages, Fixture, Station};
 use crate::error::{ExitStatus, StationError};
 use crate::record::{Outcome, Record, RecordStore};
 
@@ -77,6 +79,16 @@ pub fn run(
     options: &RunOptions,
     sink: &dyn EventSink,
 ) -> Result<RunSummary, StationError> {
+    run_checked(station, &CheckedImages::default(), options, sink)
+}
+
+/// [`run`] after `config::check_station`: the images it loaded and hashed are not read again.
+pub fn run_checked(
+    station: &Station,
+    checked: &CheckedImages,
+    options: &RunOptions,
+    sink: &dyn EventSink,
+) -> Result<RunSummary, StationError> {
     let fixtures: Vec<&Fixture> = station
         .fixtures
         .iter()
@@ -103,7 +115,7 @@ pub fn run(
         if !images.contains_key(&f.profile_path) {
             images.insert(
                 f.profile_path.clone(),
-                Arc::new(load_unit_images(station.profile_of(f))?),
+                Arc::new(images::unit_images(station.profile_of(f), checked)?),
             );
         }
     }

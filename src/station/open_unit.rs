@@ -2,8 +2,10 @@
 //! `sim.initial` names (blank, with a bootloader, provisioned, or locked at RDP 1); on real
 //! hardware it is whatever the operator plugged in.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
+use super::images::UnitImages;
 use crate::backend;
 use crate::config::{Fixture, GeneratedBootloader, Initial, Profile, SimSpec, Station};
 use crate::error::StationError;
@@ -13,31 +15,55 @@ use crate::image::generate::SplitMix64;
 use crate::image::header::{self, Version};
 use crate::stm32::options;
 
-/// Unit number `unit` on `fixture`, as it arrives.
+/// Unit number `unit` on `fixture`, as it arrives. A simulated unit that arrives programmed
+/// is programmed from the profile's images, loaded only if the arrival needs them.
 pub fn open_unit(station: &Station, fixture: &Fixture, unit: u64) -> Result<FixtureHw, HwError> {
+    arrival(station, fixture, unit, None)
+}
+
+/// [`open_unit`] for a production run, which loaded and checked its images once: a simulated
+/// unit that arrives programmed is programmed from those.
+pub fn open_run_unit(
+    station: &Station,
+    fixture: &Fixture,
+    unit: u64,
+    images: &UnitImages,
+) -> Result<FixtureHw, HwError> {
+    arrival(station, fixture, unit, Some(images))
+}
+
+fn arrival(
+    station: &Station,
+    fixture: &Fixture,
+    unit: u64,
+    images: Option<&UnitImages>,
+) -> Result<FixtureHw, HwError> {
     let hw = backend::open_fixture(station, fixture, unit)?;
     if let (Some(unit), Some(sim)) = (&hw.bench, &fixture.sim) {
-        arrive(
-            unit.as_ref(),
-            hw.clock.as_ref(),
-            sim,
-            station.profile_of(fixture),
-        )
-        .map_err(|e| HwError::Backend(format!("preparing the simulated unit: {e}")))?;
+        let profile = station.profile_of(fixture);
+        let images = ArrivalImages {
+            profile,
+            given: images,
+            loaded: OnceCell::new(),
+        };
+        arrive(unit.as_ref(), hw.clock.as_ref(), sim, profile, &images)
+            .map_err(|e| HwError::Backend(format!("preparing the simulated unit: {e}")))?;
     }
     Ok(hw)
 }
 
 /// The unit on the fixture now: on the virtual bench the one the last command left (or a new
-/// one as it arrives); on real hardware whatever is plugged in.
+/// one as it arrives, programmed from `images` if given); on real hardware whatever is
+/// plugged in.
 pub fn open_current(
     station: &Station,
     fixture: &Fixture,
     next_unit: impl FnOnce() -> u64,
+    images: Option<&UnitImages>,
 ) -> Result<FixtureHw, HwError> {
     match backend::open_saved(station, fixture)? {
         Some(hw) => Ok(hw),
-        None => open_unit(station, fixture, next_unit()),
+        None => arrival(station, fixture, next_unit(), images),
     }
 }
 
@@ -47,16 +73,35 @@ pub fn open_held(station: &Station, fixture: &Fixture) -> Result<FixtureHw, Stat
     let store = crate::record::RecordStore::open(&station.records_dir)
         .map_err(|e| StationError::station(e.to_string()))?;
     let mut counter_error = None;
-    let hw = open_current(station, fixture, || {
+    let next_unit = || {
         store.next_unit_number(&fixture.id).unwrap_or_else(|e| {
             counter_error = Some(e.to_string());
             0
         })
-    })
-    .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
+    };
+    let hw = open_current(station, fixture, next_unit, None)
+        .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
     match counter_error {
         Some(e) => Err(StationError::station(e)),
         None => Ok(hw),
+    }
+}
+
+/// The images an arriving unit is programmed from: the caller's, else the profile's, loaded
+/// once when first needed (a blank unit needs none).
+struct ArrivalImages<'a> {
+    profile: &'a Profile,
+    given: Option<&'a UnitImages>,
+    loaded: OnceCell<UnitImages>,
+}
+
+impl ArrivalImages<'_> {
+    fn get(&self) -> Result<&UnitImages, String> {
+        if let Some(images) = self.given.or(self.loaded.get()) {
+            return Ok(images);
+        }
+        let images = super::load_unit_images(self.profile).map_err(|e| e.to_string())?;
+        Ok(self.loaded.get_or_init(|| images))
     }
 }
 
@@ -65,6 +110,7 @@ fn arrive(
     clock: &dyn crate::hw::Clock,
     sim: &SimSpec,
     profile: &Profile,
+    images: &ArrivalImages,
 ) -> Result<(), String> {
     let mut target = unit.direct_debug();
     let flash = |target: &mut Box<dyn DebugTarget>, segments: &[Segment]| {
@@ -85,10 +131,9 @@ fn arrive(
     target
         .attach(AttachMode::Normal)
         .map_err(|e| e.to_string())?;
-    flash(&mut target, &bootloader_segments(sim, profile)?)?;
+    flash(&mut target, &bootloader_segments(sim, profile, images)?)?;
     if sim.initial == Initial::Provisioned {
-        let images = super::load_unit_images(profile).map_err(|e| e.to_string())?;
-        flash(&mut target, &images.application_segments())?;
+        flash(&mut target, &images.get()?.application_segments())?;
         let current = options::read(profile.family, target.as_mut()).map_err(|e| e.to_string())?;
         let wanted = options::encode(profile.family, &profile.option_bytes, &current)?;
         if wanted != current {
@@ -102,10 +147,13 @@ fn arrive(
 }
 
 /// The profile's bootloader image, or the generated design with the profile's slots.
-fn bootloader_segments(sim: &SimSpec, profile: &Profile) -> Result<Vec<Segment>, String> {
+fn bootloader_segments(
+    sim: &SimSpec,
+    profile: &Profile,
+    images: &ArrivalImages,
+) -> Result<Vec<Segment>, String> {
     let Some(generated) = &sim.bootloader else {
-        let images = super::load_unit_images(profile).map_err(|e| e.to_string())?;
-        return Ok(images.bootloader.segments);
+        return Ok(images.get()?.bootloader.segments.clone());
     };
     let base = profile.memory.bootloader.get_ref().start;
     let bytes = generate(generated, profile, sim.seed)?;

@@ -64,9 +64,9 @@ pub fn run_unit(
         .map_err(|e| StationError::station(e.to_string()))?;
     live.begin(&journal_key, unit, &provisional);
     let opened = if job.retest || job.golden {
-        open_unit::open_current(station, fixture, || unit)
+        open_unit::open_current(station, fixture, || unit, Some(images))
     } else {
-        open_unit::open_unit(station, fixture, unit)
+        open_unit::open_run_unit(station, fixture, unit, images)
     };
     // A held unit was switched off by its last run's teardown.
     let opened = opened.and_then(|mut hw| {

@@ -1,18 +1,14 @@
-//! Updating a unit over DFU: find it in DFU mode (entering it from the application, or by the
-//! BOOT0 strap where the fixture has one), plan, download, verify, leave. Shared by the
-//! provisioning run, `station dfu` and the torture campaign, which can stop it at any
-//! operation.
+//! Updating a unit over DFU, what every command shares: its settings and report, and finding
+//! the unit in DFU mode (entering it from the application, through its console, or by the
+//! BOOT0 strap where the fixture has one). The update itself runs in one
+//! [`super::dfu_session::DfuSession`] (`dfu_session::update`).
 
 use std::time::Duration;
 
-use super::events::{Event, EventSink};
 use super::step::StepError;
 use crate::config::{DfuMode, EraseStrategy, Fixture};
-use crate::dfu::{self, DfuDevice, Download, Finish, Op};
-use crate::hw::FixtureHw;
-use crate::hw::{
-    Clock, ControlSetup, REQ_TYPE_CLASS_OUT, Segment, UsbBus, UsbControl, UsbSelector,
-};
+use crate::dfu::{self, Op};
+use crate::hw::{Clock, FixtureHw, UsbBus, UsbControl, UsbSelector};
 
 /// How long a unit may take to (re-)enumerate.
 pub const ENUMERATION_DEADLINE: Duration = Duration::from_secs(5);
@@ -102,6 +98,11 @@ fn wait_dfu(
     }
 }
 
+/// The application's run-time DFU interface, and how long it waits for the bus reset after
+/// DETACH.
+const RUNTIME_INTERFACE: u8 = 0;
+const DETACH_TIMEOUT_MS: u16 = 1000;
+
 /// Runtime DFU: DETACH, then a bus reset restarts the unit into DFU mode (DFU 1.1, 5.1).
 fn detach(bus: &dyn UsbBus, fixture: &Fixture, clock: &dyn Clock) -> Result<(), StepError> {
     let mut app = wait_for_device(
@@ -110,13 +111,7 @@ fn detach(bus: &dyn UsbBus, fixture: &Fixture, clock: &dyn Clock) -> Result<(), 
         clock,
         ENUMERATION_DEADLINE,
     )?;
-    let setup = ControlSetup {
-        request_type: REQ_TYPE_CLASS_OUT,
-        request: dfu::proto::DETACH,
-        value: 1000,
-        index: 0,
-    };
-    app.control_out(setup, &[], dfu::host::TRANSFER_TIMEOUT)
+    dfu::host::detach(app.as_mut(), RUNTIME_INTERFACE, DETACH_TIMEOUT_MS)
         .map_err(|e| StepError::fail(format!("the application refused DFU DETACH: {e}")))?;
     app.reset()
         .map_err(|e| StepError::fail(format!("USB reset after DETACH: {e}")))
@@ -174,194 +169,6 @@ pub fn open_dfu(
             "the unit did not enumerate in DFU mode within {ENUMERATION_DEADLINE:?} after DETACH: check the USB cable, then retest"
         )),
     })
-}
-
-/// Download `segments` over DFU with the given settings.
-pub fn update(
-    hw: &mut FixtureHw,
-    fixture: &Fixture,
-    segments: &[Segment],
-    settings: &UpdateSettings,
-    sink: &dyn EventSink,
-    unit: u64,
-    step: &str,
-) -> Result<UpdateReport, StepError> {
-    let target = [(settings.alt, segments)];
-    update_targets(hw, fixture, &target, settings, sink, unit, step)
-}
-
-/// Download several targets in one DFU session, each through its own alternate setting (a
-/// multi-target .dfu file: internal flash on alt 0, an external QSPI flash on alt 1), and
-/// leave DFU after the last. A stop point applies to a single target only.
-pub fn update_targets(
-    hw: &mut FixtureHw,
-    fixture: &Fixture,
-    targets: &[(u8, &[Segment])],
-    settings: &UpdateSettings,
-    sink: &dyn EventSink,
-    unit: u64,
-    step: &str,
-) -> Result<UpdateReport, StepError> {
-    let (mut pipe, rom, strapped) = open_dfu(hw, fixture)?;
-    let mut result = Ok(UpdateReport::default());
-    let (mut blocks, mut polls) = (0.0, 0.0);
-    for (i, (alt, segments)) in targets.iter().enumerate() {
-        let mut one = settings.clone();
-        one.alt = *alt;
-        one.leave = settings.leave && i + 1 == targets.len();
-        if targets.len() > 1 {
-            one.stop = None;
-        }
-        let part = download(hw, fixture, pipe.as_mut(), &one, segments, sink, unit, step);
-        result = match (result, part) {
-            (Ok(mut total), Ok(r)) => {
-                let n = r.bytes as f64 / r.transfer_size.max(1) as f64;
-                blocks += n;
-                polls += n * r.polls_per_block;
-                total.transfer_size = r.transfer_size;
-                total.bytes += r.bytes;
-                total.requests += r.requests;
-                total.verified = r.verified && (i == 0 || total.verified);
-                total.ops.extend(r.ops);
-                total.stopped_at = r.stopped_at;
-                Ok(total)
-            }
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        };
-        if result.as_ref().map_or(true, |r| r.stopped_at.is_some()) {
-            break;
-        }
-    }
-    if let Ok(r) = result.as_mut()
-        && blocks > 0.0
-    {
-        r.polls_per_block = polls / blocks;
-    }
-    if strapped && let Some(lines) = hw.lines.as_mut() {
-        // Release the strap so the next reset boots from flash.
-        lines.set_boot0(false)?;
-    }
-    let mut report = result?;
-    report.rom = rom;
-    report.strapped = strapped;
-    Ok(report)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn download(
-    hw: &FixtureHw,
-    fixture: &Fixture,
-    pipe: &mut dyn UsbControl,
-    settings: &UpdateSettings,
-    segments: &[Segment],
-    sink: &dyn EventSink,
-    unit: u64,
-    step: &str,
-) -> Result<UpdateReport, StepError> {
-    let device =
-        DfuDevice::open(pipe, settings.alt).map_err(|e| StepError::fail(format!("DFU: {e}")))?;
-    let map = device
-        .memory_map(settings.alt)
-        .map_err(|e| StepError::fail(format!("DFU: {e}")))?;
-    let transfer = device.functional.transfer_size;
-    let mut ops = dfu::plan_download(segments, &map, transfer, settings.erase, false)
-        .map_err(|e| StepError::fail(format!("DFU plan: {e}")))?;
-    // Option bytes: the ROM resets to apply them, so there is nothing to verify or leave.
-    let options = dfu::plan::is_option_bytes(&map);
-    let settings = &UpdateSettings {
-        leave: settings.leave && !options,
-        verify: settings.verify && !options,
-        ..settings.clone()
-    };
-    if settings.leave {
-        ops.push(Op::Leave);
-    }
-    let clock = hw.clock.as_ref();
-    let mut report = UpdateReport {
-        transfer_size: transfer,
-        ops: ops.clone(),
-        ..Default::default()
-    };
-    let body_len = if settings.leave {
-        ops.len() - 1
-    } else {
-        ops.len()
-    };
-    let mut engine = Download::new(
-        ops[..body_len].to_vec(),
-        settings.mode,
-        device.interface.number,
-    );
-    if let Some((k, _)) = settings.stop {
-        engine = engine.stop_before(k);
-    }
-    let mut progress = |done, total| {
-        sink.emit(Event::Progress {
-            fixture: fixture.id.clone(),
-            unit,
-            step: step.into(),
-            phase: "program".into(),
-            done,
-            total,
-        });
-    };
-    let finish = dfu::execute(&mut engine, pipe, clock, &mut progress)
-        .map_err(|e| StepError::fail(format!("DFU download: {e}")))?;
-    let stats = engine.stats.clone();
-    report.bytes = stats.bytes_written;
-    report.requests = stats.requests;
-    report.polls_per_block = if stats.blocks > 0 {
-        stats.polls as f64 / stats.blocks as f64
-    } else {
-        0.0
-    };
-    let stop_here = match (finish, settings.stop) {
-        (Finish::Stopped { at }, Some((_, how))) => Some((at, how)),
-        (Finish::Completed, Some((k, how))) if k >= body_len => Some((k, how)),
-        _ => None,
-    };
-    if let Some((at, how)) = stop_here {
-        report.stopped_at = Some(at);
-        interrupt(pipe, how, device.interface.number);
-        return Ok(report);
-    }
-    if settings.verify {
-        let v = dfu::verify(pipe, clock, &device, segments)
-            .map_err(|e| StepError::fail(format!("DFU verify: {e}")))?;
-        if let Some(m) = v.first_mismatch {
-            return Err(StepError::fail(format!(
-                "DFU verify: {} bytes differ, the first at {:#010x} (expected {:#04x}, found {:#04x})",
-                v.differing_bytes, m.address, m.expected, m.found
-            )));
-        }
-        report.verified = true;
-    }
-    if settings.leave {
-        let mut leave = Download::new(vec![Op::Leave], settings.mode, device.interface.number);
-        dfu::execute(&mut leave, pipe, clock, &mut |_, _| {})
-            .map_err(|e| StepError::fail(format!("leaving DFU: {e}")))?;
-    }
-    Ok(report)
-}
-
-/// Cut a download short the way the torture campaign asks. Errors are the point here: the
-/// unit may already be gone.
-fn interrupt(pipe: &mut dyn UsbControl, how: Interrupt, interface: u8) {
-    match how {
-        Interrupt::HostAbort => {}
-        Interrupt::DfuAbort => {
-            let setup = ControlSetup {
-                request_type: REQ_TYPE_CLASS_OUT,
-                request: dfu::proto::ABORT,
-                value: 0,
-                index: interface as u16,
-            };
-            let _ = pipe.control_out(setup, &[], dfu::host::TRANSFER_TIMEOUT);
-        }
-        Interrupt::UsbReset => {
-            let _ = pipe.reset();
-        }
-    }
 }
 
 /// Poll the bus for a device until `deadline` passes on the fixture's clock.

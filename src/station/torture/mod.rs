@@ -20,9 +20,10 @@ use crate::hw::bench::{BenchUnit, PowerCut};
 use crate::hw::{AttachMode, FixtureHw, FlashOptions, Segment};
 use crate::image::Image;
 use crate::image::header::{self, SlotCheck, Version};
+use crate::station::dfu_session;
 use crate::station::events::EventSink;
 use crate::station::step::StepError;
-use crate::station::update::{self, Interrupt, UpdateSettings};
+use crate::station::update::{Interrupt, UpdateSettings};
 
 /// A unit in the pre-update state: bootloader and from-image flashed over SWD, booted.
 pub fn prepare(hw: &mut FixtureHw, setup: &Setup) -> Result<Box<dyn BenchUnit>, StepError> {
@@ -84,7 +85,7 @@ pub fn calibrate(
     let device = base.copy();
     let first = device.flash_ops() + 1;
     let mut hw = device.into_hw();
-    let report = update::update(
+    let report = dfu_session::update(
         &mut hw,
         setup.fixture,
         &target_segments(setup),
@@ -167,7 +168,7 @@ pub fn run_point_on(
     let mut hw = device.into_hw();
     let sink = |_| {};
     // The update fails once the cut lands; that is the experiment.
-    let _ = update::update(
+    let _ = dfu_session::update(
         &mut hw,
         setup.fixture,
         &segments,
@@ -186,7 +187,7 @@ pub fn run_point_on(
     };
     let recovered = outcome == BootOutcome::NewImage
         || (outcome.recoverable()
-            && update::update(
+            && dfu_session::update(
                 &mut hw,
                 setup.fixture,
                 &segments,

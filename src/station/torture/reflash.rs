@@ -27,6 +27,7 @@ use crate::image::generate::SplitMix64;
 use crate::image::header::design::{DesignKind, RomEntry, design_from};
 use crate::image::header::{self, SlotCheck, Version};
 use crate::station::console;
+use crate::station::dfu_session;
 use crate::station::events::EventSink;
 use crate::station::step::StepError;
 use crate::station::update::{self, ENUMERATION_DEADLINE, Interrupt};
@@ -308,7 +309,7 @@ pub fn calibrate(
 ) -> Result<(Calibration, Plan, Version, Version), StepError> {
     let (old, new) = torture::versions(setup)?;
     restore(hw, setup)?;
-    let report = update::update(
+    let report = dfu_session::update(
         hw,
         setup.fixture,
         &torture::target_segments(setup),
@@ -428,7 +429,7 @@ fn cut(hw: &mut FixtureHw, setup: &Setup, plan: &Plan, point: Point) -> Result<b
     let mut settings = torture::settings(setup.profile);
     settings.stop = stop;
     // The update fails or stops where the point says; that is the experiment.
-    let _ = update::update(
+    let _ = dfu_session::update(
         hw,
         setup.fixture,
         &torture::target_segments(setup),
@@ -462,7 +463,7 @@ pub fn run_point(
     let outcome = classify(hw, setup, old, new)?;
     let recovered = outcome == BootOutcome::NewImage
         || (outcome.recoverable()
-            && update::update(
+            && dfu_session::update(
                 hw,
                 setup.fixture,
                 &torture::target_segments(setup),

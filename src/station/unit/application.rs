@@ -8,6 +8,7 @@ use crate::dfu;
 use crate::hw::UsbSelector;
 use crate::image::header::{self, SlotCheck};
 use crate::record::Measurement;
+use crate::station::dfu_session;
 use crate::station::images::SlotImage;
 use crate::station::step::{StepError, StepOutput};
 use crate::station::update::{self, wait_for_device};
@@ -17,7 +18,7 @@ impl UnitRun<'_> {
         let dfu = &self.profile.dfu;
         let settings = update::UpdateSettings::new(dfu.alt, dfu.mode, dfu.erase);
         let segments = self.images.application_segments();
-        let report = update::update(
+        let report = dfu_session::update(
             &mut self.hw,
             self.fixture,
             &segments,
