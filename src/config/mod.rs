@@ -2,6 +2,7 @@
 //! every error located at file, line, column and key.
 
 pub mod check;
+mod policy;
 mod profile;
 mod station;
 pub mod unit_data;

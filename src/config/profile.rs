@@ -315,7 +315,7 @@ struct ProfileRaw {
     #[serde(default)]
     torture: Option<TortureSpec>,
     #[serde(default)]
-    limits: BTreeMap<String, Limit>,
+    limits: BTreeMap<Spanned<String>, Limit>,
     #[serde(default)]
     console_test: Vec<ConsoleTest>,
     #[serde(default)]
@@ -477,41 +477,9 @@ pub(super) fn load_profile(
             ),
         ));
     }
-    for (name, policy) in &raw.steps {
-        let known = STEPS.iter().any(|(s, _)| s == name.get_ref())
-            || name
-                .get_ref()
-                .strip_prefix("console_")
-                .is_some_and(|test| raw.console_test.iter().any(|t| t.name == test));
-        if !known {
-            let names: Vec<&str> = STEPS.iter().map(|(s, _)| *s).collect();
-            errors.push(source.error_at(
-                name.span(),
-                &format!("steps.{}", name.get_ref()),
-                format!(
-                    "expected a step name ({}, or console_<test name>), found {:?}",
-                    names.join(", "),
-                    name.get_ref()
-                ),
-            ));
-        }
-        if let Some(t) = policy.timeout_s
-            && !(t > 0.0 && t.is_finite())
-        {
-            errors.push(source.error_at(
-                name.span(),
-                &format!("steps.{}.timeout_s", name.get_ref()),
-                format!("expected a positive number of seconds, found {t}"),
-            ));
-        }
-        if policy.retries > 10 {
-            errors.push(source.error_at(
-                name.span(),
-                &format!("steps.{}.retries", name.get_ref()),
-                format!("expected at most 10 retries, found {}", policy.retries),
-            ));
-        }
-    }
+    let console_tests: Vec<&str> = raw.console_test.iter().map(|t| t.name.as_str()).collect();
+    super::policy::check_steps(&source, &raw.steps, &console_tests, &mut errors);
+    super::policy::check_limits(&source, &raw.limits, &console_tests, &mut errors);
     let mut images = Vec::new();
     for (name, img) in raw.images {
         let key = |k: &str| format!("images.{name}.{k}");
@@ -659,7 +627,11 @@ pub(super) fn load_profile(
         option_bytes: raw.option_bytes,
         dfu: raw.dfu,
         torture: raw.torture,
-        limits: raw.limits,
+        limits: raw
+            .limits
+            .into_iter()
+            .map(|(k, v)| (k.into_inner(), v))
+            .collect(),
         console_tests: raw.console_test,
         unit_data,
         steps: raw

@@ -69,6 +69,11 @@ fn default_golden_hours() -> Spanned<f64> {
     Spanned::new(0..0, 12.0)
 }
 
+/// The longest watchdog a station file may set: a day of real time per unit.
+const MAX_WATCHDOG_S: f64 = 86_400.0;
+/// The longest a golden unit's check may hold: a year.
+const MAX_GOLDEN_HOURS: f64 = 8_784.0;
+
 /// Real-time seconds a unit may take before the watchdog closes it as TIMEOUT: catches a
 /// fixture that hangs, which the virtual clock would never time out.
 fn default_watchdog_s() -> Spanned<f64> {
@@ -384,21 +389,27 @@ pub fn load_station(path: &Path) -> Result<Station, Vec<ConfigError>> {
             ));
         }
         let hours = *g.every_hours.get_ref();
-        if !(hours > 0.0 && hours.is_finite()) {
+        if !(hours > 0.0 && hours <= MAX_GOLDEN_HOURS) {
             errors.push(source.error_at(
                 g.every_hours.span(),
                 "golden.every_hours",
-                format!("expected a positive number of hours, found {hours}"),
+                format!(
+                    "expected a positive number of hours, at most {MAX_GOLDEN_HOURS} (a year), \
+                     found {hours}"
+                ),
             ));
         }
         hex.then_some((uid, hours))
     });
     let watchdog_s = *raw.watchdog_s.get_ref();
-    if !(watchdog_s > 0.0 && watchdog_s.is_finite()) {
+    if !(watchdog_s > 0.0 && watchdog_s <= MAX_WATCHDOG_S) {
         errors.push(source.error_at(
             raw.watchdog_s.span(),
             "watchdog_s",
-            format!("expected a positive number of seconds, found {watchdog_s}"),
+            format!(
+                "expected a positive number of seconds, at most {MAX_WATCHDOG_S} (a day), \
+                 found {watchdog_s}"
+            ),
         ));
     }
     if *raw.rework.after_failures.get_ref() == 0 {
@@ -412,6 +423,25 @@ pub fn load_station(path: &Path) -> Result<Station, Vec<ConfigError>> {
         Some(r) => resolve(path, r.get_ref()),
         None => resolve(path, Path::new("../logs")),
     };
+    if let Some(r) = &raw.records {
+        if r.get_ref().as_os_str().is_empty() {
+            errors.push(source.error_at(
+                r.span(),
+                "records",
+                "expected a records directory, found an empty path (records would be written \
+                 among the station files)",
+            ));
+        } else if records_dir.is_file() {
+            errors.push(source.error_at(
+                r.span(),
+                "records",
+                format!(
+                    "expected a directory, found a file: {}",
+                    records_dir.display()
+                ),
+            ));
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }

@@ -2,6 +2,8 @@
 //! the user's home (`STATION_KEY_DIR`).
 
 pub mod bench_server;
+#[allow(dead_code)]
+pub mod check;
 pub mod golden;
 pub mod libusb_sim;
 

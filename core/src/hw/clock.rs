@@ -48,17 +48,27 @@ pub enum TimeMode {
     Realtime { scale: f64 },
 }
 
+/// Paced time from a thousandth of real time (a second's work watched for 16 minutes) to a
+/// million times faster: beyond these, durations overflow.
+const MIN_SCALE: f64 = 0.001;
+const MAX_SCALE: f64 = 1_000_000.0;
+
 impl std::str::FromStr for TimeMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
-            format!("expected virtual, realtime or realtime:SCALE (e.g. realtime:20), found {s:?}")
+            format!(
+                "expected virtual, realtime or realtime:SCALE (e.g. realtime:20, a SCALE from \
+                 {MIN_SCALE} to {MAX_SCALE}), found {s:?}"
+            )
         };
         match s.split_once(':') {
             None if s == "virtual" => Ok(TimeMode::Virtual),
             None if s == "realtime" => Ok(TimeMode::Realtime { scale: 1.0 }),
             Some(("realtime", scale)) => match scale.parse::<f64>() {
-                Ok(x) if x.is_finite() && x > 0.0 => Ok(TimeMode::Realtime { scale: x }),
+                Ok(x) if (MIN_SCALE..=MAX_SCALE).contains(&x) => {
+                    Ok(TimeMode::Realtime { scale: x })
+                }
                 _ => Err(bad()),
             },
             _ => Err(bad()),
@@ -272,6 +282,8 @@ mod tests {
             "fast",
             "realtime:0",
             "realtime:-1",
+            "realtime:1e-308",
+            "realtime:1e20",
             "realtime:x",
             "virtual:2",
         ] {

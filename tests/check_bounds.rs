@@ -1,0 +1,175 @@
+//! `station check` refuses what would fail or crash every unit later: limits no unit can meet
+//! or that name no step, non-finite limits, a watchdog or golden period too long to be a
+//! duration, a records path that is empty or a file. `run` refuses a pace it cannot keep.
+//! Each is a located error, exit 2, before any unit is touched.
+
+mod common;
+
+use common::check::*;
+
+const LIMITS: &str = "dfu_download_s = { high = 60.0 }";
+
+#[test]
+fn a_limit_with_low_above_high_is_refused() {
+    let s = Scratch::new();
+    let text = s.edit(
+        PROFILE,
+        LIMITS,
+        "dfu_download_s = { low = 70.0, high = 60.0 }",
+    );
+    assert_error(
+        &s.check(),
+        PROFILE,
+        locate(&text, "[limits]", "dfu_download_s"),
+        "limits.dfu_download_s",
+        &["low <= high", "70", "60", "no unit could pass"],
+    );
+    assert_error_count(&s.check(), 1);
+}
+
+#[test]
+fn a_mistyped_limit_name_is_refused_with_the_step_names() {
+    let s = Scratch::new();
+    let text = s.edit(PROFILE, LIMITS, "dfu_downlaod_s = { high = 60.0 }");
+    assert_error(
+        &s.check(),
+        PROFILE,
+        locate(&text, "[limits]", "dfu_downlaod_s"),
+        "limits.dfu_downlaod_s",
+        &[
+            "<step>_s",
+            "dfu_download",
+            "console_<test name>",
+            "\"dfu_downlaod_s\"",
+        ],
+    );
+}
+
+#[test]
+fn a_console_tests_duration_is_a_known_limit() {
+    let s = Scratch::new();
+    s.edit(PROFILE, LIMITS, "console_version_s = { high = 2.0 }");
+    let out = s.check();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn non_finite_limits_are_refused() {
+    for (value, side) in [
+        ("high = nan", "high"),
+        ("low = -inf", "low"),
+        ("high = inf", "high"),
+    ] {
+        let s = Scratch::new();
+        let text = s.edit(PROFILE, LIMITS, &format!("dfu_download_s = {{ {value} }}"));
+        assert_error(
+            &s.check(),
+            PROFILE,
+            locate(&text, "[limits]", "dfu_download_s"),
+            &format!("limits.dfu_download_s.{side}"),
+            &["expected a finite number"],
+        );
+    }
+}
+
+#[test]
+fn a_watchdog_longer_than_a_day_is_refused() {
+    let s = Scratch::new();
+    let text = s.edit(
+        STATION,
+        "mode = \"production\"\n",
+        "mode = \"production\"\nwatchdog_s = 1e20\n",
+    );
+    assert_error(
+        &s.check(),
+        STATION,
+        locate(&text, "", "1e20"),
+        "watchdog_s",
+        &["at most 86400", "(a day), found 100000000000000000000"],
+    );
+}
+
+#[test]
+fn a_golden_period_longer_than_a_year_is_refused() {
+    let s = Scratch::new();
+    let text = s.edit(
+        STATION,
+        "[operator]",
+        "[golden]\nuid = \"0123456789abcdef01234567\"\nevery_hours = 1e10\n\n[operator]",
+    );
+    assert_error(
+        &s.check(),
+        STATION,
+        locate(&text, "[golden]", "1e10"),
+        "golden.every_hours",
+        &["at most 8784", "a year"],
+    );
+}
+
+#[test]
+fn an_empty_records_path_is_refused() {
+    let s = Scratch::new();
+    let text = s.edit(STATION, "records = \"../logs\"", "records = \"\"");
+    assert_error(
+        &s.check(),
+        STATION,
+        locate(&text, "", "\"\""),
+        "records",
+        &["expected a records directory", "empty path"],
+    );
+}
+
+#[test]
+fn a_records_path_that_is_a_file_is_refused() {
+    let s = Scratch::new();
+    std::fs::write(s.path("records.txt"), "not a directory").unwrap();
+    let text = s.edit(
+        STATION,
+        "records = \"../logs\"",
+        "records = \"../records.txt\"",
+    );
+    assert_error(
+        &s.check(),
+        STATION,
+        locate(&text, "", "\"../records.txt\""),
+        "records",
+        &["expected a directory, found a file", "records.txt"],
+    );
+}
+
+#[test]
+fn a_pace_that_cannot_be_kept_is_a_usage_error_before_any_unit() {
+    let s = Scratch::new();
+    let logs = s.path("logs");
+    for pace in ["realtime:1e-308", "realtime:1e20"] {
+        let out = common::station()
+            .args([
+                "run",
+                "--headless",
+                "--station",
+                STATION,
+                "--units",
+                "1",
+                "--time",
+                pace,
+            ])
+            .current_dir(s.dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{pace}: {stderr}");
+        assert!(
+            stderr.contains("realtime:SCALE") && stderr.contains(pace),
+            "{stderr}"
+        );
+        assert!(
+            !logs.exists() || std::fs::read_dir(&logs).unwrap().next().is_none(),
+            "{pace}: a record was written"
+        );
+    }
+}
