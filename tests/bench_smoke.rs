@@ -61,8 +61,9 @@ fn the_torture_bench_sweeps_by_points_and_by_size() {
     assert!(r["points_fit"]["r2"].is_number() && r["size_exponent"].is_number());
     // The 10 s goal is judged at 512 KiB only.
     assert!(r.get("goal_met").is_none(), "{r}");
-    let linear = r["linear_in_points"].as_bool().unwrap();
-    assert_eq!(code, Some(if linear { 0 } else { 1 }));
+    // Linearity is reported, never judged: with no goal to miss, the bench passes.
+    assert!(r["linear_in_points"].is_boolean(), "{r}");
+    assert_eq!(code, Some(0), "{r}");
 }
 
 #[test]

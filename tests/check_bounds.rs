@@ -173,3 +173,104 @@ fn a_pace_that_cannot_be_kept_is_a_usage_error_before_any_unit() {
         );
     }
 }
+
+const SLOT_B: &str = "{ name = \"b\", start = 0x08080000, size = 0x80000 }";
+
+/// The profile with slot b replaced by `slot`: the error is located at slot b, with `phrases`.
+#[track_caller]
+fn slot_b_refused(slot: &str, phrases: &[&str]) {
+    let s = Scratch::new();
+    let text = s.edit(PROFILE, SLOT_B, slot);
+    let at = text.find(slot).expect("the edited slot");
+    assert_error(
+        &s.check(),
+        PROFILE,
+        line_col(&text, at),
+        "memory.slots[1]",
+        phrases,
+    );
+}
+
+#[test]
+fn a_slot_in_ram_is_refused() {
+    slot_b_refused(
+        "{ name = \"b\", start = 0x20000000, size = 0x8000 }",
+        &["slot \"b\" 0x20000000..0x20008000 lies outside memory.flash"],
+    );
+}
+
+#[test]
+fn a_slot_past_the_end_of_flash_or_of_the_address_space_is_refused() {
+    slot_b_refused(
+        "{ name = \"b\", start = 0x08080000, size = 0xFFFFFFFF }",
+        &["lies outside memory.flash 0x08000000..0x08100000"],
+    );
+    slot_b_refused(
+        "{ name = \"b\", start = 0x080C0000, size = 0x80000 }",
+        &["0x080c0000..0x08140000 lies outside memory.flash"],
+    );
+}
+
+#[test]
+fn an_empty_slot_is_refused() {
+    slot_b_refused(
+        "{ name = \"b\", start = 0x08080000, size = 0 }",
+        &["slot \"b\" has size 0"],
+    );
+}
+
+#[test]
+fn overlapping_slots_are_refused() {
+    slot_b_refused(
+        "{ name = \"b\", start = 0x08070000, size = 0x80000 }",
+        &["overlaps slot \"a\" 0x08008000..0x08080000"],
+    );
+}
+
+#[test]
+fn two_slots_with_one_name_are_refused() {
+    slot_b_refused(
+        "{ name = \"a\", start = 0x08080000, size = 0x80000 }",
+        &["slot name \"a\" is used twice"],
+    );
+}
+
+#[test]
+fn a_chip_of_another_family_is_refused() {
+    let s = Scratch::new();
+    let text = s.edit(
+        PROFILE,
+        "chip = \"STM32F407VGTx\"",
+        "chip = \"STM32H743ZITx\"",
+    );
+    assert_error(
+        &s.check(),
+        PROFILE,
+        locate(&text, "", "\"STM32H743ZITx\""),
+        "chip",
+        &["family f4 expects an STM32F4... part", "STM32H743ZITx"],
+    );
+}
+
+#[test]
+fn a_simulated_fixture_with_a_real_probe_is_refused() {
+    let s = Scratch::new();
+    let station = s.read(STATION);
+    let probe = station
+        .lines()
+        .find(|l| l.starts_with("probe = \"1209:5151:"))
+        .expect("a simulated fixture's probe")
+        .to_string();
+    let text = s.edit(STATION, &probe, "probe = \"0483:374b:SIM0001\"");
+    assert_error(
+        &s.check(),
+        STATION,
+        locate(&text, "", "\"0483:374b:SIM0001\""),
+        "fixtures[0].probe",
+        &[
+            "the virtual bench's",
+            "1209:5151:SERIAL",
+            "0483:374b:SIM0001",
+        ],
+    );
+}

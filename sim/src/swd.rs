@@ -20,9 +20,9 @@ use probe_rs::probe::{
 
 use super::mcu::Mcu;
 
-/// pid.codes test VID and a PID for the simulated probe.
-pub const SIM_PROBE_VID: u16 = 0x1209;
-pub const SIM_PROBE_PID: u16 = 0x5151;
+/// pid.codes test VID and a PID for the simulated probe (`hw::bench::PROBE_VID_PID`).
+pub const SIM_PROBE_VID: u16 = crate::hw::bench::PROBE_VID_PID.0;
+pub const SIM_PROBE_PID: u16 = crate::hw::bench::PROBE_VID_PID.1;
 
 type Registry = Mutex<HashMap<String, Arc<Mutex<Mcu>>>>;
 

@@ -1,5 +1,5 @@
 //! `station bench torture` and `station bench fixtures`: run the library's benches and print
-//! their reports, exit 1 when a goal is missed.
+//! their reports, exit 1 only when a goal is missed (what is only measured never fails them).
 
 use std::path::PathBuf;
 
@@ -82,12 +82,12 @@ pub fn torture(args: TortureArgs) -> Result<ExitStatus, StationError> {
     }
     if let (Some(fit), Some(spread)) = (bench.points_fit, bench.points_spread) {
         println!(
-            "  {} = {:.3} s + {:.3} ms x points, R^2 {:.4}; per point max/min {spread:.2}: linear {}",
+            "  {} = {:.3} s + {:.3} ms x points, R^2 {:.4}; per point max/min {spread:.2}: linear {} (reported, not a goal)",
             bench.cost_basis,
             fit.intercept,
             fit.slope * 1000.0,
             fit.r2,
-            verdict(bench.linear_in_points)
+            if bench.linear_in_points { "yes" } else { "no" }
         );
     }
     println!("by size, exhaustive:");

@@ -140,25 +140,54 @@ fn check_memory_map(profile: &Profile) -> Vec<ConfigError> {
             "the bootloader region lies outside memory.flash",
         ));
     }
+    let flash = &profile.memory.flash;
     for (i, slot) in profile.memory.slots.iter().enumerate() {
-        if boot.overlaps(slot.start, slot.region().end()) {
-            let span = profile
-                .slot_spans
-                .get(i)
-                .cloned()
-                .unwrap_or(profile.memory.bootloader.span());
-            errors.push(src.error_at(
-                span,
-                &format!("memory.slots[{i}]"),
-                format!(
-                    "slot {:?} {:#010x}..{:#010x} overlaps the bootloader region {:#010x}..{:#010x}",
-                    slot.name,
-                    slot.start,
-                    slot.region().end(),
-                    boot.start,
-                    boot.end()
-                ),
+        let span = profile
+            .slot_spans
+            .get(i)
+            .cloned()
+            .unwrap_or(profile.memory.bootloader.span());
+        let key = format!("memory.slots[{i}]");
+        let (start, end) = (slot.start, slot.region().end());
+        let mut error = |message: String| errors.push(src.error_at(span.clone(), &key, message));
+        if slot.size == 0 {
+            error(format!(
+                "slot {:?} has size 0: expected a size in bytes",
+                slot.name
             ));
+            continue;
+        }
+        if !flash.contains_range(start, end) {
+            error(format!(
+                "slot {:?} {start:#010x}..{end:#010x} lies outside memory.flash {:#010x}..{:#010x}",
+                slot.name,
+                flash.start,
+                flash.end()
+            ));
+        }
+        if boot.overlaps(start, end) {
+            error(format!(
+                "slot {:?} {start:#010x}..{end:#010x} overlaps the bootloader region {:#010x}..{:#010x}",
+                slot.name,
+                boot.start,
+                boot.end()
+            ));
+        }
+        for other in &profile.memory.slots[..i] {
+            if other.name == slot.name {
+                error(format!(
+                    "slot name {:?} is used twice: expected unique names",
+                    slot.name
+                ));
+            } else if other.size > 0 && other.region().overlaps(start, end) {
+                error(format!(
+                    "slot {:?} {start:#010x}..{end:#010x} overlaps slot {:?} {:#010x}..{:#010x}",
+                    slot.name,
+                    other.name,
+                    other.start,
+                    other.region().end()
+                ));
+            }
         }
     }
     errors

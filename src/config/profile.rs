@@ -415,7 +415,8 @@ pub(super) fn load_profile(
     let source = SourceFile::read(path, Some((station, span, key))).map_err(|e| vec![e])?;
     let raw: ProfileRaw = source.parse().map_err(|e| vec![e])?;
     let mut errors = Vec::new();
-    let family = match crate::chip::Family::parse(raw.family.get_ref()) {
+    use crate::chip::Family;
+    let family = match Family::parse(raw.family.get_ref()) {
         Some(f) => f,
         None => {
             errors.push(source.error_at(
@@ -430,6 +431,20 @@ pub(super) fn load_profile(
             crate::chip::Family::F4
         }
     };
+    let line = format!("STM32{}", family.name().to_ascii_uppercase());
+    if Family::parse(raw.family.get_ref()).is_some()
+        && !raw.chip.get_ref().to_ascii_uppercase().starts_with(&line)
+    {
+        errors.push(source.error_at(
+            raw.chip.span(),
+            "chip",
+            format!(
+                "family {} expects an {line}... part, found chip {:?}",
+                family.name(),
+                raw.chip.get_ref()
+            ),
+        ));
+    }
     let rdp = *raw.option_bytes.rdp.get_ref();
     if rdp > 2 {
         errors.push(source.error_at(

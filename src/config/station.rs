@@ -486,6 +486,19 @@ fn resolve_fixture(
         errors.push(source.error_at(f.probe.span(), &key("probe"), format!(
             "expected a probe selector VID:PID[:serial] such as 0483:374b:066EFF575755, found {probe:?}"
         )));
+    } else if f.backend == FixtureBackend::Sim
+        && parse_vid_pid(&probe.splitn(3, ':').take(2).collect::<Vec<_>>().join(":"))
+            != Some(crate::hw::bench::PROBE_VID_PID)
+    {
+        let (vid, pid) = crate::hw::bench::PROBE_VID_PID;
+        errors.push(source.error_at(
+            f.probe.span(),
+            &key("probe"),
+            format!(
+                "a simulated fixture's probe is the virtual bench's: expected \
+                 {vid:04x}:{pid:04x}:SERIAL, found {probe:?}"
+            ),
+        ));
     }
     let mut vid_pid = |spanned: &Spanned<String>, k: &str| match parse_vid_pid(spanned.get_ref()) {
         Some(v) => v,

@@ -7,6 +7,10 @@ use std::time::Duration;
 use super::{DebugTarget, FixtureHw, HwError};
 use crate::chip::{BootOutcome, Version};
 
+/// The USB identity of a virtual bench's debug probe (a pid.codes test VID): a simulated
+/// fixture's probe selector is `1209:5151:<serial>`.
+pub const PROBE_VID_PID: (u16, u16) = (0x1209, 0x5151);
+
 /// When a scheduled power cut lands, relative to its flash operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PowerCut {

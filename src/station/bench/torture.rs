@@ -91,9 +91,10 @@ pub struct TortureBench {
 }
 
 impl TortureBench {
-    /// Every goal this run can judge is met.
+    /// Every goal this run can judge is met. Linearity is reported, not judged: on a busy
+    /// machine the per-point spread is noise, and no goal is set on it.
     pub fn passed(&self) -> bool {
-        self.linear_in_points && self.goal_met != Some(false)
+        self.goal_met != Some(false)
     }
 }
 
@@ -349,4 +350,36 @@ pub fn run(kib: u32) -> Result<TortureBench, String> {
         by_points,
         by_size,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TortureBench;
+
+    fn bench(linear: bool, goal_met: Option<bool>) -> TortureBench {
+        TortureBench {
+            design: "crc-single".into(),
+            modes: Vec::new(),
+            by_points: Vec::new(),
+            by_size: Vec::new(),
+            cost_basis: "cpu".into(),
+            points_fit: None,
+            points_spread: Some(1.3),
+            linear_in_points: linear,
+            size_exponent: None,
+            size_spread: None,
+            goal_s: goal_met.map(|_| 10.0),
+            goal_met,
+        }
+    }
+
+    #[test]
+    fn only_a_missed_goal_fails_the_bench() {
+        assert!(
+            bench(false, None).passed(),
+            "noise in the spread is reported only"
+        );
+        assert!(bench(false, Some(true)).passed());
+        assert!(!bench(true, Some(false)).passed());
+    }
 }
