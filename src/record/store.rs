@@ -55,6 +55,13 @@ impl RecordStore {
         }
     }
 
+    /// Whether a record of `station` can be written here now (the chain's key, the directory
+    /// writable): checked before the first unit is touched, so that a unit is never
+    /// provisioned and then left without its record.
+    pub fn preflight(&self, station: &str) -> Result<(), RecordError> {
+        chain::preflight(self, station)
+    }
+
     /// Validates and durably writes a new record, and appends it to the chain; never
     /// overwrites one. The first write to a directory starts the chain (and makes the key).
     pub fn write(&self, record: &Record) -> Result<PathBuf, RecordError> {

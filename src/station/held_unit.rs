@@ -152,6 +152,12 @@ pub fn begin<'a>(
 ) -> Result<(UnitRun<'a>, RecordStore, DateTime<Utc>), StationError> {
     let store = RecordStore::open(&station.records_dir)
         .map_err(|e| StationError::station(e.to_string()))?;
+    // The work's record must be writable before the unit is touched.
+    store.preflight(&station.id).map_err(|e| {
+        StationError::station(format!(
+            "nothing was done to the unit: its record could not be written ({e})"
+        ))
+    })?;
     let started_at = Utc::now();
     let run = UnitRun::on_held_unit(
         fixture,

@@ -122,6 +122,11 @@ pub fn run_checked(
     let store = RecordStore::open(&station.records_dir)
         .map_err(|e| StationError::station(e.to_string()))?;
     cleanup_once(&store).map_err(|e| StationError::station(e.to_string()))?;
+    store.preflight(&station.id).map_err(|e| {
+        StationError::station(format!(
+            "no unit was started: its record could not be written ({e})"
+        ))
+    })?;
     // Units a killed station left half done are closed as ABORTED, with what had been done.
     for path in store
         .close_abandoned()

@@ -24,7 +24,7 @@ use super::store::{RecordStore, STATE_DIR};
 pub use entry::ChainHead;
 pub use key::{KEY_DIR_VAR, default_key_dir, key_path};
 pub use verify::{Problem, ProblemKind, Verification};
-pub(crate) use writer::{roll_forward, write_chained};
+pub(crate) use writer::{preflight, roll_forward, write_chained};
 
 pub const CHAIN_FILE: &str = "chain.jsonl";
 const LOCK_FILE: &str = "chain.lock";

@@ -54,6 +54,26 @@ pub fn write_chained(
     staged.publish()
 }
 
+/// Everything a record's write needs, checked before a unit is touched: the chain readable,
+/// its key here and outside the records directory (made now for a new chain, as the first
+/// write would), and a file can be created and removed in the records directory.
+pub fn preflight(store: &RecordStore, station: &str) -> Result<(), RecordError> {
+    let dir = store.dir();
+    let _lock = super::lock(dir)?;
+    let key_dir = store.key_dir()?;
+    match read_state(&chain_path(dir))? {
+        Some(state) => key::load(&key_dir, &state.station, dir).map(drop)?,
+        None => key::load_or_create(&key_dir, station, dir).map(drop)?,
+    }
+    let probe = dir.join(format!(".station-preflight-{}", std::process::id()));
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .and_then(|_| fs::remove_file(&probe))
+        .map_err(|err| RecordError::io(&probe, err))
+}
+
 /// At start-up, under the lock: finish the rename of a record whose entry was appended just
 /// before a crash. Needs no key: the chain names the file and its hash.
 pub fn roll_forward(dir: &Path) -> Result<(), RecordError> {
