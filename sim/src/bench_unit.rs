@@ -53,6 +53,7 @@ impl BenchUnit for SimUnit {
             lines: Some(device.lines()),
             clock: device.clock.clone(),
             bench: Some(self),
+            hold: None,
         }
     }
 

@@ -115,6 +115,7 @@ pub fn open_fixture(station: &Station, fixture: &Fixture, unit: u64) -> Result<F
                 lines: None,
                 clock: Arc::new(SystemClock::new()),
                 bench: None,
+                hold: None,
             })
         }
         FixtureBackend::Sim => virtual_bench::new_unit(station, fixture, unit, debug),

@@ -135,5 +135,6 @@ fn wire(
             device,
             saved_as: Some((unit, state)),
         })),
+        hold: None,
     })
 }

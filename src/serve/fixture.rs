@@ -118,8 +118,12 @@ fn open_unit(station: &Station, fixture: &Fixture) -> Result<FixtureHw, String> 
             0
         })
     };
-    let hw = crate::station::open_unit::open_current(station, fixture, next_unit, None)
+    let mut hw = crate::station::open_unit::open_current(station, fixture, next_unit, None)
         .map_err(|e| format!("fixture {}: {e}", fixture.id))?;
+    // Opening waits for no other process, but the server shares its units with station
+    // commands through their saved state (reloaded when another process rewrote it), so it
+    // does not keep the fixture: holding it only while a client is on the bus is still to do.
+    hw.hold = None;
     counter.map(|_| hw)
 }
 

@@ -7,6 +7,7 @@ pub mod dfu_command;
 pub mod dfu_session;
 pub mod dut;
 pub mod events;
+pub mod fixture_lock;
 pub mod gates;
 pub mod held_unit;
 pub mod images;
@@ -127,6 +128,14 @@ pub fn run_checked(
             "no unit was started: its record could not be written ({e})"
         ))
     })?;
+    // The run's fixtures are this process's until it ends: another process is refused now,
+    // before any unit starts, and cannot take one between two units.
+    let command = open_unit::command_line();
+    let _held = fixtures
+        .iter()
+        .map(|f| fixture_lock::acquire(&station.records_dir, &f.id, &command))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(StationError::station)?;
     // Units a killed station left half done are closed as ABORTED, with what had been done.
     for path in store
         .close_abandoned()

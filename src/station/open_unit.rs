@@ -5,6 +5,7 @@
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
+use super::fixture_lock::{self, FixtureLock};
 use super::images::UnitImages;
 use crate::backend;
 use crate::config::{Fixture, GeneratedBootloader, Initial, Profile, SimSpec, Station};
@@ -38,7 +39,9 @@ fn arrival(
     unit: u64,
     images: Option<&UnitImages>,
 ) -> Result<FixtureHw, HwError> {
-    let hw = backend::open_fixture(station, fixture, unit)?;
+    let hold = hold(station, fixture)?;
+    let mut hw = backend::open_fixture(station, fixture, unit)?;
+    hw.hold = Some(Box::new(hold));
     if let (Some(unit), Some(sim)) = (&hw.bench, &fixture.sim) {
         let profile = station.profile_of(fixture);
         let images = ArrivalImages {
@@ -61,10 +64,35 @@ pub fn open_current(
     next_unit: impl FnOnce() -> u64,
     images: Option<&UnitImages>,
 ) -> Result<FixtureHw, HwError> {
+    let held = hold(station, fixture)?;
     match backend::open_saved(station, fixture)? {
-        Some(hw) => Ok(hw),
+        Some(mut hw) => {
+            hw.hold = Some(Box::new(held));
+            Ok(hw)
+        }
         None => arrival(station, fixture, next_unit(), images),
     }
+}
+
+/// This process's hold on `fixture`, named by its command line for whoever is refused.
+fn hold(station: &Station, fixture: &Fixture) -> Result<FixtureLock, HwError> {
+    fixture_lock::acquire(&station.records_dir, &fixture.id, &command_line()).map_err(HwError::Busy)
+}
+
+/// How this process was started, for the holder's line of a fixture lock.
+pub fn command_line() -> String {
+    let mut line: String = std::env::args()
+        .map(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map_or(a.clone(), |n| n.to_string_lossy().into_owned())
+        })
+        .take(1)
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    line.truncate(160);
+    line
 }
 
 /// [`open_current`] for commands on the unit a fixture holds (inspect, recover, dfu): a new

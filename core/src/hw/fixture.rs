@@ -45,6 +45,9 @@ pub struct FixtureHw {
     pub clock: Arc<dyn Clock>,
     /// What only a virtual bench can do with its unit (`None` on real hardware).
     pub bench: Option<Box<dyn BenchUnit>>,
+    /// What keeps the fixture this process's own while its hardware is open (the engine's
+    /// fixture lock); dropped with it.
+    pub hold: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl FixtureHw {
