@@ -274,3 +274,40 @@ fn a_simulated_fixture_with_a_real_probe_is_refused() {
         ],
     );
 }
+
+#[test]
+fn a_profile_that_is_a_device_is_refused_without_reading_it_all() {
+    let s = Scratch::new();
+    let text = s.edit(
+        STATION,
+        "profile = \"../profiles/f407-demo.toml\"",
+        "profile = \"/dev/zero\"",
+    );
+    let out = s.check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (line, column) = locate(&text, "", "\"/dev/zero\"");
+    assert!(
+        stderr.contains(&format!("{STATION}:{line}:{column}"))
+            && stderr.contains("cannot read /dev/zero: it is larger than 1048576 bytes"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_byte_that_is_not_utf8_is_located() {
+    let s = Scratch::new();
+    let mut bytes = s.read(STATION).into_bytes();
+    let at = s.read(STATION).find("mode =").unwrap();
+    bytes.insert(at, 0xFF);
+    std::fs::write(s.path(STATION), &bytes).unwrap();
+    let out = s.check();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (line, column) = line_col(&s.read_lossy(STATION), at);
+    assert!(
+        stderr.contains(&format!("{STATION}:{line}:{column}"))
+            && stderr.contains("byte 0xff is not UTF-8"),
+        "{stderr}"
+    );
+}

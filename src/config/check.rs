@@ -36,7 +36,7 @@ impl CheckedImages {
 pub fn load_pinned_image(profile: &Profile, spec: &ImageSpec) -> Result<Image, ConfigError> {
     let src = &profile.source;
     let key = |k: &str| format!("images.{}.{k}", spec.name);
-    let bytes = std::fs::read(&spec.path).map_err(|e| {
+    let bytes = super::read_bounded(&spec.path, super::MAX_IMAGE_BYTES).map_err(|e| {
         src.error_at(
             spec.path_span.clone(),
             &key("path"),

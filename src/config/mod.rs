@@ -23,6 +23,28 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 
+/// The largest station or profile file read: a config is a few KiB; a device file or a
+/// mistaken path (`/dev/zero`) must not exhaust memory.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+/// The largest image file read (an ELF with debug information included).
+pub const MAX_IMAGE_BYTES: u64 = 64 << 20;
+
+/// Read at most `limit` bytes of `path`; a longer file is an error, found without reading it
+/// all.
+pub fn read_bounded(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "it is larger than {limit} bytes"
+        )));
+    }
+    Ok(bytes)
+}
+
 /// A configuration error, located so that a person can go straight to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -78,23 +100,46 @@ impl SourceFile {
         path: &Path,
         referenced_from: Option<(&SourceFile, std::ops::Range<usize>, &str)>,
     ) -> Result<Self, ConfigError> {
-        match std::fs::read_to_string(path) {
+        let failed = |message: String| match referenced_from {
+            Some((src, span, key)) => src.error_at(
+                span,
+                key,
+                format!("cannot read {}: {message}", path.display()),
+            ),
+            None => ConfigError {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                key: String::new(),
+                message: format!("cannot read the file: {message}"),
+            },
+        };
+        let bytes = read_bounded(path, MAX_CONFIG_BYTES).map_err(|e| failed(e.to_string()))?;
+        match String::from_utf8(bytes) {
             Ok(text) => Ok(Self {
                 path: path.to_path_buf(),
                 text,
             }),
-            Err(e) => Err(match referenced_from {
-                Some((src, span, key)) => {
-                    src.error_at(span, key, format!("cannot read {}: {e}", path.display()))
-                }
-                None => ConfigError {
+            Err(e) => {
+                // Locate the first byte that is not UTF-8, as any other error in the file.
+                let at = e.utf8_error().valid_up_to();
+                let valid = String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned();
+                let partial = Self {
+                    path: path.to_path_buf(),
+                    text: valid,
+                };
+                let (line, column) = partial.line_col(at);
+                Err(ConfigError {
                     file: path.to_path_buf(),
-                    line: 0,
-                    column: 0,
+                    line,
+                    column,
                     key: String::new(),
-                    message: format!("cannot read the file: {e}"),
-                },
-            }),
+                    message: format!(
+                        "byte {:#04x} is not UTF-8: expected a UTF-8 text file",
+                        e.as_bytes()[at]
+                    ),
+                })
+            }
         }
     }
 

@@ -38,6 +38,10 @@ impl Scratch {
         self.dir.path().join(rel)
     }
 
+    pub fn read_lossy(&self, rel: &str) -> String {
+        String::from_utf8_lossy(&std::fs::read(self.path(rel)).unwrap()).into_owned()
+    }
+
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap()
     }
