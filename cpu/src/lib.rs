@@ -443,6 +443,13 @@ impl Cpu {
         self.scs_read_word(addr & 0xFFC)
     }
 
+    /// Write a word of the System Control Space as privileged software would.
+    pub fn scs_write(&mut self, addr: u32, v: u32) {
+        if scs::is_scs(addr) {
+            self.scs_write_sized(addr & !3, Size::Word, v);
+        }
+    }
+
     /// The fault status registers: CFSR, HFSR.
     pub fn cfsr(&self) -> u32 {
         self.scs.cfsr
