@@ -202,6 +202,11 @@ impl Cpu {
 
     /// Execute one instruction (or take one pending exception entry).
     pub fn step(&mut self, bus: &mut dyn Bus) -> Event {
+        self.step_inline(bus)
+    }
+
+    #[inline(always)]
+    fn step_inline(&mut self, bus: &mut dyn Bus) -> Event {
         if self.cycles >= self.attn
             && let Some(ev) = self.attention(bus)
         {
@@ -249,7 +254,7 @@ impl Cpu {
     pub fn run(&mut self, bus: &mut dyn Bus, budget: u64) -> (Event, u64) {
         let mut n = 0;
         while n < budget {
-            let ev = self.step(bus);
+            let ev = self.step_inline(bus);
             n += 1;
             if ev != Event::None {
                 return (ev, n);

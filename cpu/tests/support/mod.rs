@@ -154,4 +154,5 @@ pub const BKPT_AB: u16 = 0xBEAB;
 pub const NOP: u16 = 0xBF00;
 /// `b .` (branch to self).
 pub const LOOP: u16 = 0xE7FE;
+pub mod encodings;
 pub mod programs;

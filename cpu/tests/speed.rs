@@ -1,0 +1,25 @@
+//! Instructions per second on a straight-line loop (printed; run with --release --nocapture).
+
+mod support;
+
+use std::time::Instant;
+use support::programs::STRAIGHT;
+use support::*;
+
+#[test]
+fn straight_line_speed() {
+    let (mut cpu, mut bus) = v7(STRAIGHT);
+    let budget = if cfg!(debug_assertions) {
+        200_000
+    } else {
+        50_000_000
+    };
+    let t = Instant::now();
+    let (ev, n) = cpu.run(&mut bus, budget);
+    let dt = t.elapsed().as_secs_f64();
+    assert_eq!((ev, n), (station_cpu::Event::None, budget));
+    println!(
+        "{:.1} M instructions/s ({n} in {dt:.3} s)",
+        n as f64 / dt / 1e6
+    );
+}
