@@ -37,6 +37,8 @@ pub(crate) fn decode16(hw: u16, pc: u32, v6m: bool) -> Insn {
             carry: 2,
         },
         0x2C..=0x2F => misc(h, pc4, v6m),
+        // LDM, STM (and PUSH, POP below) with an empty list: UNPREDICTABLE, UNDEFINED here.
+        0x30..=0x33 if h & 0xFF == 0 => UNDEF,
         // A7.7.156 STM T1 (always writes back)
         0x30 | 0x31 => Insn::Ldm {
             load: false,
@@ -285,7 +287,7 @@ fn misc(h: u32, pc4: u32, v6m: bool) -> Insn {
         0x14 | 0x15 => ext(ExtOp::Uxth),
         0x16 | 0x17 => ext(ExtOp::Uxtb),
         // A7.7.99 PUSH T1
-        0x20..=0x2F => Insn::Ldm {
+        0x20..=0x2F if h & 0x1FF != 0 => Insn::Ldm {
             load: false,
             db: true,
             wback: true,
@@ -314,7 +316,7 @@ fn misc(h: u32, pc4: u32, v6m: bool) -> Insn {
             rm,
         },
         // A7.7.98 POP T1
-        0x60..=0x6F => Insn::Ldm {
+        0x60..=0x6F if h & 0x1FF != 0 => Insn::Ldm {
             load: true,
             db: false,
             wback: true,

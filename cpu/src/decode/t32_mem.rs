@@ -9,6 +9,10 @@ pub(super) fn load_store_multiple(a: u32, b: u32) -> Insn {
     let wback = a & 0x20 != 0;
     let rn = (a & 0xF) as u8;
     let list = b as u16;
+    // Fewer than two registers, or rn = PC: UNPREDICTABLE, UNDEFINED here as in QEMU.
+    if list.count_ones() < 2 || rn == 15 {
+        return UNDEF;
+    }
     match (a >> 7) & 3 {
         1 => Insn::Ldm {
             load,
