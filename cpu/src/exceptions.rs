@@ -323,6 +323,10 @@ impl Cpu {
         self.excl = None;
         self.attn = 0;
         self.cycles += 1;
+        // B1.5.17 SCR.SLEEPONEXIT: back in Thread mode, sleep as WFI would.
+        if kind != 1 && self.scs.scr & 2 != 0 {
+            return Ok(Event::Wfi);
+        }
         Ok(Event::None)
     }
 

@@ -5,6 +5,7 @@
 use crate::{Cpu, Event, Size};
 
 pub(crate) const CCR_NONBASETHRDENA: u32 = 1 << 0;
+pub(crate) const CCR_USERSETMPEND: u32 = 1 << 1;
 pub(crate) const CCR_UNALIGN_TRP: u32 = 1 << 3;
 pub(crate) const CCR_DIV_0_TRP: u32 = 1 << 4;
 pub(crate) const CCR_STKALIGN: u32 = 1 << 9;
@@ -467,7 +468,7 @@ impl Cpu {
             0xD30 => self.scs.dfsr &= !v,
             0xD34 if !v6m => self.scs.mmfar = rw(self.scs.mmfar),
             0xD38 if !v6m => self.scs.bfar = rw(self.scs.bfar),
-            0xF00 if !v6m && (self.privileged() || self.scs.ccr & 2 != 0) => {
+            0xF00 if !v6m => {
                 let irq = v & 0x1FF;
                 if irq < self.scs.num_irqs {
                     self.set_pending(16 + irq as usize);

@@ -259,3 +259,29 @@ fn bad_exc_return_is_invpc() {
     assert_eq!(run(&mut cpu, &mut bus), Event::Bkpt(6));
     assert_eq!(cpu.cfsr(), 1 << 18);
 }
+
+#[test]
+fn unprivileged_thread_cannot_touch_the_scs_or_masks() {
+    // movs r0,#1; msr control,r0; isb; cpsid i; mrs r2,primask; ldr r0,=ICSR; ldr r1,[r0]
+    let prog = [
+        0x2001, 0xF380, 0x8814, 0xF3BF, 0x8F6F, 0xB672, 0xF3EF, 0x8210, 0x4801, 0x6801, 0xBE01,
+        0x0000, 0xED04, 0xE000,
+    ];
+    let (mut cpu, mut bus) = v7(&prog);
+    assert_eq!(run(&mut cpu, &mut bus), Event::Bkpt(3));
+    assert_eq!(cpu.control() & 1, 1);
+    assert!(!cpu.primask(), "CPSID is ignored unprivileged");
+    assert_eq!(cpu.reg(2), 0);
+    assert_eq!(cpu.cfsr(), (1 << 9) | (1 << 15), "a precise BusFault");
+    assert_eq!(bus.r32(cpu.reg(13) + 24), CODE + 18, "at the LDR");
+}
+
+#[test]
+fn sleep_on_exit_reports_wfi_on_return_to_thread() {
+    let (mut cpu, mut bus) = svc_setup();
+    cpu.scs_write(0xE000_ED10, 2);
+    through_handler(&mut cpu, &mut bus, 0xFFFF_FFF9, STACK_TOP - 32);
+    assert_eq!(run(&mut cpu, &mut bus), Event::Wfi);
+    assert_eq!(cpu.reg(15), CODE + 16);
+    assert_eq!(run(&mut cpu, &mut bus), Event::Bkpt(1));
+}

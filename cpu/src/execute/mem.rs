@@ -4,7 +4,7 @@
 
 use super::{Exec, Fault, OK};
 use crate::decode::MemOp;
-use crate::scs::{CCR_UNALIGN_TRP, is_scs};
+use crate::scs::{CCR_UNALIGN_TRP, CCR_USERSETMPEND, is_scs};
 use crate::{Bus, Cpu, Event, Size};
 
 fn size_mask(size: Size) -> u32 {
@@ -20,6 +20,9 @@ impl Cpu {
     #[inline(always)]
     pub(crate) fn read(&mut self, bus: &mut dyn Bus, addr: u32, size: Size) -> Result<u32, Fault> {
         if is_scs(addr) {
+            if !self.privileged() {
+                return Err(Fault::DBus(addr)); // B3.2: the SCS is privileged only
+            }
             return Ok(self.scs_read_sized(addr, size));
         }
         bus.read(addr, size).map_err(|_| Fault::DBus(addr))
@@ -34,6 +37,11 @@ impl Cpu {
         v: u32,
     ) -> Result<(), Fault> {
         if is_scs(addr) {
+            // B3.2: privileged only, but for STIR when CCR.USERSETMPEND is set.
+            let stir = addr & 0xFFC == 0xF00 && self.scs.ccr & CCR_USERSETMPEND != 0;
+            if !self.privileged() && !stir {
+                return Err(Fault::DBus(addr));
+            }
             self.scs_write_sized(addr, size, v);
             return Ok(());
         }
