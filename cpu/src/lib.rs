@@ -65,20 +65,23 @@ pub enum Event {
 }
 
 const CACHE_BITS: u32 = 15;
-const CACHE_MASK: usize = (1 << CACHE_BITS) - 1;
+const CACHE_SIZE: usize = 1 << CACHE_BITS;
+const CACHE_MASK: usize = CACHE_SIZE - 1;
 
+/// One decoded instruction: `tag` is its address, bit 0 set for a 32-bit encoding.
 #[derive(Clone, Copy)]
 struct CacheEntry {
     tag: u32,
-    len: u32,
     insn: Insn,
 }
 
-const EMPTY_ENTRY: CacheEntry = CacheEntry {
-    tag: 1, // odd: never an instruction address
-    len: 2,
-    insn: Insn::Nop,
-};
+/// An empty slot `i` carries an address that belongs to another slot, so it never hits.
+fn empty_entry(i: usize) -> CacheEntry {
+    CacheEntry {
+        tag: (((i ^ 1) & CACHE_MASK) as u32) << 1,
+        insn: Insn::Nop,
+    }
+}
 
 /// One emulated Cortex-M core.
 pub struct Cpu {
@@ -120,7 +123,7 @@ pub struct Cpu {
     pub(crate) scs: scs::Scs,
     /// An event raised by a store to the SCS (SYSRESETREQ).
     pub(crate) scs_event: Event,
-    cache: Box<[CacheEntry]>,
+    cache: Box<[CacheEntry; CACHE_SIZE]>,
 }
 
 impl Cpu {
@@ -153,7 +156,11 @@ impl Cpu {
             excl: None,
             scs: scs::Scs::new(v6m),
             scs_event: Event::None,
-            cache: vec![EMPTY_ENTRY; 1 << CACHE_BITS].into_boxed_slice(),
+            cache: (0..CACHE_SIZE)
+                .map(empty_entry)
+                .collect::<Vec<_>>()
+                .try_into()
+                .unwrap_or_else(|_| unreachable!()),
         }
     }
 
@@ -214,8 +221,8 @@ impl Cpu {
         }
         let pc = self.pc;
         let e = self.cache[(pc as usize >> 1) & CACHE_MASK];
-        let (insn, len) = if e.tag == pc {
-            (e.insn, e.len)
+        let (insn, len) = if e.tag & !1 == pc {
+            (e.insn, 2 + ((e.tag & 1) << 1))
         } else {
             match self.fetch_decode(bus, pc) {
                 Ok(x) => x,
@@ -275,29 +282,35 @@ impl Cpu {
         } else {
             (decode::decode16(hw1, pc, self.v6m), 2)
         };
-        self.cache[(pc as usize >> 1) & CACHE_MASK] = CacheEntry { tag: pc, len, insn };
+        self.cache[(pc as usize >> 1) & CACHE_MASK] = CacheEntry {
+            tag: pc | (len >> 2),
+            insn,
+        };
         Ok((insn, len))
     }
 
     /// Forget decoded instructions overlapping `addr..addr+len` (call after writing code).
     pub fn invalidate(&mut self, addr: u32, len: u32) {
-        if len as usize >= self.cache.len() {
+        if len as usize >= CACHE_SIZE {
             return self.invalidate_all();
         }
         let start = addr.wrapping_sub(2) & !1;
         let mut a = start;
         let end = addr.wrapping_add(len);
         for _ in 0..=(len / 2 + 1) {
-            let e = &mut self.cache[(a as usize >> 1) & CACHE_MASK];
-            if e.tag.wrapping_sub(start) < end.wrapping_sub(start) {
-                *e = EMPTY_ENTRY;
+            let i = (a as usize >> 1) & CACHE_MASK;
+            let tag = self.cache[i].tag & !1;
+            if tag.wrapping_sub(start) < end.wrapping_sub(start) {
+                self.cache[i] = empty_entry(i);
             }
             a = a.wrapping_add(2);
         }
     }
 
     fn invalidate_all(&mut self) {
-        self.cache.fill(EMPTY_ENTRY);
+        for (i, e) in self.cache.iter_mut().enumerate() {
+            *e = empty_entry(i);
+        }
     }
 
     /// r0..r15 (13 = current SP, 15 = PC of the next instruction).

@@ -23,3 +23,15 @@ fn straight_line_speed() {
         n as f64 / dt / 1e6
     );
 }
+
+#[test]
+fn nop_loop_speed() {
+    let mut prog = vec![NOP; 15];
+    prog.push(0xE7F0); // b back to the first nop
+    let (mut cpu, mut bus) = v7(&prog);
+    let budget = if cfg!(debug_assertions) { 200_000 } else { 50_000_000 };
+    let t = Instant::now();
+    let (_, n) = cpu.run(&mut bus, budget);
+    let dt = t.elapsed().as_secs_f64();
+    println!("nops: {:.1} M instructions/s", n as f64 / dt / 1e6);
+}
