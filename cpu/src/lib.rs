@@ -66,13 +66,13 @@ pub enum Event {
 
 const CACHE_BITS: u32 = 15;
 const CACHE_SIZE: usize = 1 << CACHE_BITS;
-const CACHE_MASK: usize = CACHE_SIZE - 1;
+pub(crate) const CACHE_MASK: usize = CACHE_SIZE - 1;
 
 /// One decoded instruction: `tag` is its address, bit 0 set for a 32-bit encoding.
 #[derive(Clone, Copy)]
-struct CacheEntry {
+pub(crate) struct CacheEntry {
     tag: u32,
-    insn: Insn,
+    pub(crate) insn: Insn,
 }
 
 /// An empty slot `i` carries an address that belongs to another slot, so it never hits.
@@ -123,7 +123,7 @@ pub struct Cpu {
     pub(crate) scs: scs::Scs,
     /// An event raised by a store to the SCS (SYSRESETREQ).
     pub(crate) scs_event: Event,
-    cache: Box<[CacheEntry; CACHE_SIZE]>,
+    pub(crate) cache: Box<[CacheEntry; CACHE_SIZE]>,
 }
 
 impl Cpu {
@@ -220,12 +220,13 @@ impl Cpu {
             return ev;
         }
         let pc = self.pc;
-        let e = self.cache[(pc as usize >> 1) & CACHE_MASK];
-        let (insn, len) = if e.tag & !1 == pc {
-            (e.insn, 2 + ((e.tag & 1) << 1))
+        let idx = (pc as usize >> 1) & CACHE_MASK;
+        let tag = self.cache[idx].tag;
+        let len = if tag & !1 == pc {
+            2 + ((tag & 1) << 1)
         } else {
             match self.fetch_decode(bus, pc) {
-                Ok(x) => x,
+                Ok(len) => len,
                 Err(f) => return self.fault(f),
             }
         };
@@ -238,14 +239,14 @@ impl Cpu {
             } else {
                 (it & 0xE0) | ((it << 1) & 0x1F)
             };
-            if !self.cond(it >> 4) && !matches!(insn, Insn::Bkpt(_)) {
+            if !self.cond(it >> 4) && !matches!(self.cache[idx].insn, Insn::Bkpt(_)) {
                 self.pc = pc.wrapping_add(len);
                 return Event::None;
             }
         }
         self.regs[15] = pc.wrapping_add(4);
         self.next_pc = pc.wrapping_add(len);
-        match self.exec(bus, insn) {
+        match self.exec(bus, idx) {
             Ok(ev) => {
                 self.pc = self.next_pc;
                 ev
@@ -270,7 +271,8 @@ impl Cpu {
         (Event::None, n)
     }
 
-    fn fetch_decode(&mut self, bus: &mut dyn Bus, pc: u32) -> Result<(Insn, u32), Fault> {
+    /// Fetch and decode the instruction at `pc` into its cache slot; its length.
+    fn fetch_decode(&mut self, bus: &mut dyn Bus, pc: u32) -> Result<u32, Fault> {
         // B3.1: the Peripheral, Device and System regions are Execute Never.
         if (0x4000_0000..0x6000_0000).contains(&pc) || pc >= 0xA000_0000 {
             return Err(Fault::MemExec);
@@ -286,7 +288,7 @@ impl Cpu {
             tag: pc | (len >> 2),
             insn,
         };
-        Ok((insn, len))
+        Ok(len)
     }
 
     /// Forget decoded instructions overlapping `addr..addr+len` (call after writing code).
@@ -301,6 +303,21 @@ impl Cpu {
             let i = (a as usize >> 1) & CACHE_MASK;
             let tag = self.cache[i].tag & !1;
             if tag.wrapping_sub(start) < end.wrapping_sub(start) {
+                self.cache[i] = empty_entry(i);
+            }
+            a = a.wrapping_add(2);
+        }
+    }
+
+    /// The core's own stores drop decoded instructions they overlap (code copied to RAM,
+    /// self-modifying code); other writers call [`Cpu::invalidate`].
+    #[inline(always)]
+    pub(crate) fn snoop(&mut self, addr: u32, len: u32) {
+        let mut a = addr.wrapping_sub(2) & !1;
+        let end = addr.wrapping_add(len);
+        while a != end && a != end.wrapping_add(1) {
+            let i = (a as usize >> 1) & CACHE_MASK;
+            if self.cache[i].tag & !1 == a {
                 self.cache[i] = empty_entry(i);
             }
             a = a.wrapping_add(2);

@@ -101,3 +101,16 @@ fn fetch_from_unmapped_memory_is_a_bus_fault() {
     assert_eq!(run(&mut cpu, &mut bus), Event::Bkpt(3));
     assert_eq!(cpu.cfsr(), 1 << 8, "IBUSERR");
 }
+
+#[test]
+fn code_copied_to_ram_and_rewritten_by_the_core_runs_fresh() {
+    // A two-instruction function (movs r0, #n; bx lr) stored to RAM, called, rewritten,
+    // called again: the core's own stores drop stale decoded instructions.
+    let prog = [
+        0xF240, 0x4300, 0xF2C2, 0x0300, 0xF242, 0x0101, 0xF2C4, 0x7170, 0x6019, 0x1C5A, 0x4790,
+        0x4604, 0xF242, 0x0102, 0xF2C4, 0x7170, 0x6019, 0x4790, 0xBE01,
+    ];
+    let (mut cpu, mut bus) = v7(&prog);
+    assert_eq!(run(&mut cpu, &mut bus), Event::Bkpt(1));
+    assert_eq!((cpu.reg(4), cpu.reg(0)), (1, 2));
+}

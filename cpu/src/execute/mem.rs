@@ -45,7 +45,9 @@ impl Cpu {
             self.scs_write_sized(addr, size, v);
             return Ok(());
         }
-        bus.write(addr, size, v).map_err(|_| Fault::DBus(addr))
+        bus.write(addr, size, v).map_err(|_| Fault::DBus(addr))?;
+        self.snoop(addr, size_mask(size) + 1);
+        Ok(())
     }
 
     /// A read that may be unaligned (LDR, LDRH, LDRSH; A3.2.1), split into bytes.

@@ -71,8 +71,10 @@ impl Cpu {
 
     /// Execute one decoded instruction. PC reads (r15) see the address + 4.
     #[inline(always)]
-    pub(crate) fn exec(&mut self, bus: &mut dyn Bus, insn: Insn) -> Exec {
-        match insn {
+    /// The instruction is read from its decode-cache slot `idx`, each arm loading only the
+    /// fields it uses.
+    pub(crate) fn exec(&mut self, bus: &mut dyn Bus, idx: usize) -> Exec {
+        match self.cache[idx & crate::CACHE_MASK].insn {
             Insn::DpImm {
                 op,
                 s,
