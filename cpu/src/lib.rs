@@ -124,6 +124,8 @@ pub struct Cpu {
     /// An event raised by a store to the SCS (SYSRESETREQ).
     pub(crate) scs_event: Event,
     pub(crate) cache: Box<[CacheEntry; CACHE_SIZE]>,
+    /// The range of cache slots filled since the cache was last cleared.
+    cache_used: (usize, usize),
 }
 
 impl Cpu {
@@ -161,6 +163,7 @@ impl Cpu {
                 .collect::<Vec<_>>()
                 .try_into()
                 .unwrap_or_else(|_| unreachable!()),
+            cache_used: (CACHE_SIZE, 0),
         }
     }
 
@@ -284,10 +287,12 @@ impl Cpu {
         } else {
             (decode::decode16(hw1, pc, self.v6m), 2)
         };
-        self.cache[(pc as usize >> 1) & CACHE_MASK] = CacheEntry {
+        let i = (pc as usize >> 1) & CACHE_MASK;
+        self.cache[i] = CacheEntry {
             tag: pc | (len >> 2),
             insn,
         };
+        self.cache_used = (self.cache_used.0.min(i), self.cache_used.1.max(i));
         Ok(len)
     }
 
@@ -325,9 +330,11 @@ impl Cpu {
     }
 
     fn invalidate_all(&mut self) {
-        for (i, e) in self.cache.iter_mut().enumerate() {
-            *e = empty_entry(i);
+        let (lo, hi) = self.cache_used;
+        for i in lo..=hi.min(CACHE_MASK) {
+            self.cache[i] = empty_entry(i);
         }
+        self.cache_used = (CACHE_SIZE, 0);
     }
 
     /// r0..r15 (13 = current SP, 15 = PC of the next instruction).
