@@ -216,7 +216,7 @@ impl Cpu {
 
     /// Exception entry (B1.5.6): push the frame, EXC_RETURN to LR, vector to PC.
     pub(crate) fn take_exception(&mut self, bus: &mut dyn Bus, n: usize) -> Event {
-        self.cycles += 1;
+        self.cycles = self.cycles.wrapping_add(1);
         let force = self.v6m || self.scs.ccr & CCR_STKALIGN != 0;
         let sp = self.regs[13];
         let realign = force && sp & 4 != 0;
@@ -322,7 +322,7 @@ impl Cpu {
         self.regs[13] = new_sp;
         self.excl = None;
         self.attn = 0;
-        self.cycles += 1;
+        self.cycles = self.cycles.wrapping_add(1);
         // B1.5.17 SCR.SLEEPONEXIT: back in Thread mode, sleep as WFI would.
         if kind != 1 && self.scs.scr & 2 != 0 {
             return Ok(Event::Wfi);

@@ -233,7 +233,7 @@ impl Cpu {
                 Err(f) => return self.fault(f),
             }
         };
-        self.cycles += 1;
+        self.cycles = self.cycles.wrapping_add(1);
         let it = self.it;
         self.it_cur = it;
         if it != 0 {

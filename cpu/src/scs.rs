@@ -153,9 +153,9 @@ impl Scs {
         self.tick_deadline = if self.st_ctrl & 1 == 0 {
             u64::MAX
         } else if self.st_cvr0 > 0 {
-            self.st_base + self.st_cvr0 as u64
+            self.st_base.saturating_add(self.st_cvr0 as u64)
         } else if self.st_rvr > 0 {
-            self.st_base + 1 + self.st_rvr as u64
+            self.st_base.saturating_add(1 + self.st_rvr as u64)
         } else {
             u64::MAX
         };

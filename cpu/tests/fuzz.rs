@@ -62,3 +62,13 @@ fn random_v7em_instructions_never_panic() {
 fn random_v6m_instructions_never_panic() {
     fuzz(Arch::V6M, 0x0FED_CBA9_8765_4321, 10_000);
 }
+
+#[test]
+fn time_near_the_end_of_u64_does_not_panic() {
+    let (mut cpu, mut bus) = v7(&[LOOP]);
+    cpu.scs_write(SYST_RVR, 10);
+    cpu.scs_write(SYST_CSR, 7);
+    cpu.add_cycles(u64::MAX - 5);
+    let _ = cpu.run(&mut bus, 20);
+    let _ = cpu.scs_read(SYST_CVR);
+}
