@@ -179,9 +179,17 @@ fn dp_plain_imm(a: u32, b: u32, pc: u32) -> Insn {
         imm,
         carry: 2,
     };
+    // Saturates and bitfields have hw1[10] = 0 and hw2[5] = 0 (UNDEFINED otherwise, as QEMU).
+    let op = (a >> 4) & 0x1F;
+    if op >= 0x10 && (a & 0x400 != 0 || b & 0x20 != 0) {
+        return UNDEF;
+    }
+    // SSAT16 / USAT16: sh = 1 and imm3:imm2:hw2[5:4] all zero.
+    let sat16 = lsb == 0 && b & 0x10 == 0;
     let sat = |u: bool, sat: u8| {
         let st = if a & 0x20 != 0 { ASR } else { LSL };
-        let sn = if st == ASR && lsb == 0 { 32 } else { lsb };
+        // ASR #0 (bits 5:4 of an SSAT16/USAT16 encoding set) shifts nothing, as in QEMU.
+        let sn = lsb;
         Insn::Sat {
             u,
             rd,
@@ -191,7 +199,7 @@ fn dp_plain_imm(a: u32, b: u32, pc: u32) -> Insn {
             sn,
         }
     };
-    match (a >> 4) & 0x1F {
+    match op {
         // A7.7.7 ADR T3, A7.7.3 ADDW
         0x00 if rn == 15 => dpimm(DpOp::Mov, 0, base.wrapping_add(imm12)),
         0x00 => dpimm(DpOp::Add, rn, imm12),
@@ -200,13 +208,15 @@ fn dp_plain_imm(a: u32, b: u32, pc: u32) -> Insn {
         0x0A if rn == 15 => dpimm(DpOp::Mov, 0, base.wrapping_sub(imm12)),
         0x0A => dpimm(DpOp::Sub, rn, imm12),
         0x0C => Insn::MovT { rd, imm: imm16 },
-        0x12 if lsb == 0 => Insn::Sat16 {
+        0x12 if sat16 => Insn::Sat16 {
             u: false,
             rd,
             rn,
             sat: (low5 & 0xF) + 1,
         },
         0x10 | 0x12 => sat(false, low5 + 1),
+        // lsb + width > 32 is UNPREDICTABLE: UNDEFINED here (as QEMU).
+        0x14 | 0x1C if lsb as u32 + low5 as u32 + 1 > 32 => UNDEF,
         0x14 => Insn::Bfx {
             u: false,
             rd,
@@ -214,6 +224,8 @@ fn dp_plain_imm(a: u32, b: u32, pc: u32) -> Insn {
             lsb,
             width: low5 + 1,
         },
+        // msb < lsb is UNPREDICTABLE: UNDEFINED here (as QEMU).
+        0x16 if low5 < lsb => UNDEF,
         0x16 if rn == 15 => Insn::Bfc { rd, lsb, msb: low5 },
         0x16 => Insn::Bfi {
             rd,
@@ -221,7 +233,7 @@ fn dp_plain_imm(a: u32, b: u32, pc: u32) -> Insn {
             lsb,
             msb: low5,
         },
-        0x1A if lsb == 0 => Insn::Sat16 {
+        0x1A if sat16 => Insn::Sat16 {
             u: true,
             rd,
             rn,

@@ -25,7 +25,7 @@ pub(super) fn data_processing_reg(a: u32, b: u32) -> Insn {
                 rm,
             };
         }
-        if op2 & 8 == 0 {
+        if op2 & 0xC != 8 {
             return UNDEF;
         }
         let op = match op1 {
@@ -101,7 +101,7 @@ pub(super) fn multiply(a: u32, b: u32) -> Insn {
         (3, 0 | 1) => (pick(MulOp::Smlawy, MulOp::Smulwy), op2),
         (4, 0 | 1) => (pick(MulOp::Smlsd, MulOp::Smusd), op2),
         (5, 0 | 1) => (pick(MulOp::Smmla, MulOp::Smmul), op2),
-        (6, 0 | 1) => (MulOp::Smmls, op2),
+        (6, 0 | 1) => (pick(MulOp::Smmls, MulOp::Smmul), op2),
         (7, 0) => (pick(MulOp::Usada8, MulOp::Usad8), 0),
         _ => return UNDEF,
     };
@@ -123,14 +123,21 @@ pub(super) fn long_multiply(a: u32, b: u32) -> Insn {
     let hi = ((b >> 8) & 0xF) as u8;
     let rn = (a & 0xF) as u8;
     let rm = (b & 0xF) as u8;
-    let div = |op| Insn::Mul {
-        op,
-        s: SF_NO,
-        f: 0,
-        rd: hi,
-        rn,
-        rm,
-        ra: 0,
+    // SDIV, UDIV: hw2[15:12] is (1)(1)(1)(1); otherwise UNDEFINED here (as QEMU).
+    let div = |op| {
+        if lo != 15 {
+            UNDEF
+        } else {
+            Insn::Mul {
+                op,
+                s: SF_NO,
+                f: 0,
+                rd: hi,
+                rn,
+                rm,
+                ra: 0,
+            }
+        }
     };
     let (op, f) = match ((a >> 4) & 7, op2) {
         (0, 0) => (MulLOp::Smull, 0),
