@@ -40,6 +40,17 @@ pub(super) fn dual_exclusive(a: u32, b: u32) -> Insn {
     let rn = (a & 0xF) as u8;
     let rt = ((b >> 12) & 0xF) as u8;
     let imm = ((b & 0xFF) << 2) as u16;
+    // The (1) and (0) bits of the exclusives and TBB/TBH are checked: UNDEFINED otherwise,
+    // as QEMU treats them.
+    let ones = |mask: u32| b & mask == mask;
+    match (op1, op2) {
+        (0, 1) if !ones(0xF00) => return UNDEF,
+        (1, 0) if !ones(0xF00) || (op3 != 4 && op3 != 5) => return UNDEF,
+        (1, 1) if (op3 >> 1 == 0 && b & 0xFF00 != 0xF000) || (op3 >> 1 == 2 && !ones(0xF0F)) => {
+            return UNDEF;
+        }
+        _ => {}
+    }
     match (op1, op2) {
         (0, 0) => Insn::Strex {
             size: Size::Word,
