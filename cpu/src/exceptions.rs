@@ -71,13 +71,18 @@ impl Cpu {
     }
 
     pub(crate) fn set_pending(&mut self, n: usize) {
+        self.pend_quiet(n);
+        self.attn = 0;
+    }
+
+    /// Pend exception `n` without looking at it before the next instruction.
+    pub(crate) fn pend_quiet(&mut self, n: usize) {
         Self::set_bit(
             n,
             &mut self.scs.sys_pending,
             &mut self.scs.irq_pending,
             true,
         );
-        self.attn = 0;
     }
 
     fn clear_pending(&mut self, n: usize) {

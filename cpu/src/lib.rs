@@ -123,6 +123,9 @@ pub struct Cpu {
     pub(crate) scs: scs::Scs,
     /// An event raised by a store to the SCS (SYSRESETREQ).
     pub(crate) scs_event: Event,
+    /// A store to the SCS changed exception state: looked at after the next ISB or branch
+    /// (as QEMU does; the architecture requires it by the next ISB).
+    pub(crate) defer: bool,
     pub(crate) cache: Box<[CacheEntry; CACHE_SIZE]>,
     /// The range of cache slots filled since the cache was last cleared.
     cache_used: (usize, usize),
@@ -158,6 +161,7 @@ impl Cpu {
             excl: None,
             scs: scs::Scs::new(v6m),
             scs_event: Event::None,
+            defer: false,
             cache: (0..CACHE_SIZE)
                 .map(empty_entry)
                 .collect::<Vec<_>>()
@@ -192,6 +196,7 @@ impl Cpu {
         self.locked = false;
         self.excl = None;
         self.scs_event = Event::None;
+        self.defer = false;
         self.attn = 0;
         self.invalidate_all();
         match (
@@ -489,6 +494,7 @@ impl Cpu {
     pub fn scs_write(&mut self, addr: u32, v: u32) {
         if scs::is_scs(addr) {
             self.scs_write_sized(addr & !3, Size::Word, v);
+            self.attn = 0;
         }
     }
 
@@ -511,6 +517,7 @@ impl Cpu {
     pub(crate) fn set(&mut self, d: u8, v: u32) {
         if d & 15 == 15 {
             self.next_pc = v & !1;
+            self.end_block();
         } else {
             self.regs[(d & 15) as usize] = v;
         }
@@ -527,6 +534,15 @@ impl Cpu {
         if want != self.cur_psp {
             std::mem::swap(&mut self.regs[13], &mut self.other_sp);
             self.cur_psp = want;
+        }
+    }
+
+    /// A branch or ISB: SCS changes deferred since the last one take effect now.
+    #[inline(always)]
+    pub(crate) fn end_block(&mut self) {
+        if self.defer {
+            self.defer = false;
+            self.attn = 0;
         }
     }
 

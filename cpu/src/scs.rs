@@ -203,7 +203,7 @@ impl Cpu {
         };
         let mask = lanes << sh;
         self.scs_write_word(addr & 0xFFC, (v << sh) & mask, mask);
-        self.attn = 0;
+        self.defer = true;
     }
 
     /// The implemented IRQ bits of NVIC word `i`.
@@ -263,7 +263,7 @@ impl Cpu {
             0xD18 if !v6m => self.shpr(4),
             0xD1C => self.shpr(8),
             0xD20 => self.shpr(12),
-            0xD24 => self.shcsr(),
+            0xD24 if !v6m => self.shcsr(), // debugger-only on ARMv6-M
             0xD28 if !v6m => self.scs.cfsr,
             0xD2C if !v6m => self.scs.hfsr,
             0xD30 => self.scs.dfsr,
@@ -471,7 +471,7 @@ impl Cpu {
             0xF00 if !v6m => {
                 let irq = v & 0x1FF;
                 if irq < self.scs.num_irqs {
-                    self.set_pending(16 + irq as usize);
+                    self.pend_quiet(16 + irq as usize);
                 }
             }
             _ => {}

@@ -285,3 +285,19 @@ fn sleep_on_exit_reports_wfi_on_return_to_thread() {
     assert_eq!(cpu.reg(15), CODE + 16);
     assert_eq!(run(&mut cpu, &mut bus), Event::Bkpt(1));
 }
+
+#[test]
+fn exception_pended_by_a_store_is_taken_at_the_next_isb() {
+    // ldr r0,=ICSR; mov r1,#PENDSVSET; str r1,[r0]; nop; isb; nop; bkpt #1
+    let prog = [
+        0x4804, 0xF04F, 0x5180, 0x6001, 0xBF00, 0xF3BF, 0x8F6F, 0xBF00, 0xBE01, 0x0000, 0xED04,
+        0xE000,
+    ];
+    let (mut cpu, mut bus) = v7(&prog);
+    assert_eq!(run(&mut cpu, &mut bus), Event::Bkpt(14));
+    assert_eq!(
+        bus.r32(cpu.reg(13) + 24),
+        CODE + 14,
+        "returns after the ISB"
+    );
+}

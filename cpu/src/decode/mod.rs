@@ -345,6 +345,7 @@ pub(crate) enum Insn {
     Bkpt(u8),
     Wfi,
     Wfe,
+    Isb,
     Nop,
     Undef(u8),
 }

@@ -284,7 +284,8 @@ fn branch_misc(a: u32, b: u32, pc: u32, v6m: bool) -> Insn {
             },
             0x3B => match (b >> 4) & 0xF {
                 2 if !v6m => Insn::Clrex,
-                4..=6 => Insn::Nop,
+                4 | 5 => Insn::Nop,
+                6 => Insn::Isb,
                 _ => UNDEF,
             },
             0x3E | 0x3F => Insn::Mrs {

@@ -7,6 +7,7 @@ use crate::{Bus, Cpu};
 impl Cpu {
     pub(crate) fn bx(&mut self, bus: &mut dyn Bus, rm: u8, link: bool) -> Exec {
         let target = self.r(rm);
+        self.end_block();
         if link {
             self.regs[14] = self.next_pc | 1;
             // BLX never performs an exception return.
@@ -21,6 +22,7 @@ impl Cpu {
     /// bit 0 becomes EPSR.T (0 faults INVSTATE at the next instruction).
     #[inline]
     pub(crate) fn bx_write_pc(&mut self, bus: &mut dyn Bus, v: u32) -> Exec {
+        self.end_block();
         if self.ipsr != 0 && v >> 28 == 0xF {
             return self.exception_return(bus, v);
         }

@@ -338,6 +338,7 @@ impl Cpu {
             self.read(bus, base.wrapping_add(idx), Size::Byte)?
         };
         self.next_pc = self.regs[15].wrapping_add(v << 1);
+        self.end_block();
         OK
     }
 }

@@ -127,17 +127,20 @@ impl Cpu {
                 if cond >= 14 || self.cond(cond) {
                     self.next_pc = target;
                 }
+                self.end_block();
                 OK
             }
             Insn::Bl { target } => {
                 self.regs[14] = self.next_pc | 1;
                 self.next_pc = target;
+                self.end_block();
                 OK
             }
             Insn::Cb { nz, rn, target } => {
                 if (self.r(rn) != 0) == nz {
                     self.next_pc = target;
                 }
+                self.end_block();
                 OK
             }
             Insn::Ldm {
@@ -285,8 +288,18 @@ impl Cpu {
                 self.next_pc = self.regs[15].wrapping_sub(4);
                 Ok(Event::Bkpt(imm))
             }
-            Insn::Wfi => Ok(Event::Wfi),
-            Insn::Wfe => Ok(Event::Wfe),
+            Insn::Wfi => {
+                self.end_block();
+                Ok(Event::Wfi)
+            }
+            Insn::Wfe => {
+                self.end_block();
+                Ok(Event::Wfe)
+            }
+            Insn::Isb => {
+                self.end_block();
+                OK
+            }
             Insn::Nop => OK,
             Insn::Undef(kind) => Err(if kind == UNDEF_NOCP {
                 Fault::NoCp
