@@ -28,7 +28,7 @@ pub(crate) fn decode32(hw1: u16, hw2: u16, pc: u32, v6m: bool) -> Insn {
             } else if op2 & 0x60 == 0x20 {
                 dp_shifted_reg(a, b)
             } else {
-                Insn::Undef(UNDEF_NOCP)
+                coprocessor(a)
             }
         }
         2 => {
@@ -42,7 +42,7 @@ pub(crate) fn decode32(hw1: u16, hw2: u16, pc: u32, v6m: bool) -> Insn {
         }
         _ => {
             if op2 & 0x40 != 0 {
-                Insn::Undef(UNDEF_NOCP)
+                coprocessor(a)
             } else if op2 & 0x71 == 0 || (op2 & 0x61 == 1 && op2 & 6 != 6) {
                 load_store_single(a, b, pc)
             } else if op2 & 0x70 == 0x20 {
@@ -55,6 +55,17 @@ pub(crate) fn decode32(hw1: u16, hw2: u16, pc: u32, v6m: bool) -> Insn {
                 UNDEF
             }
         }
+    }
+}
+
+/// A5.3.18 coprocessor instructions: no coprocessor is present (NOCP), but op1 = 11xxxx
+/// is UNDEFINED (QEMU also reports 00000x as NOCP).
+fn coprocessor(a: u32) -> Insn {
+    let op1 = (a >> 4) & 0x3F;
+    if op1 >> 4 == 3 {
+        UNDEF
+    } else {
+        Insn::Undef(UNDEF_NOCP)
     }
 }
 
@@ -272,23 +283,27 @@ fn branch_misc(a: u32, b: u32, pc: u32, v6m: bool) -> Insn {
             };
         }
         return match op {
-            0x38 | 0x39 => Insn::Msr {
+            // B5.2.3 MSR: R = 0 and the (0) bits of hw2 (as QEMU checks them)
+            0x38 if b & 0x7300 == 0 => Insn::Msr {
                 rn: (a & 0xF) as u8,
                 sysm: b as u8,
                 mask: ((b >> 10) & 3) as u8,
             },
-            0x3A if !v6m => match b & 0xFF {
+            // A7.7.x hints: 1111 0011 1010 1111 1000 0000 op
+            0x3A if !v6m && a & 0xF == 0xF && b & 0x7F00 == 0 => match b & 0xFF {
                 2 => Insn::Wfe,
                 3 => Insn::Wfi,
                 _ => Insn::Nop,
             },
-            0x3B => match (b >> 4) & 0xF {
+            // A5.3.4 miscellaneous control: 1111 0011 1011 1111 1000 1111 op option
+            0x3B if a & 0xF == 0xF && b & 0x7F00 == 0x0F00 => match (b >> 4) & 0xF {
                 2 if !v6m => Insn::Clrex,
                 4 | 5 => Insn::Nop,
                 6 => Insn::Isb,
                 _ => UNDEF,
             },
-            0x3E | 0x3F => Insn::Mrs {
+            // B5.2.2 MRS: 1111 0011 1110 1111 1000 rd SYSm
+            0x3E if a & 0xF == 0xF && b & 0x7000 == 0 => Insn::Mrs {
                 rd: ((b >> 8) & 0xF) as u8,
                 sysm: b as u8,
             },
