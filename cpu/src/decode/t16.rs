@@ -295,7 +295,7 @@ fn misc(h: u32, pc4: u32, v6m: bool) -> Insn {
             list: ((h & 0xFF) | ((h >> 8) & 1) << 14) as u16,
         },
         // B5.2.1 CPS
-        0x33 => Insn::Cps {
+        0x33 if h & 0xC == 0 => Insn::Cps {
             disable: h & 0x10 != 0,
             i: h & 2 != 0,
             f: h & 1 != 0 && !v6m,
