@@ -4,8 +4,25 @@
 //!
 //! The core owns its registers, the exception model (B1.5) and the System Control Space
 //! (NVIC, SCB, SysTick; B3). Everything else is reached through a [`Bus`]. Instructions are
-//! decoded once into [`decode::Insn`] and kept in a direct-mapped cache keyed by address;
-//! the host calls [`Cpu::invalidate`] after writing code memory.
+//! decoded once into a compact form and kept in a direct-mapped cache keyed by address; the
+//! core's own stores drop what they overwrite, other writers (the host, DMA, a debugger)
+//! call [`Cpu::invalidate`].
+//!
+//! Choices where the architecture leaves room, made to agree with QEMU (the reference of
+//! the differential tests):
+//! - UNPREDICTABLE encodings with wrong fixed "(0)"/"(1)" bits, LDM/STM.W with fewer than two
+//!   registers, BFI/BFC with msb < lsb and SBFX/UBFX past bit 31 are UNDEFINED;
+//!   coprocessor space is NOCP (op1 = 11xxxx UNDEFINSTR); SETEND is UNDEFINED.
+//! - Exception state changed by a store to the SCS (ICSR, ISPR, ISER, STIR, SysTick, ...)
+//!   is looked at after the next ISB or branch; MSR and CPS take effect at once.
+//! - Data bus errors are precise (PRECISERR, BFAR); loads and stores never split except
+//!   unaligned LDR/STR/LDRH/STRH (allowed on ARMv7-M unless CCR.UNALIGN_TRP), which are
+//!   done byte by byte.
+//!
+//! Not modelled: the MPU (MemManage only for execution from Execute Never regions),
+//! unprivileged semantics of LDRT/STRT (they access as privileged), the WFE event
+//! register, BFHFNMIGN, DebugMonitor, leaving lockup other than by reset, and cycle
+//! timing (one cycle per instruction and per exception entry or return).
 #![forbid(unsafe_code)]
 
 mod decode;
@@ -171,8 +188,8 @@ impl Cpu {
         }
     }
 
-    /// Power-on / system reset (B1.5.5): SCS state reset, VTOR = `vtor`, MSP = mem[vtor],
-    /// PC = mem[vtor+4] (Thumb bit), Thread mode privileged.
+    /// Power-on / system reset (B1.5.5): SCS state reset, VTOR = `vtor`, MSP = `mem[vtor]`,
+    /// PC = `mem[vtor+4]` (Thumb bit), Thread mode privileged.
     pub fn reset(&mut self, bus: &mut dyn Bus, vtor: u32) {
         self.scs.reset(self.v6m);
         self.scs.vtor = vtor & !0x7F;
