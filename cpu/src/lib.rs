@@ -19,9 +19,8 @@
 //!   unaligned LDR/STR/LDRH/STRH (allowed on ARMv7-M unless CCR.UNALIGN_TRP), which are
 //!   done byte by byte.
 //!
-//! Not modelled: the MPU (MemManage only for execution from Execute Never regions),
-//! unprivileged semantics of LDRT/STRT (they access as privileged), the WFE event
-//! register, BFHFNMIGN, DebugMonitor, leaving lockup other than by reset, and cycle
+//! Not modelled: the MPU (MemManage only for execution from Execute Never regions; LDRT
+//! and STRT are unprivileged only towards the SCS), the WFE event register, BFHFNMIGN, DebugMonitor, leaving lockup other than by reset, and cycle
 //! timing (one cycle per instruction and per exception entry or return).
 #![forbid(unsafe_code)]
 
@@ -143,6 +142,8 @@ pub struct Cpu {
     /// A store to the SCS changed exception state: looked at after the next ISB or branch
     /// (as QEMU does; the architecture requires it by the next ISB).
     pub(crate) defer: bool,
+    /// An LDRT/STRT access is under way (A3.6.2: checked as unprivileged).
+    pub(crate) unpriv: bool,
     pub(crate) cache: Box<[CacheEntry; CACHE_SIZE]>,
     /// The range of cache slots filled since the cache was last cleared.
     cache_used: (usize, usize),
@@ -179,6 +180,7 @@ impl Cpu {
             scs: scs::Scs::new(v6m),
             scs_event: Event::None,
             defer: false,
+            unpriv: false,
             cache: (0..CACHE_SIZE)
                 .map(empty_entry)
                 .collect::<Vec<_>>()

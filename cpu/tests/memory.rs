@@ -114,3 +114,14 @@ fn code_copied_to_ram_and_rewritten_by_the_core_runs_fresh() {
     assert_eq!(run(&mut cpu, &mut bus), Event::Bkpt(1));
     assert_eq!((cpu.reg(4), cpu.reg(0)), (1, 2));
 }
+
+#[test]
+fn ldrt_is_unprivileged_towards_the_scs() {
+    // ldr r0, =ICSR; ldrt r1, [r0]: a BusFault even from privileged Thread mode.
+    let (mut cpu, mut bus) = v7(&[0x4801, 0xF850, 0x1E00, 0xBE01, 0xED04, 0xE000]);
+    assert_eq!(run(&mut cpu, &mut bus), Event::Bkpt(3));
+    assert_eq!(cpu.cfsr(), (1 << 9) | (1 << 15));
+    // An ordinary LDR of the same register is fine.
+    let (mut cpu, mut bus) = v7(&[0x4801, 0xF8D0, 0x1000, 0xBE01, 0xED04, 0xE000]);
+    assert_eq!(run(&mut cpu, &mut bus), Event::Bkpt(1));
+}

@@ -265,6 +265,13 @@ pub(crate) enum Insn {
         rm: u8,
         sh: u8,
     },
+    /// The unprivileged forms (LDRT, STRT, ...): rn + imm, accessed as unprivileged.
+    MemT {
+        op: MemOp,
+        rt: u8,
+        rn: u8,
+        imm: u8,
+    },
     MemLit {
         op: MemOp,
         rt: u8,

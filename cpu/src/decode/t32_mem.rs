@@ -164,6 +164,15 @@ pub(super) fn load_store_single(a: u32, b: u32, pc: u32) -> Insn {
         if hint {
             return Insn::Nop;
         }
+        if index && add && !wback {
+            // A7.7.x LDRT, LDRBT, LDRHT, LDRSBT, LDRSHT, STRT, STRBT, STRHT
+            return Insn::MemT {
+                op,
+                rt,
+                rn,
+                imm: b as u8,
+            };
+        }
         return Insn::MemImm {
             op,
             rt,

@@ -20,7 +20,7 @@ impl Cpu {
     #[inline(always)]
     pub(crate) fn read(&mut self, bus: &mut dyn Bus, addr: u32, size: Size) -> Result<u32, Fault> {
         if is_scs(addr) {
-            if !self.privileged() {
+            if !self.privileged() || self.unpriv {
                 return Err(Fault::DBus(addr)); // B3.2: the SCS is privileged only
             }
             return Ok(self.scs_read_sized(addr, size));
@@ -39,7 +39,7 @@ impl Cpu {
         if is_scs(addr) {
             // B3.2: privileged only, but for STIR when CCR.USERSETMPEND is set.
             let stir = addr & 0xFFC == 0xF00 && self.scs.ccr & CCR_USERSETMPEND != 0;
-            if !self.privileged() && !stir {
+            if (!self.privileged() || self.unpriv) && !stir {
                 return Err(Fault::DBus(addr));
             }
             self.scs_write_sized(addr, size, v);

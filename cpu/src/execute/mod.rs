@@ -123,6 +123,13 @@ impl Cpu {
                 self.mem_single(bus, op, rt, addr)
             }
             Insn::MemLit { op, rt, addr } => self.mem_single(bus, op, rt, addr),
+            Insn::MemT { op, rt, rn, imm } => {
+                let addr = self.r(rn).wrapping_add(imm as u32);
+                self.unpriv = true;
+                let r = self.mem_single(bus, op, rt, addr);
+                self.unpriv = false;
+                r
+            }
             Insn::B { cond, target } => {
                 if cond >= 14 || self.cond(cond) {
                     self.next_pc = target;
