@@ -301,3 +301,24 @@ fn exception_pended_by_a_store_is_taken_at_the_next_isb() {
         "returns after the ISB"
     );
 }
+
+#[test]
+fn systick_reloads_and_fires_periodically() {
+    // SysTick handler: adds r7, #1; bx lr. Main: b .
+    let (mut cpu, mut bus) = v7(&[LOOP]);
+    bus.code(0x900, &[0x3701, 0x4770]);
+    bus.w32(4 * 15, 0x901);
+    cpu.invalidate(0, 0x1000);
+    cpu.scs_write(SYST_RVR, 99);
+    cpu.scs_write(SYST_CVR, 0);
+    cpu.scs_write(SYST_CSR, 7);
+    let start = cpu.cycles();
+    assert_eq!(cpu.run(&mut bus, 10_000).0, Event::None);
+    let elapsed = cpu.cycles() - start;
+    let ticks = cpu.reg(7) as u64;
+    assert!(
+        ticks + 1 >= elapsed / 100 && ticks <= elapsed / 100,
+        "{ticks} ticks in {elapsed} cycles"
+    );
+    assert!(cpu.scs_read(SYST_CVR) <= 99);
+}
