@@ -199,6 +199,7 @@ impl Cpu {
     }
 
     /// The slow path of `step`: lockup, SysTick, pending exceptions, EPSR.T.
+    #[cold]
     pub(crate) fn attention(&mut self, bus: &mut dyn Bus) -> Option<Event> {
         if self.locked {
             self.attn = 0;
@@ -336,6 +337,7 @@ impl Cpu {
     }
 
     /// A synchronous fault: record its status, pend the handler (B1.5.14).
+    #[cold]
     pub(crate) fn fault(&mut self, f: Fault) -> Event {
         let (exc, bits) = match f {
             Fault::Undef => (USAGEFAULT, UNDEFINSTR),

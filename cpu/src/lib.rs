@@ -299,6 +299,7 @@ impl Cpu {
     }
 
     /// Fetch and decode the instruction at `pc` into its cache slot; its length.
+    #[cold]
     fn fetch_decode(&mut self, bus: &mut dyn Bus, pc: u32) -> Result<u32, Fault> {
         // B3.1: the Peripheral, Device and System regions are Execute Never.
         if (0x4000_0000..0x6000_0000).contains(&pc) || pc >= 0xA000_0000 {
