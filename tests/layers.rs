@@ -23,7 +23,12 @@ struct Source {
 }
 
 /// The crates' source folders and where their modules sit as the `station` crate sees them.
-const CRATES: [(&str, &str); 3] = [("src", ""), ("core/src", ""), ("sim/src", "sim")];
+const CRATES: [(&str, &str); 4] = [
+    ("src", ""),
+    ("core/src", ""),
+    ("sim/src", "sim"),
+    ("cpu/src", "cpu"),
+];
 
 fn sources() -> Vec<Source> {
     let mut out = Vec::new();
@@ -110,9 +115,10 @@ fn named_paths(source: &Source) -> BTreeSet<Vec<String>> {
     for c in path.captures_iter(&source.code) {
         let mut base: Vec<String> = if &c[1] == "crate" {
             // The simulator reaches the core's modules through its own root.
-            let shared = ["hw", "chip", "image"]
-                .iter()
-                .any(|m| c[2].trim_start_matches("::").split("::").next() == Some(m));
+            let shared = source.crate_root == ["sim"]
+                && ["hw", "chip", "image"]
+                    .iter()
+                    .any(|m| c[2].trim_start_matches("::").split("::").next() == Some(m));
             if shared {
                 Vec::new()
             } else {
