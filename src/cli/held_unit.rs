@@ -23,7 +23,7 @@ pub struct HeldUnitArgs {
     /// The unit's label, typed to authorise the destructive work (needed headless).
     #[arg(long = "yes-i-typed", value_name = "LABEL")]
     pub yes_i_typed: Option<String>,
-    #[arg(long)]
+    #[arg(long, value_parser = super::person_name)]
     pub operator: Option<String>,
     /// Print one JSON event per line.
     #[arg(long)]

@@ -14,7 +14,7 @@ use crate::station::{self, Event, RunOptions};
 pub struct GoldenArgs {
     #[command(flatten)]
     pub at: FixtureArgs,
-    #[arg(long)]
+    #[arg(long, value_parser = super::person_name)]
     pub operator: Option<String>,
     /// Simulated time: virtual (as fast as possible) or realtime[:SCALE].
     #[arg(long, default_value = "virtual")]
@@ -33,7 +33,7 @@ pub enum ReworkCommand {
         #[arg(long)]
         station: PathBuf,
         /// The technician who reworked the unit.
-        #[arg(long)]
+        #[arg(long, value_parser = super::person_name)]
         by: String,
         /// What was done to it.
         #[arg(long)]

@@ -51,7 +51,7 @@ enum Command {
         /// Only this fixture (repeatable).
         #[arg(long = "fixture")]
         fixtures: Vec<String>,
-        #[arg(long)]
+        #[arg(long, value_parser = person_name)]
         operator: Option<String>,
         /// Write records here instead of the station's records directory.
         #[arg(long)]
@@ -115,7 +115,7 @@ enum Command {
         /// SWD; the default, and the only way, on a real fixture).
         #[arg(long)]
         restore: Option<crate::station::torture::Restore>,
-        #[arg(long)]
+        #[arg(long, value_parser = person_name)]
         operator: Option<String>,
         #[arg(long)]
         json: bool,
@@ -170,7 +170,7 @@ enum Command {
     Tui {
         #[arg(long, default_value = "stations/virtual.toml")]
         station: PathBuf,
-        #[arg(long)]
+        #[arg(long, value_parser = person_name)]
         operator: Option<String>,
         /// Simulated time: realtime[:SCALE] (watchable) or virtual.
         #[arg(long, default_value = "realtime")]
@@ -574,7 +574,19 @@ fn report_torture(
     Ok(ExitStatus::Pass)
 }
 
+/// A person's name as records keep it (operator, technician): printable, not blank.
+pub fn person_name(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() || text.chars().any(char::is_control) {
+        return Err(format!(
+            "expected a name of printable characters, found {text:?}"
+        ));
+    }
+    Ok(text.to_string())
+}
+
 /// `--label [FIXTURE=]LABEL` as (fixture, label); a bare label needs a run on one fixture.
+/// Text before `=` names a fixture only when the station has one of that name: a label may
+/// hold `=` itself.
 fn labels_by_fixture(
     station: &config::Station,
     fixtures: &[String],
@@ -588,7 +600,10 @@ fn labels_by_fixture(
     labels
         .into_iter()
         .map(|text| {
-            let (fixture, label) = match text.split_once('=') {
+            let named = text
+                .split_once('=')
+                .filter(|(f, _)| station.fixture(f).is_some());
+            let (fixture, label) = match named {
                 Some((f, l)) => (f.to_string(), l.to_string()),
                 None => (
                     only.clone().ok_or_else(|| {
