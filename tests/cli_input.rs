@@ -81,3 +81,36 @@ fn an_operator_name_with_control_characters_is_refused() {
         "a unit ran"
     );
 }
+
+#[test]
+fn a_dfu_image_outside_the_parts_flash_is_refused_before_the_unit_is_touched() {
+    let s = Scratch::new();
+    let image = s.path("app.bin");
+    std::fs::write(&image, vec![0x5A; 4096]).unwrap();
+    let out = common::station()
+        .args([
+            "dfu",
+            "download",
+            "--station",
+            STATION,
+            "--fixture",
+            "sim-1",
+        ])
+        .args(["--address", "0x20000000"])
+        .arg(&image)
+        .current_dir(s.dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(
+            "4096 bytes at 0x20000000 lie outside the part's flash 0x08000000..0x08100000"
+        ) && stderr.contains("nothing was sent to the unit"),
+        "{stderr}"
+    );
+    assert!(
+        !s.path("logs/.station/sim/sim-1.state").exists(),
+        "the unit on the fixture was opened"
+    );
+}

@@ -45,6 +45,7 @@ pub fn download(
     );
     settings.verify = request.verify;
     let targets = targets_of(request.image, alt, request.alt.is_some());
+    fits_the_part(station, fixture, request.image, &targets)?;
     on_held_unit(station, fixture, true, |hw| {
         download_on(hw, fixture, &targets, &settings, confirm, sink)
     })
@@ -67,6 +68,36 @@ fn download_on(
     session
         .download(&borrowed(targets), settings, sink, 0, "dfu_download")
         .map_err(step_error)
+}
+
+/// An image for the profile's own alternate setting must lie in the part's flash: refused
+/// before the unit is touched (it used to enter DFU mode first, then refuse, and stay there).
+fn fits_the_part(
+    station: &Station,
+    fixture: &Fixture,
+    image: &Image,
+    targets: &[(u8, Vec<Segment>)],
+) -> Result<(), StationError> {
+    let profile = station.profile_of(fixture);
+    let flash = &profile.memory.flash;
+    let outside = targets
+        .iter()
+        .filter(|(alt, _)| *alt == profile.dfu.alt)
+        .flat_map(|(_, segments)| segments)
+        .find(|s| !flash.contains_range(s.address, s.address as u64 + s.data.len() as u64));
+    match outside {
+        None => Ok(()),
+        Some(s) => Err(StationError::usage(format!(
+            "{}: {} bytes at {:#010x} lie outside the part's flash {:#010x}..{:#010x} \
+             (memory.flash in {}); nothing was sent to the unit",
+            image.name,
+            s.data.len(),
+            s.address,
+            flash.start,
+            flash.end(),
+            profile.source.path.display()
+        ))),
+    }
 }
 
 /// Read every target of `image` back over DFU and compare.
