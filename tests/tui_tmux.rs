@@ -248,3 +248,45 @@ fn a_station_that_requires_an_operator_asks_for_the_name_and_records_it() {
         serde_json::from_slice(&std::fs::read(record.path()).unwrap()).unwrap();
     assert_eq!(v["operator"], "Ana Lima");
 }
+
+#[test]
+fn a_key_typed_after_a_resize_shows_at_once() {
+    if !tmux_installed() {
+        println!("SKIPPED tui_tmux: tmux is not installed (.ci/run installs it when root)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let station = tui_support::policy_station(tmp.path(), "TUI-TMUX-RESIZE", "", "");
+    let tmux = Tmux {
+        socket: tmp.path().join("tmux.sock"),
+    };
+    let command = format!(
+        "env STATION_KEY_DIR='{}' NO_COLOR=1 '{}' tui --station '{}'; echo EXITED $?; sleep 600",
+        tui_support::key_dir().display(),
+        env!("CARGO_BIN_EXE_station"),
+        station.display()
+    );
+    tmux.start(&command);
+    tmux.wait_for("Scan");
+    tmux.type_text("SN-1");
+    tmux.wait_for("SN-1");
+    for (x, y) in [("120", "40"), ("100", "30"), ("140", "44")] {
+        tmux.run(&["resize-window", "-t", SESSION, "-x", x, "-y", y]);
+    }
+    tmux.type_text("X");
+    // The key used to stay held (the loop spinning) until the next key arrived.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let screen = tmux.screen();
+        if screen.contains("SN-1X") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the key after a resize is held:\n{screen}"
+        );
+        std::thread::sleep(POLL);
+    }
+    tmux.keys(&["F10"]);
+    tmux.wait_for("EXITED 0");
+}

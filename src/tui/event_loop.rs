@@ -85,6 +85,22 @@ impl Input for Crossterm {
     }
 }
 
+/// Block SIGWINCH in this thread and the threads it starts later (call it first thing in
+/// `main`, before any other thread exists, so no thread takes the signal). crossterm's event
+/// source wakes on it and on the terminal together, returns the resize and loses the terminal's
+/// readiness: a key typed after a resize stayed held until the next one, while our poll saw
+/// the bytes and the loop spun at full CPU. The loop reads the terminal's size before every
+/// draw, so a resize shows at the next wake (at most the idle wait) without the signal.
+pub fn ignore_resize_signals() {
+    // SAFETY: a zeroed sigset initialised by sigemptyset, then used for one pthread_sigmask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGWINCH);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 pub fn run(station: Station, options: TuiOptions) -> Result<ExitStatus, StationError> {
     let starting = super::starting_operator(&station, options.operator);
     let operator = starting.clone().unwrap_or_default();

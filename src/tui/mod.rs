@@ -38,7 +38,7 @@ use std::sync::atomic::AtomicBool;
 pub use app::{Action, App, Job, StartRequest, StartRun, View};
 pub use counters::Counters;
 pub use engine::{EngineMessage, EngineRunner};
-pub use event_loop::{IDLE_WAIT, Input, drive};
+pub use event_loop::{IDLE_WAIT, Input, drive, ignore_resize_signals};
 pub use fixture::{Caps, FixturePanel, PanelState, Progress, Verdict};
 pub use gate::GoldenGate;
 pub use help::lines as help_lines;
