@@ -89,12 +89,12 @@ impl UnitGates<'_> {
             .store
             .history(label)
             .map_err(|e| StepError::error(format!("reading the label's history: {e}")))?;
-        let first = history
-            .records
-            .iter()
-            .rev()
-            .map(|(_, r)| r)
-            .find(|r| r.label.as_deref() == Some(label) && r.uid.is_some());
+        let first = history.records.iter().rev().map(|(_, r)| r).find(|r| {
+            r.label
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(label))
+                && r.uid.is_some()
+        });
         match first {
             Some(r)
                 if !r
@@ -109,7 +109,49 @@ impl UnitGates<'_> {
                     r.record_id
                 )))
             }
-            _ => Ok(()),
+            _ => self.bind_label(label, uid),
+        }
+    }
+
+    /// Bind `label` to this chip at the station, atomically across its threads and processes
+    /// (two units in flight with one label: the records alone see neither until written).
+    /// Labels compare case-insensitively: a scanner with Caps Lock inverts case.
+    fn bind_label(&self, label: &str, uid: &str) -> Result<(), StepError> {
+        use std::io::Write;
+        let dir = self.store.dir().join(".station").join("labels");
+        let path = dir.join(crate::record::paths::safe_component(&label.to_lowercase()));
+        let io = |e: std::io::Error| {
+            StepError::error(format!("binding label {label} ({}): {e}", path.display()))
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        // Written whole under a name of its own, then linked into place: the link fails if
+        // the label is bound already, and nobody ever reads a half-written binding.
+        let temp = dir.join(format!(
+            ".{}-{}-{}.tmp",
+            std::process::id(),
+            uid,
+            path.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        std::fs::File::create(&temp)
+            .and_then(|mut f| writeln!(f, "{uid}").and_then(|()| f.sync_all()))
+            .map_err(io)?;
+        let linked = std::fs::hard_link(&temp, &path);
+        let _ = std::fs::remove_file(&temp);
+        match linked {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let bound = std::fs::read_to_string(&path).map_err(io)?;
+                let bound = bound.trim();
+                if bound.eq_ignore_ascii_case(uid) {
+                    return Ok(());
+                }
+                Err(StepError::fail(format!(
+                    "label {label} belongs to the chip with UID {bound} (bound at this station, \
+                     its unit may still be in progress); this chip is UID {uid}: check the label, \
+                     then retest"
+                )))
+            }
+            Err(e) => Err(io(e)),
         }
     }
 
