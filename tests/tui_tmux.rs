@@ -290,3 +290,71 @@ fn a_key_typed_after_a_resize_shows_at_once() {
     tmux.keys(&["F10"]);
     tmux.wait_for("EXITED 0");
 }
+
+#[test]
+fn quitting_mid_unit_closes_it_as_aborted_at_once_and_exits_4() {
+    if !tmux_installed() {
+        println!("SKIPPED tui_tmux: tmux is not installed (.ci/run installs it when root)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // The unit's USB hangs in the DFU download (only the watchdog would end it): the first
+    // F10 cannot stop it after its step, the second quits with it in flight.
+    let station =
+        tui_support::policy_station(tmp.path(), "TUI-TMUX-QUIT", "", "\"hang-at-request:3\"");
+    let tmux = Tmux {
+        socket: tmp.path().join("tmux.sock"),
+    };
+    let command = format!(
+        "env STATION_KEY_DIR='{}' NO_COLOR=1 '{}' tui --station '{}'; echo EXITED $?; sleep 600",
+        tui_support::key_dir().display(),
+        env!("CARGO_BIN_EXE_station"),
+        station.display()
+    );
+    tmux.start(&command);
+    tmux.wait_for("Scan");
+    tmux.keys(&["F6"]);
+    tmux.wait_for("▶ Downloading application");
+    tmux.keys(&["F10"]);
+    tmux.wait_for("F10 again");
+    tmux.keys(&["F10"]);
+    tmux.wait_for("EXITED 4");
+    let records = tmp.path().join("records");
+    let aborted: Vec<serde_json::Value> = std::fs::read_dir(&records)
+        .unwrap()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.') && e.path().is_dir())
+        .flat_map(|unit| std::fs::read_dir(unit.path()).unwrap().flatten())
+        .map(|r| serde_json::from_slice(&std::fs::read(r.path()).unwrap()).unwrap())
+        .collect();
+    let listing: Vec<_> = walk(&records);
+    assert_eq!(aborted.len(), 1, "{aborted:?} {listing:?}");
+    assert_eq!(aborted[0]["outcome"], "ABORTED");
+    let failure = aborted[0]["failure"].as_str().unwrap_or_default();
+    assert!(
+        failure.contains("aborted by the operator") || failure.contains("the station was quit"),
+        "{failure}"
+    );
+    let journals = records.join(".station").join("journal");
+    let open = std::fs::read_dir(&journals)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(open, 0, "a unit was left open in the journal");
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}

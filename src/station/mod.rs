@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub use events::{Event, EventSink};
 pub use images::load_unit_images;
 pub use provenance::{STATION_VERSION, hardware_ref, mode_name};
+pub use worker::quit_now;
 
 use crate::config::{CheckedImages, Fixture, Station};
 use crate::error::{ExitStatus, StationError};

@@ -100,6 +100,11 @@ pub fn command_line() -> String {
 pub fn open_held(station: &Station, fixture: &Fixture) -> Result<FixtureHw, StationError> {
     let store = crate::record::RecordStore::open(&station.records_dir)
         .map_err(|e| StationError::station(e.to_string()))?;
+    // A unit a stopped station left open is closed as ABORTED by the next command on the
+    // station, whatever it is (its journal's lock tells a live process's unit apart).
+    store
+        .close_abandoned()
+        .map_err(|e| StationError::station(format!("closing abandoned units: {e}")))?;
     let mut counter_error = None;
     let next_unit = || {
         store.next_unit_number(&fixture.id).unwrap_or_else(|e| {

@@ -21,6 +21,19 @@ use crate::record::{Outcome, Record, RecordStore};
 /// (fixture, serial, outcome, record path)
 pub type UnitResult = (String, String, Outcome, PathBuf);
 
+/// Set when the station quits with units in flight (the TUI's F10 twice): every watched unit
+/// is closed as ABORTED at once from its journal, instead of staying open until its fixture
+/// next runs.
+static QUIT_NOW: AtomicBool = AtomicBool::new(false);
+
+/// Close every unit in flight as ABORTED now (its thread may still be in a step).
+pub fn quit_now() {
+    QUIT_NOW.store(true, Ordering::SeqCst);
+}
+
+/// How often a watcher looks at `QUIT_NOW` while its unit runs.
+const QUIT_CHECK: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// One unit on its fixture, start to record, on the unit's thread.
 pub type RunUnit = fn(&UnitJob, &Live, &dyn EventSink) -> Result<UnitResult, StationError>;
 
@@ -132,7 +145,11 @@ pub fn run_watched(
         let message = if hung {
             rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
         } else {
-            rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            rx.recv_timeout(
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(QUIT_CHECK),
+            )
         };
         match message {
             Ok(Message::Event(event)) => {
@@ -151,6 +168,20 @@ pub fn run_watched(
                 };
                 return (closed, false);
             }
+            Err(RecvTimeoutError::Timeout) if QUIT_NOW.load(Ordering::SeqCst) => {
+                live.cancel.store(true, Ordering::SeqCst);
+                let why = format!(
+                    "the station was quit during step {step}: the unit was not finished; retest it"
+                );
+                match close(&live, &store, sink, Outcome::Aborted, &why) {
+                    Closed::Written(closed) => return (Ok(closed), true),
+                    Closed::Failed(e) => {
+                        return (Err(StationError::aborted(format!("{why}; {e}"))), true);
+                    }
+                    Closed::ByTheUnit => hung = true,
+                }
+            }
+            Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
             Err(RecvTimeoutError::Timeout) => {
                 live.cancel.store(true, Ordering::SeqCst);
                 let why = format!(

@@ -123,9 +123,29 @@ pub fn run(station: Station, options: TuiOptions) -> Result<ExitStatus, StationE
         options.abort,
     )
     .map_err(terminal_error)?;
+    let quit_mid_unit = app.working();
+    if quit_mid_unit {
+        // Quit with work in flight (F10 twice): its units close as ABORTED now, from their
+        // journals, rather than at the fixture's next run.
+        crate::station::quit_now();
+        let deadline = Instant::now() + QUIT_GRACE;
+        while app.working() && Instant::now() < deadline {
+            if let Ok(message) = messages.recv_timeout(std::time::Duration::from_millis(20)) {
+                app.on_message(&message);
+            }
+        }
+    }
     drop(session);
-    Ok(app.exit_status())
+    let status = app.exit_status();
+    Ok(if quit_mid_unit {
+        status.worst(ExitStatus::Aborted)
+    } else {
+        status
+    })
 }
+
+/// How long a quit waits for its units to be closed as ABORTED.
+const QUIT_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The loop itself, on any backend: `perform` carries out what keys ask for.
 pub fn drive<B: Backend>(
