@@ -311,3 +311,21 @@ fn a_byte_that_is_not_utf8_is_located() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_write_protected_sector_the_part_does_not_have_is_refused() {
+    let s = Scratch::new();
+    let text = s.edit(PROFILE, "write_protect = [0, 1]", "write_protect = [0, 12]");
+    assert_error(
+        &s.check(),
+        PROFILE,
+        locate(&text, "", "[0, 12]"),
+        "option_bytes.write_protect",
+        &[
+            "sector 12 does not exist on this part",
+            "expected 0 to 11",
+            "12 sectors",
+            "f4 family",
+        ],
+    );
+}

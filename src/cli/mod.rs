@@ -308,7 +308,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
     match command {
         Command::Check { station } => {
             let s = load(&station)?;
-            let report = config::check_station(&s)
+            let report = crate::station::part_check::check(&s)
                 .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
             println!(
                 "{}: ok ({} fixtures, {} profiles, {} images)",
@@ -342,7 +342,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             if let Some(dir) = records {
                 s.records_dir = dir;
             }
-            let checked = config::check_station(&s)
+            let checked = crate::station::part_check::check(&s)
                 .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
             let operator = line::operator_of(&s, operator)?;
             install_abort_handler();
@@ -499,7 +499,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
         } => {
             let mut s = load(&station)?;
             s.time = time;
-            config::check_station(&s)
+            crate::station::part_check::check(&s)
                 .map_err(|e| StationError::usage(ConfigErrors(e).to_string()))?;
             // A station that requires an operator and got none asks for the name in the TUI.
             install_abort_handler();

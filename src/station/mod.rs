@@ -12,6 +12,7 @@ pub mod gates;
 pub mod held_unit;
 pub mod images;
 pub mod open_unit;
+pub mod part_check;
 mod production;
 pub mod provenance;
 pub mod rework;
