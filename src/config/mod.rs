@@ -4,6 +4,7 @@
 pub mod check;
 mod policy;
 mod profile;
+mod sim_fixture;
 mod station;
 pub mod unit_data;
 
