@@ -3,6 +3,7 @@
 //! Opt-in (`station sim boot`): what boots at power-on is still decided by the bootloader
 //! models of [`crate::firmware`].
 
+pub mod asm;
 pub mod bus;
 pub mod clocks;
 pub mod run;

@@ -2,15 +2,12 @@
 
 use std::sync::Arc;
 
+use super::asm::{Asm, CODE, FLASH};
 use super::*;
 use crate::fault::{Cut, CutPoint, CutWhen};
 use crate::hw::VirtualClock;
 use crate::mcu::{Mcu, UsbIdentities};
 use crate::part::{Family, PartSpec, Timing};
-
-const FLASH: u32 = 0x0800_0000;
-const CODE: u32 = FLASH + 0x40;
-const FLASH_REGS: u32 = 0x4002_3C00;
 
 fn mcu(family: Family, part: &str) -> Mcu {
     let part = PartSpec::lookup(family, part).expect("part");
@@ -33,64 +30,6 @@ fn f4() -> Mcu {
     mcu(Family::F4, "STM32F407VG")
 }
 
-/// A Thumb program of 16-bit instructions with a literal pool after it.
-#[derive(Default)]
-struct Asm {
-    code: Vec<u16>,
-    /// (instruction index, value): `LDR rd, [pc, #..]` to patch.
-    literals: Vec<(usize, u32)>,
-}
-
-impl Asm {
-    fn h(&mut self, hw: u16) -> &mut Self {
-        self.code.push(hw);
-        self
-    }
-    /// The address of the next instruction.
-    fn here(&self) -> u32 {
-        CODE + 2 * self.code.len() as u32
-    }
-    /// LDR rd, =value (T1 literal).
-    fn ldr_lit(&mut self, rd: u16, value: u32) -> &mut Self {
-        self.literals.push((self.code.len(), value));
-        self.h(0x4800 | rd << 8)
-    }
-    /// STR rt, [rn, #off] / LDR rt, [rn, #off] (T1, word offsets).
-    fn str(&mut self, rt: u16, rn: u16, off: u16) -> &mut Self {
-        self.h(0x6000 | (off / 4) << 6 | rn << 3 | rt)
-    }
-    fn ldr(&mut self, rt: u16, rn: u16, off: u16) -> &mut Self {
-        self.h(0x6800 | (off / 4) << 6 | rn << 3 | rt)
-    }
-    /// B<cond> to `target` (T1).
-    fn b_cond(&mut self, cond: u16, target: u32) -> &mut Self {
-        let off = (target as i64 - (self.here() as i64 + 4)) / 2;
-        self.h(0xD000 | cond << 8 | (off as u16 & 0xFF))
-    }
-    /// Vector table (SP, reset = CODE, every fault to `fault` or CODE), code, literals.
-    fn image(&self, fault: Option<u32>) -> Vec<u8> {
-        let mut out = Vec::new();
-        let handler = fault.unwrap_or(CODE) | 1;
-        out.extend(0x2000_1000u32.to_le_bytes());
-        out.extend((CODE | 1).to_le_bytes());
-        for _ in 2..16 {
-            out.extend(handler.to_le_bytes());
-        }
-        let mut code = self.code.clone();
-        if code.len() % 2 == 1 {
-            code.push(0xBF00);
-        }
-        let pool = CODE + 2 * code.len() as u32;
-        for (k, (i, _)) in self.literals.iter().enumerate() {
-            let pc = (CODE + 2 * *i as u32 + 4) & !3;
-            code[*i] |= ((pool + 4 * k as u32 - pc) / 4) as u16;
-        }
-        out.extend(code.iter().flat_map(|h| h.to_le_bytes()));
-        out.extend(self.literals.iter().flat_map(|(_, v)| v.to_le_bytes()));
-        out
-    }
-}
-
 fn flash(mcu: &mut Mcu, image: &[u8]) {
     assert!(mcu.flash.program(FLASH, image));
 }
@@ -100,34 +39,10 @@ fn run(mcu: &mut Mcu, budget: u64) -> ExecReport {
     run_code(mcu, arch, FLASH, budget)
 }
 
-/// Unlock FLASH_CR, erase sector 1, program one word at 0x0800_4000, then BKPT.
-fn erase_and_program() -> Vec<u8> {
-    let mut a = Asm::default();
-    a.ldr_lit(0, FLASH_REGS)
-        .ldr_lit(1, 0x4567_0123)
-        .str(1, 0, 0x04) // KEYR (RM0090 3.9.2)
-        .ldr_lit(1, 0xCDEF_89AB)
-        .str(1, 0, 0x04)
-        .ldr_lit(3, 1 << 16); // SR.BSY
-    // CR: SER, SNB = 1, PSIZE = x32, STRT (RM0090 3.9.7)
-    a.ldr_lit(1, 1 << 1 | 1 << 3 | 2 << 8 | 1 << 16)
-        .str(1, 0, 0x10);
-    let wait1 = a.here();
-    a.ldr(2, 0, 0x0C).h(0x4200 | 3 << 3 | 2).b_cond(1, wait1); // TST r2, r3; BNE
-    a.ldr_lit(1, 1 | 2 << 8).str(1, 0, 0x10); // CR: PG, PSIZE = x32
-    a.ldr_lit(4, 0x0800_4000)
-        .ldr_lit(5, 0xCAFE_F00D)
-        .str(5, 4, 0);
-    let wait2 = a.here();
-    a.ldr(2, 0, 0x0C).h(0x4200 | 3 << 3 | 2).b_cond(1, wait2);
-    a.h(0xBE00); // BKPT 0
-    a.image(None)
-}
-
 #[test]
 fn code_unlocks_the_f4_controller_erases_a_sector_and_programs_a_word() {
     let mut m = f4();
-    flash(&mut m, &erase_and_program());
+    flash(&mut m, &super::asm::f4_erase_and_program());
     m.flash.program(0x0800_4100, &[0x00; 4]); // something for the erase to clear
     let ops_before = m.flash_ops;
     let r = run(&mut m, 50_000_000);
@@ -161,6 +76,12 @@ fn code_unlocks_the_f4_controller_erases_a_sector_and_programs_a_word() {
         "{r:?}"
     );
     let text = r.describe();
+    eprintln!(
+        "{} instructions in {:?}: {:.1} MIPS",
+        r.instructions,
+        r.wall,
+        r.instructions as f64 / r.wall.as_secs_f64() / 1e6
+    );
     assert!(text.contains("erased sector 1"), "{text}");
     assert!(text.contains("programmed 4 bytes at 0x08004000"), "{text}");
 }
@@ -168,7 +89,7 @@ fn code_unlocks_the_f4_controller_erases_a_sector_and_programs_a_word() {
 #[test]
 fn a_cut_scheduled_on_the_codes_erase_lands_there() {
     let mut m = f4();
-    flash(&mut m, &erase_and_program());
+    flash(&mut m, &super::asm::f4_erase_and_program());
     m.flash.program(0x0800_4100, &[0x00; 4]);
     let next = m.flash_ops + 1;
     m.schedule_cut(Cut {
@@ -188,7 +109,7 @@ fn a_cut_scheduled_on_the_codes_erase_lands_there() {
 #[test]
 fn write_protection_applies_to_the_codes_erase() {
     let mut m = f4();
-    flash(&mut m, &erase_and_program());
+    flash(&mut m, &super::asm::f4_erase_and_program());
     if let Some(f4) = m.fc.as_f4_mut() {
         // nWRP bit 1 cleared: sector 1 protected (RM0090 3.7.1), loaded at the next reset.
         f4.set_stored_options(f4.stored_options() & !(1 << 17));
