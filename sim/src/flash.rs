@@ -5,6 +5,24 @@ pub struct FlashArray {
     base: u32,
     sectors: Vec<u32>,
     data: Vec<u8>,
+    /// While `Some`, every erase and program is noted with the cells it changed, so that the
+    /// emulated core's register-level flash work can be counted and cut like any other
+    /// (`Mcu::device_write`). Never saved.
+    #[serde(skip)]
+    journal: Option<Vec<Journaled>>,
+}
+
+/// One erase or program as the array saw it, with the cells as they were before.
+#[derive(Clone, Debug)]
+pub struct Journaled {
+    /// The sector erased (`None` with `all` for the whole array), or a program's address.
+    pub erase: Option<usize>,
+    pub all: bool,
+    pub address: u32,
+    /// The bytes programmed (empty for an erase).
+    pub data: Vec<u8>,
+    /// The cells at `address` before the operation.
+    pub old: Vec<u8>,
 }
 
 pub const ERASED: u8 = 0xFF;
@@ -16,6 +34,36 @@ impl FlashArray {
             base,
             sectors,
             data: vec![ERASED; size],
+            journal: None,
+        }
+    }
+
+    /// Start noting erases and programs (see [`Journaled`]).
+    pub fn start_journal(&mut self) {
+        self.journal = Some(Vec::new());
+    }
+
+    /// Stop noting; what was noted since [`FlashArray::start_journal`].
+    pub fn take_journal(&mut self) -> Vec<Journaled> {
+        self.journal.take().unwrap_or_default()
+    }
+
+    fn note(&mut self, erase: Option<usize>, all: bool, address: u32, data: &[u8], len: usize) {
+        if self.journal.is_none() {
+            return;
+        }
+        let old = self
+            .read(address, len)
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        if let Some(j) = self.journal.as_mut() {
+            j.push(Journaled {
+                erase,
+                all,
+                address,
+                data: data.to_vec(),
+                old,
+            });
         }
     }
 
@@ -60,12 +108,15 @@ impl FlashArray {
 
     pub fn erase_sector(&mut self, index: usize) {
         if let Some((start, size)) = self.sector(index) {
+            self.note(Some(index), false, start, &[], size as usize);
             let offset = (start - self.base) as usize;
             self.data[offset..offset + size as usize].fill(ERASED);
         }
     }
 
     pub fn erase_all(&mut self) {
+        let (base, size) = (self.base, self.data.len());
+        self.note(None, true, base, &[], size);
         self.data.fill(ERASED);
     }
 
@@ -89,6 +140,10 @@ impl FlashArray {
         let Some(offset) = address.checked_sub(self.base).map(|o| o as usize) else {
             return false;
         };
+        if self.data.get(offset..offset + bytes.len()).is_none() {
+            return false;
+        }
+        self.note(None, false, address, bytes, bytes.len());
         let Some(cells) = self.data.get_mut(offset..offset + bytes.len()) else {
             return false;
         };

@@ -19,6 +19,7 @@ pub mod controller;
 pub mod core;
 pub mod dfuse;
 pub mod direct;
+pub mod exec;
 pub mod f4;
 pub mod fault;
 pub mod firmware;

@@ -253,6 +253,9 @@ enum SimCommand {
     Power(sim::PowerArgs),
     /// What each served fixture is doing: power, firmware, USB, counters, an armed cut.
     Status(sim::StatusArgs),
+    /// Run the unit's flashed code on the emulated core from its boot address and say what it
+    /// did (executed firmware, stage 1: the bench's power-on boot is still the model's).
+    Boot(sim::BootArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -472,6 +475,7 @@ fn dispatch(command: Command) -> Result<ExitStatus, StationError> {
             SimCommand::Cut(args) => sim::cut(args),
             SimCommand::Power(args) => sim::power(args),
             SimCommand::Status(args) => sim::status(args),
+            SimCommand::Boot(args) => sim::boot(args),
         },
         Command::VerifyLogs(args) => records::verify_logs(args),
         Command::ChainHead(args) => records::chain_head(args),

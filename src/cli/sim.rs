@@ -1,5 +1,6 @@
 //! `station sim serve|cut|power|status`: the virtual bench on a virtual USB bus, and its
-//! fixtures switched and cut while clients are attached.
+//! fixtures switched and cut while clients are attached. `station sim boot`: a held unit's
+//! flashed code run on the emulated core.
 
 use std::path::PathBuf;
 
@@ -332,4 +333,66 @@ pub fn bench_usb(args: BenchUsbArgs) -> Result<ExitStatus, StationError> {
     } else {
         ExitStatus::Fail
     })
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BootArgs {
+    #[command(flatten)]
+    pub at: super::fixture::FixtureArgs,
+    /// Stop after this many instructions (a hang, or a main loop that never stops).
+    #[arg(long, default_value_t = 50_000_000)]
+    pub budget: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `station sim boot`: the unit as the last command left it, its flashed code run on the
+/// emulated core from the flash base (`sim::exec`), the report printed. The unit is saved
+/// only when the code erased or programmed flash.
+pub fn boot(args: BootArgs) -> Result<ExitStatus, StationError> {
+    use crate::sim::bench_unit::SimUnit;
+    let station = args.at.load()?;
+    let fixture = super::fixture::find_fixture(&station, &args.at.fixture)?;
+    let hw = super::fixture::open(&station, fixture)?;
+    let Some(unit) = hw
+        .bench
+        .as_ref()
+        .and_then(|b| b.as_any().downcast_ref::<SimUnit>())
+    else {
+        return Err(StationError::usage(format!(
+            "fixture {} is real hardware, not simulated: only a bench unit's code can run on \
+             the emulated core",
+            fixture.id
+        )));
+    };
+    let report = {
+        let mut mcu = unit.device.lock();
+        let (arch, base) = (
+            crate::sim::exec::arch_of(mcu.part.family),
+            mcu.part.flash_base,
+        );
+        crate::sim::exec::run_code(&mut mcu, arch, base, args.budget)
+    };
+    let programmed = report.erases + report.mass_erases + report.programs > 0;
+    if programmed {
+        hw.save()
+            .map_err(|e| StationError::station(format!("fixture {}: {e}", fixture.id)))?;
+    }
+    let mips = report.instructions as f64 / report.wall.as_secs_f64().max(1e-9) / 1e6;
+    if args.json {
+        let mut v = serde_json::to_value(&report).unwrap_or_default();
+        v["fixture"] = fixture.id.clone().into();
+        v["description"] = report.describe().into();
+        v["saved"] = programmed.into();
+        v["wall_s"] = report.wall.as_secs_f64().into();
+        println!("{v}");
+    } else {
+        println!("{}: {}", fixture.id, report.describe());
+        println!(
+            "({:.1} million instructions a second here{})",
+            mips,
+            if programmed { "; unit saved" } else { "" }
+        );
+    }
+    Ok(ExitStatus::Pass)
 }

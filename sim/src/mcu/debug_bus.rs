@@ -7,7 +7,7 @@ use crate::core::{CoreRequest, CortexM};
 use crate::hw::Clock;
 
 impl Mcu {
-    fn ram_mut(&mut self, address: u32, len: usize) -> Option<&mut [u8]> {
+    pub(super) fn ram_mut(&mut self, address: u32, len: usize) -> Option<&mut [u8]> {
         self.ram.iter_mut().find_map(|(base, mem)| {
             let off = address.checked_sub(*base)? as usize;
             mem.get_mut(off..off.checked_add(len)?)
@@ -65,43 +65,54 @@ impl Mcu {
     /// A 32-bit read by the debugger (the AHB-AP). Byte lanes are picked by the caller.
     pub fn debug_read(&mut self, address: u32) -> Result<u32, BusFault> {
         let a = address & !3;
-        let p = &self.part;
-        if self.flash.contains(a) {
-            if self.debugger && self.fc.rdp_level() >= 1 {
-                return Err(BusFault);
-            }
-            let b = self.flash.read(a, 4).ok_or(BusFault)?;
-            return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        }
-        if let Some(b) = self.ram_slice(a, 4) {
-            return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        }
-        if let Some(b) = self.otp.as_ref().and_then(|o| o.read(a, 4)) {
-            return Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        }
-        if a >= p.flash_regs && a < p.flash_regs + 0x400 {
-            let offset = a - p.flash_regs;
-            let extra = self.option_fault.on_read(p.family, offset);
-            return Ok(self.fc.read(offset, self.clock.now()) | extra);
-        }
-        if a >= p.uid_address && a < p.uid_address + 12 {
-            return Ok(self.uid[((a - p.uid_address) / 4) as usize]);
-        }
-        if a == p.flash_size_address & !3 {
-            let kib = self.part.flash_size() / 1024;
-            let shift = 8 * (p.flash_size_address & 3);
-            return Ok(kib << shift);
-        }
-        if a == p.idcode_address {
-            return Ok(p.idcode);
-        }
-        if let Some(word) = self.fc.option_area(a) {
-            return Ok(word);
+        if let Some(read) = self.memory_read(a) {
+            return read;
         }
         if CortexM::is_debug_register(a) {
             return Ok(self.core.read(a));
         }
         Ok(self.other.get(&a).copied().unwrap_or(0))
+    }
+
+    /// A word the part's own memory answers (flash, RAM, OTP, the FLASH registers, identity,
+    /// option bytes), for the debugger and the emulated core alike; `None` elsewhere.
+    pub(super) fn memory_read(&mut self, a: u32) -> Option<Result<u32, BusFault>> {
+        let p = &self.part;
+        if self.flash.contains(a) {
+            if self.debugger && self.fc.rdp_level() >= 1 {
+                return Some(Err(BusFault));
+            }
+            let Some(b) = self.flash.read(a, 4) else {
+                return Some(Err(BusFault));
+            };
+            return Some(Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        }
+        if let Some(b) = self.ram_slice(a, 4) {
+            return Some(Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        }
+        if let Some(b) = self.otp.as_ref().and_then(|o| o.read(a, 4)) {
+            return Some(Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+        }
+        if a >= p.flash_regs && a < p.flash_regs + 0x400 {
+            let offset = a - p.flash_regs;
+            let extra = self.option_fault.on_read(p.family, offset);
+            return Some(Ok(self.fc.read(offset, self.clock.now()) | extra));
+        }
+        if a >= p.uid_address && a < p.uid_address + 12 {
+            return Some(Ok(self.uid[((a - p.uid_address) / 4) as usize]));
+        }
+        if a == p.flash_size_address & !3 {
+            let kib = self.part.flash_size() / 1024;
+            let shift = 8 * (p.flash_size_address & 3);
+            return Some(Ok(kib << shift));
+        }
+        if a == p.idcode_address {
+            return Some(Ok(p.idcode));
+        }
+        if let Some(word) = self.fc.option_area(a) {
+            return Some(Ok(word));
+        }
+        None
     }
 
     /// A write by the debugger of `size` bytes (1, 2 or 4) with the value in its byte lane.

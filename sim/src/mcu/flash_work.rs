@@ -36,7 +36,7 @@ impl Mcu {
 
     /// Every flash operation goes through here, so that a scheduled cut can land before,
     /// inside or after it. The operation itself is `apply`; a torn one is modelled instead.
-    fn flash_op(
+    pub(super) fn flash_op(
         &mut self,
         origin: Origin,
         kind: OpKind,

@@ -1,6 +1,7 @@
 //! One simulated STM32: its buses, flash controller, core, power and boot behaviour.
 
 mod debug_bus;
+mod device_bus;
 mod flash_work;
 mod power;
 mod usb_bus;
