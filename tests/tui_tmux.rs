@@ -251,23 +251,9 @@ fn a_station_that_requires_an_operator_asks_for_the_name_and_records_it() {
 
 #[test]
 fn a_key_typed_after_a_resize_shows_at_once() {
-    if !tmux_installed() {
-        println!("SKIPPED tui_tmux: tmux is not installed (.ci/run installs it when root)");
+    let Some((_tmp, tmux)) = tui_on_one_fixture("TUI-TMUX-RESIZE", "") else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let station = tui_support::policy_station(tmp.path(), "TUI-TMUX-RESIZE", "", "");
-    let tmux = Tmux {
-        socket: tmp.path().join("tmux.sock"),
     };
-    let command = format!(
-        "env STATION_KEY_DIR='{}' NO_COLOR=1 '{}' tui --station '{}'; echo EXITED $?; sleep 600",
-        tui_support::key_dir().display(),
-        env!("CARGO_BIN_EXE_station"),
-        station.display()
-    );
-    tmux.start(&command);
-    tmux.wait_for("Scan");
     tmux.type_text("SN-1");
     tmux.wait_for("SN-1");
     for (x, y) in [("120", "40"), ("100", "30"), ("140", "44")] {
@@ -293,26 +279,11 @@ fn a_key_typed_after_a_resize_shows_at_once() {
 
 #[test]
 fn quitting_mid_unit_closes_it_as_aborted_at_once_and_exits_4() {
-    if !tmux_installed() {
-        println!("SKIPPED tui_tmux: tmux is not installed (.ci/run installs it when root)");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
     // The unit's USB hangs in the DFU download (only the watchdog would end it): the first
     // F10 cannot stop it after its step, the second quits with it in flight.
-    let station =
-        tui_support::policy_station(tmp.path(), "TUI-TMUX-QUIT", "", "\"hang-at-request:3\"");
-    let tmux = Tmux {
-        socket: tmp.path().join("tmux.sock"),
+    let Some((tmp, tmux)) = tui_on_one_fixture("TUI-TMUX-QUIT", "\"hang-at-request:3\"") else {
+        return;
     };
-    let command = format!(
-        "env STATION_KEY_DIR='{}' NO_COLOR=1 '{}' tui --station '{}'; echo EXITED $?; sleep 600",
-        tui_support::key_dir().display(),
-        env!("CARGO_BIN_EXE_station"),
-        station.display()
-    );
-    tmux.start(&command);
-    tmux.wait_for("Scan");
     tmux.keys(&["F6"]);
     tmux.wait_for("▶ Downloading application");
     tmux.keys(&["F10"]);
@@ -357,4 +328,27 @@ fn walk(dir: &Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// The TUI in tmux on a one-fixture station with `faults`, waiting at the Line view; None (and
+/// says so) when tmux is not installed. The temp dir holds the station and its records.
+fn tui_on_one_fixture(tag: &str, faults: &str) -> Option<(tempfile::TempDir, Tmux)> {
+    if !tmux_installed() {
+        println!("SKIPPED tui_tmux: tmux is not installed (.ci/run installs it when root)");
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let station = tui_support::policy_station(tmp.path(), tag, "", faults);
+    let tmux = Tmux {
+        socket: tmp.path().join("tmux.sock"),
+    };
+    let command = format!(
+        "env STATION_KEY_DIR='{}' NO_COLOR=1 '{}' tui --station '{}'; echo EXITED $?; sleep 600",
+        tui_support::key_dir().display(),
+        env!("CARGO_BIN_EXE_station"),
+        station.display()
+    );
+    tmux.start(&command);
+    tmux.wait_for("Scan");
+    Some((tmp, tmux))
 }
