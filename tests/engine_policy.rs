@@ -496,3 +496,22 @@ fn a_locked_unit_is_provisioned_again_only_when_a_person_typed_its_label() {
         1
     );
 }
+
+#[test]
+fn a_retest_without_a_scan_keeps_the_label_the_unit_was_provisioned_under() {
+    let tmp = tempfile::tempdir().unwrap();
+    let station = load(&bench(tmp.path(), "POLICY-RETEST-LABEL", "", "", ""));
+    let (_, first) = run(&station, &options(false, &["SN-77"]));
+    assert_eq!(
+        (first.outcome, first.label.as_deref()),
+        (Outcome::Pass, Some("SN-77"))
+    );
+    let (_, retest) = run(&station, &options(true, &[]));
+    assert_eq!(retest.uid, first.uid, "the same unit");
+    assert_eq!(retest.label.as_deref(), Some("SN-77"), "{retest:?}");
+    // The locked unit is reopened only behind its label: the one it carries, not the UID's.
+    if retest.outcome == Outcome::Aborted {
+        let failure = retest.failure.unwrap_or_default();
+        assert!(failure.contains("SN-77"), "{failure}");
+    }
+}

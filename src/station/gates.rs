@@ -83,6 +83,22 @@ impl UnitGates<'_> {
         Ok(Traceability { attempt, failures })
     }
 
+    /// The label this chip was last provisioned under, from its records: a retest, or a later
+    /// attempt without a scan, keeps it.
+    pub fn known_label(&self, uid: &str) -> Option<String> {
+        let history = self.store.history(uid).ok()?;
+        history
+            .records
+            .iter()
+            .map(|(_, r)| r)
+            .filter(|r| {
+                r.uid
+                    .as_deref()
+                    .is_some_and(|u| u.eq_ignore_ascii_case(uid))
+            })
+            .find_map(|r| r.label.clone())
+    }
+
     /// A label belongs to the chip it was first provisioned on.
     fn check_label(&self, label: &str, uid: &str) -> Result<(), StepError> {
         let history = self

@@ -36,6 +36,8 @@ pub fn run_unit(
     let mut steps = Vec::new();
     let mut device = None;
     let mut attempt = None;
+    // The scanned label, or the one the chip was provisioned under before (a retest).
+    let mut label = job.label.clone();
     // Until the record is written, a provisional one says what has been done: a killed
     // station leaves it for the next start to close as ABORTED.
     let journal_key = format!("{}-{unit}", fixture.id);
@@ -129,6 +131,7 @@ pub fn run_unit(
             steps = std::mem::take(&mut run.steps);
             device = run.device.take();
             attempt = run.attempt;
+            label = run.scanned_label.clone();
             // The unit stays on the fixture for the next command (inspect, dfu, recover).
             let saved = run
                 .hw
@@ -164,7 +167,7 @@ pub fn run_unit(
     record.uid = device.as_ref().map(|d| d.uid.clone());
     record.serial = serial.clone();
     record.device = device;
-    record.label = job.label.clone();
+    record.label = label;
     record.attempt = attempt;
     // The journal's id: a start after a crash between this write and the journal's removal
     // finds the unit closed instead of closing it twice.

@@ -170,6 +170,9 @@ impl<'a> UnitRun<'a> {
         let (attempt, checked) = gates.check(&uid);
         self.attempt = attempt;
         let found = checked?;
+        if self.scanned_label.is_none() {
+            self.scanned_label = gates.known_label(&uid);
+        }
         let mut out = StepOutput::default();
         out.details.insert("attempt".into(), found.attempt.into());
         out.details
