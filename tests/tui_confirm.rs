@@ -203,7 +203,11 @@ fn recovery_needs_an_inspection_then_the_label_and_refuses_a_wrong_one() {
     });
     assert!(!app.working());
     press(&mut app, KeyCode::F(4));
-    let Action::Start(run) = press(&mut app, KeyCode::F(6)) else {
+    // The inspection saw RDP level 1: the retest asks for the label first (it reopens the
+    // unit), then starts.
+    assert_eq!(press(&mut app, KeyCode::F(6)), Action::None);
+    type_text(&mut app, "B958888F");
+    let Action::Start(run) = press(&mut app, KeyCode::Enter) else {
         panic!("F6 retests");
     };
     assert!(run.retest);
@@ -261,4 +265,61 @@ fn a_campaign_needs_a_torture_profile_and_holds_its_fixture() {
         },
     });
     assert!(app.should_exit());
+}
+
+#[test]
+fn a_retest_of_a_locked_unit_asks_for_the_label_it_carries_before_starting() {
+    // sim-1's profile locks nothing for good; its unit is at RDP level 1: a retest regresses
+    // RDP (erasing the unit), which the engine allows only behind the unit's label.
+    let mut app = app();
+    press(&mut app, KeyCode::F(4));
+    let view = UnitView {
+        uid: Some(UID.into()),
+        label: Some("SN-77".into()),
+        label_source: Some("the label of production record r1".into()),
+        rdp_level: Some(1),
+        ..UnitView::default()
+    };
+    app.on_message(&EngineMessage::Inspected {
+        fixture: "sim-1".into(),
+        result: Ok(view),
+    });
+    assert_eq!(press(&mut app, KeyCode::F(6)), Action::None, "asks first");
+    let modal = app.modal.as_ref().expect("a confirmation");
+    assert!(
+        modal.title().contains("Erases the unit"),
+        "{}",
+        modal.title()
+    );
+    assert!(modal.prompt().join(" ").contains("RDP level 1"));
+    type_text(&mut app, "B958888F");
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Action::None,
+        "not its label"
+    );
+    press(&mut app, KeyCode::F(6));
+    type_text(&mut app, "sn-77");
+    let Action::Start(run) = press(&mut app, KeyCode::Enter) else {
+        panic!("its label starts the retest");
+    };
+    assert!(run.retest);
+    assert_eq!(run.units[0].typed_label.as_deref(), Some("SN-77"));
+}
+
+#[test]
+fn a_retest_of_an_unlocked_unit_starts_at_once() {
+    let mut app = app();
+    press(&mut app, KeyCode::F(4));
+    let view = UnitView {
+        uid: Some(UID.into()),
+        label: Some("SN-77".into()),
+        rdp_level: Some(0),
+        ..UnitView::default()
+    };
+    app.on_message(&EngineMessage::Inspected {
+        fixture: "sim-1".into(),
+        result: Ok(view),
+    });
+    assert!(matches!(press(&mut app, KeyCode::F(6)), Action::Start(_)));
 }

@@ -62,31 +62,38 @@ impl App {
     fn request_start(&mut self, fixture: String, label: Option<String>, retest: bool) -> Action {
         // The label the engine checks: the scanned one, else the last 8 hex digits of the UID,
         // known before the start only for a retest of an inspected unit.
-        let inspected_uid = self
+        let inspected = self
             .rma
             .get(&fixture)
             .and_then(|u| u.inspection.as_ref())
-            .and_then(|v| v.uid.clone());
-        let expected = label.clone().or_else(|| {
-            let uid = inspected_uid.filter(|_| retest)?;
-            Some(uid[uid.len().saturating_sub(8)..].to_string())
+            .filter(|_| retest);
+        // A locked unit is reopened under the label it carries (its records'), else its UID's.
+        let reopen = inspected.is_some_and(|v| v.rdp_level == Some(1));
+        let known = inspected.and_then(|v| {
+            let uid = v.uid.clone()?;
+            Some(match (&v.label, reopen) {
+                (Some(l), true) => l.clone(),
+                _ => uid[uid.len().saturating_sub(8)..].to_string(),
+            })
         });
+        let expected = label.clone().or(known);
         let request = StartRequest {
             fixture: fixture.clone(),
             label,
             typed_label: None,
         };
         self.notice = None;
-        if self
+        let permanent = self
             .fixture(&fixture)
-            .is_some_and(|f| f.caps.permanent_lock)
-        {
+            .is_some_and(|f| f.caps.permanent_lock);
+        if permanent || reopen {
             self.modal = Some(Modal::new(
                 fixture,
                 Confirm::PermanentLock {
                     request,
                     retest,
                     expected,
+                    reopen: reopen && !permanent,
                 },
             ));
             return Action::None;

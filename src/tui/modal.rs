@@ -22,6 +22,10 @@ pub enum Confirm {
         request: StartRequest,
         retest: bool,
         expected: Option<String>,
+        /// A retest of a unit locked at RDP level 1: testing it again regresses RDP, which
+        /// erases its flash (the engine asks for the label; without it the retest stopped at
+        /// once, reading as if the operator had stopped it).
+        reopen: bool,
     },
     /// Recover the unit an inspection identified: it may erase the whole flash.
     Recover {
@@ -82,6 +86,9 @@ impl Modal {
 
     pub fn title(&self) -> String {
         match &self.confirm {
+            Confirm::PermanentLock { reopen: true, .. } => {
+                format!("Erases the unit: {}", self.fixture)
+            }
             Confirm::PermanentLock { .. } => format!("Irreversible: {}", self.fixture),
             Confirm::Recover { .. } => format!("Recover the unit on {}?", self.fixture),
             Confirm::Operator => "Who is operating this station?".into(),
@@ -94,10 +101,16 @@ impl Modal {
     /// What will happen, and what to type, in plain words.
     pub fn prompt(&self) -> Vec<String> {
         match &self.confirm {
-            Confirm::PermanentLock { .. } => vec![
-                "This profile does something to the unit that can never be undone: read \
-                 protection level 2 (the debug port closes for good) or writing its OTP."
-                    .into(),
+            Confirm::PermanentLock { reopen, .. } => vec![
+                if *reopen {
+                    "The unit is read-protected (RDP level 1): testing it again regresses RDP, \
+                     which erases its whole flash, then provisions it again."
+                        .into()
+                } else {
+                    "This profile does something to the unit that can never be undone: read \
+                     protection level 2 (the debug port closes for good) or writing its OTP."
+                        .into()
+                },
                 if self.scanned() {
                     "Type the unit's label, the one you scanned (any case), to go on.".into()
                 } else {
@@ -262,6 +275,7 @@ mod tests {
                 request,
                 retest: false,
                 expected: expected.map(str::to_string),
+                reopen: false,
             },
         )
     }
