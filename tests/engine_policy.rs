@@ -515,3 +515,31 @@ fn a_retest_without_a_scan_keeps_the_label_the_unit_was_provisioned_under() {
         assert!(failure.contains("SN-77"), "{failure}");
     }
 }
+
+#[test]
+fn dfu_verify_fails_a_weak_sector_at_the_download_naming_the_address() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = bench(
+        tmp.path(),
+        "POLICY-DFU-VERIFY",
+        "",
+        "",
+        r#""weak-sector:2""#,
+    );
+    let profile = tmp.path().join("profile.toml");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    let edited = text.replacen(
+        "erase = \"progressive\"",
+        "erase = \"progressive\"\nverify = true",
+        1,
+    );
+    assert_ne!(edited, text, "the profile has a [dfu] erase key");
+    std::fs::write(&profile, edited).unwrap();
+    let (_, record) = run(&load(&path), &options(false, &[]));
+    assert_eq!(record.outcome, Outcome::Fail, "{record:?}");
+    let failure = record.failure.unwrap_or_default();
+    assert!(
+        failure.starts_with("dfu_download: DFU verify:") && failure.contains("the first at 0x0800"),
+        "{failure}"
+    );
+}

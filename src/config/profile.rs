@@ -215,6 +215,10 @@ pub struct DfuSettings {
     /// The slot DFU writes to, when it is not the image's own (an A/B design's slot B).
     #[serde(default)]
     pub target_slot: Option<String>,
+    /// Read back what the download wrote, before leaving DFU: a cell that does not keep its
+    /// value (a weak sector) fails the unit at dfu_download, naming the address.
+    #[serde(default)]
+    pub verify: bool,
 }
 
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]

@@ -16,7 +16,8 @@ use crate::station::update::{self, wait_for_device};
 impl UnitRun<'_> {
     pub(super) fn dfu_download(&mut self) -> Result<StepOutput, StepError> {
         let dfu = &self.profile.dfu;
-        let settings = update::UpdateSettings::new(dfu.alt, dfu.mode, dfu.erase);
+        let mut settings = update::UpdateSettings::new(dfu.alt, dfu.mode, dfu.erase);
+        settings.verify = dfu.verify;
         let segments = self.images.application_segments();
         let report = dfu_session::update(
             &mut self.hw,
@@ -36,6 +37,8 @@ impl UnitRun<'_> {
         );
         out.details
             .insert("requests".into(), report.requests.into());
+        out.details
+            .insert("verified".into(), report.verified.into());
         out.measurements.push(Measurement::new(
             "dfu_bytes",
             report.bytes as f64,
