@@ -194,7 +194,8 @@ fn head_lines(
 ) -> Vec<Line<'static>> {
     let mut serial = panel.serial.clone().unwrap_or_else(|| "unknown".into());
     if let Some(unit) = panel.unit {
-        let with_unit = format!("{serial} (#{unit})");
+        // The fixture's cycle count, not an attempt number (a retest has an attempt line).
+        let with_unit = format!("{serial} · cycle {unit}");
         if NAME_WIDTH + with_unit.chars().count() <= width {
             serial = with_unit;
         }
