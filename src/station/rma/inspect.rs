@@ -57,10 +57,12 @@ pub struct Inspection {
 /// DFU bStatus errVENDOR: what ST's bootloaders answer under read protection.
 const ERR_VENDOR: u8 = 0x0B;
 
+// Notes name the work (an inspection over DFU, a recovery), never a front end's flag or key:
+// the CLI and the TUI show them as they are.
 const RDP1_SWD: &str = "RDP level 1: the flash cannot be read over SWD (the part refuses \
-    debugger reads while a debugger is connected); the registers above still answer. \
-    `station inspect --via dfu` reads what the unit's bootloader allows; `station recover` \
-    regresses RDP, which erases the flash";
+    debugger reads while a debugger is connected); the registers above still answer. An \
+    inspection over DFU reads what the unit's bootloader allows; a recovery regresses RDP, \
+    which erases the flash";
 
 /// Inspect the unit on `fixture` now. The caller saves `hw` afterwards.
 pub fn inspect(
@@ -253,16 +255,19 @@ fn dfu_read(
         "the unit's own bootloader"
     };
     inspection.notes.push(format!(
-        "read through {who}; UID, IDCODE and flash size are not reachable over DFU (use --via swd)"
+        "read through {who}; UID, IDCODE and flash size are not reachable over DFU (an \
+         inspection over SWD reads them)"
     ));
     if let Some(why) = refused {
         inspection.rdp_level = Some(1);
         inspection.notes.push(format!(
-            "{why}: nothing in the flash can be read over DFU; `station recover` regresses RDP over SWD (erasing the flash)"
+            "{why}: nothing in the flash can be read over DFU; a recovery regresses RDP over SWD \
+             (erasing the flash)"
         ));
     } else if rom && profile.family != crate::chip::Family::F4 {
         inspection.notes.push(
-            "option bytes: the ROM's option-byte alt setting is read on F4 parts only so far; use --via swd"
+            "option bytes: the ROM's option-byte alt setting is read on F4 parts only so far; an \
+             inspection over SWD reads them"
                 .into(),
         );
     } else if rom {
@@ -278,7 +283,8 @@ fn dfu_read(
         }
     } else {
         inspection.notes.push(
-            "option bytes: this bootloader has no option-byte alt setting (a bootloader runs from flash and reads it at RDP level 0 or 1; use --via swd for RDP)"
+            "option bytes: this bootloader has no option-byte alt setting (a bootloader runs from \
+             flash and reads it at RDP level 0 or 1; an inspection over SWD reads RDP)"
                 .into(),
         );
     }
