@@ -276,7 +276,7 @@ fn a_retest_of_a_locked_unit_asks_for_the_label_it_carries_before_starting() {
     let view = UnitView {
         uid: Some(UID.into()),
         label: Some("SN-77".into()),
-        label_source: Some("the label of production record r1".into()),
+        label_source: Some("the label on the unit, as scanned at production".into()),
         rdp_level: Some(1),
         ..UnitView::default()
     };

@@ -55,10 +55,14 @@ impl UnitRef {
     }
 
     /// Where the label comes from, in plain words.
+    /// What a person reads off the unit to type (never the answer itself, nor a record id).
     pub fn label_source(&self) -> String {
         match &self.production {
-            Some(p) if p.label.is_some() || p.serial != serial_from_uid(&self.uid) => {
-                format!("the label of production record {}", p.record_id)
+            Some(p) if p.label.is_some() => {
+                "the label on the unit, as scanned at production".into()
+            }
+            Some(p) if p.serial != serial_from_uid(&self.uid) => {
+                "the unit's serial, as recorded at production".into()
             }
             _ => format!("the last 8 hex digits of UID {}", self.uid),
         }
@@ -307,6 +311,23 @@ mod tests {
         let uid_serial = production(&serial_from_uid(UID), None);
         assert_eq!(label_of(UID, Some(&uid_serial)), "928A227E");
         assert_eq!(label_of(UID, None), "928A227E");
+    }
+
+    #[test]
+    fn the_label_source_says_what_to_read_off_the_unit_never_a_record_id() {
+        let unit = |p: Option<Record>| UnitRef {
+            uid: UID.into(),
+            production: p,
+            label: String::new(),
+        };
+        let scanned = unit(Some(production("SN-7", Some("LBL-1")))).label_source();
+        assert_eq!(scanned, "the label on the unit, as scanned at production");
+        assert!(!scanned.contains("r1"), "{scanned}");
+        assert_eq!(
+            unit(Some(production("SN-7", None))).label_source(),
+            "the unit's serial, as recorded at production"
+        );
+        assert!(unit(None).label_source().contains(UID));
     }
 
     #[test]
