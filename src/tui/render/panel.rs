@@ -149,7 +149,15 @@ fn render_done(
     let (width, height) = (area.width as usize, area.height as usize);
     let big = width >= big_text::width(&word) && height >= 2 + big_text::HEIGHT + 3;
     let banner_rows = if big { big_text::HEIGHT + 1 } else { 1 };
-    let steps = panel.finished_steps.len().max(STEPS.len());
+    // Counted as the Step line counts them (n/7), the checks beyond those said apart: the
+    // run's "Step 6/7" must not end as "All 8 steps passed".
+    let in_list = |s: &String| reason::step_number(s).is_some();
+    let main = panel
+        .finished_steps
+        .iter()
+        .filter(|(s, ..)| in_list(s))
+        .count();
+    let steps = (main.max(STEPS.len()), panel.finished_steps.len() - main);
     let (mut why, detail) = why_lines(verdict, big, elapsed, steps, theme);
     // The engine's own words only get the room left: the head comes first.
     let why_rows: usize = why.iter().map(|l| l.width().div_ceil(width.max(1))).sum();
@@ -222,7 +230,7 @@ fn why_lines(
     verdict: &Verdict,
     big: bool,
     elapsed: &str,
-    steps: usize,
+    (steps, more): (usize, usize),
     theme: &Theme,
 ) -> (Vec<Line<'static>>, Option<Line<'static>>) {
     let mut lines = Vec::new();
@@ -235,7 +243,12 @@ fn why_lines(
         lines.push(Line::styled(text, theme.outcome(verdict.outcome)).centered());
     }
     if verdict.outcome == Outcome::Pass {
-        lines.push(Line::from(format!("All {steps} steps passed")));
+        let more = match more {
+            0 => String::new(),
+            1 => ", and 1 more check".into(),
+            n => format!(", and {n} more checks"),
+        };
+        lines.push(Line::from(format!("All {steps} steps passed{more}")));
         return (lines, None);
     }
     let why = reason::explain(verdict.outcome, verdict.failure.as_deref());
@@ -300,5 +313,37 @@ pub fn clock(elapsed: Duration) -> String {
         format!("{h}:{m:02}:{s:02}")
     } else {
         format!("{m}:{s:02}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixture::Verdict;
+
+    fn text(lines: &[Line]) -> String {
+        lines
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_pass_counts_its_steps_as_the_step_line_did_and_the_checks_beyond_them_apart() {
+        let pass = Verdict {
+            outcome: Outcome::Pass,
+            failure: None,
+        };
+        let theme = Theme::plain();
+        let (lines, _) = why_lines(&pass, false, "1 s", (STEPS.len(), 1), &theme);
+        assert_eq!(text(&lines), "All 7 steps passed, and 1 more check");
+        let (lines, _) = why_lines(&pass, false, "1 s", (STEPS.len(), 0), &theme);
+        assert_eq!(text(&lines), "All 7 steps passed");
     }
 }
