@@ -56,16 +56,8 @@ fn layout(family: Family) -> Layout {
         // RM0410 5.3: as the F4. PWR_CR1 ODEN 16 / ODSWEN 17 -> PWR_CSR1 ODRDY 16 / ODSWRDY 17
         // (4.4), VOSRDY 14. [R]
         Family::F7 => Layout {
-            rcc: 0x4002_3800,
-            cr: 0x00,
-            cr_reset: 0x0000_0083,
-            ready: F4_READY,
-            cfgr: 0x08,
-            sw_bits: 2,
-            sw_shift: 0,
-            sws_shift: 2,
-            pwr_ready: &[(0x4000_7004, 1 << 14)],
             pwr_follow: Some((0x4000_7000, 0x4000_7004, &[(16, 16), (17, 17)])),
+            ..layout(Family::F4)
         },
         // RM0433 8.7.2: RCC at 0x5802_4400; CR HSION 0 / HSIRDY 2, CSION 7 / CSIRDY 8,
         // HSI48ON 12 / 13, HSEON 16 / 17, PLL1..3ON 24/26/28 -> RDY 25/27/29; CFGR at 0x10,
